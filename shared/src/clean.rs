@@ -1,0 +1,269 @@
+//! Cleaning: turning an accepted record into the typed, normalised row the lake stores.
+//!
+//! Rules (DESIGN.md, "Records"): prices parsed to exact cents; feedback clamped to 1..5 or
+//! null; category trimmed and upper-cased; e-mail and phone normalised (E.164 where possible,
+//! else NOT_PROVIDED); null marketing fields become direct / no_campaign / no_coupon;
+//! `total_amount = price × quantity`, negative for refunds and returns.
+
+use crate::contact::{normalize_email, normalize_phone};
+use crate::decode::Decoded;
+use crate::fraud::FraudAssessment;
+use crate::geo::{normalize_country, normalize_place};
+use crate::reason::Rejection;
+use crate::record::{ClickstreamEvent, Entity, InventoryEvent, Transaction};
+use crate::record::Record;
+use crate::validate::{normalized_code, validate_record, Facts, ValidationRules};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
+
+pub const DEFAULT_REFERRAL: &str = "direct";
+pub const DEFAULT_CAMPAIGN: &str = "no_campaign";
+pub const DEFAULT_COUPON: &str = "no_coupon";
+
+/// A transaction ready for the silver layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CleanTransaction {
+    pub event_id: String,
+    pub event_time: DateTime<Utc>,
+    pub user_id: String,
+    pub user_name: Option<String>,
+    pub user_email: String,
+    pub user_phone: String,
+    pub is_first_purchase: bool,
+    pub language: Option<String>,
+    pub currency: Option<String>,
+    pub city_name: Option<String>,
+    pub country_name: Option<String>,
+    pub product_id: i64,
+    pub product_name: Option<String>,
+    pub product_category: Option<String>,
+    pub product_brand: Option<String>,
+    pub unit_price_cents: i64,
+    pub quantity: i32,
+    /// Signed: negative for refunds and returns.
+    pub total_amount_cents: i64,
+    pub feedback_score: Option<i32>,
+    pub shipping_address: Option<String>,
+    pub postal_code: Option<String>,
+    pub device_type: Option<String>,
+    pub browser: Option<String>,
+    pub referral_source: String,
+    pub campaign: String,
+    pub coupon_code: String,
+    pub coupon_code_flag: bool,
+    pub payment_method: Option<String>,
+    pub payment_status: Option<String>,
+    pub transaction_status: Option<String>,
+    pub action_type: String,
+    /// Filled by scoring ([`crate::fraud::FraudRules::assess`]); low risk until then.
+    pub fraud: FraudAssessment,
+    /// Filled by enrichment from the customer profile, when there is one.
+    pub customer_segment: Option<String>,
+    pub profile_country: Option<String>,
+}
+
+/// A clickstream event ready for the silver layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CleanClickstream {
+    pub event_id: String,
+    pub event_type: String,
+    pub event_time: DateTime<Utc>,
+    pub user_id: String,
+    pub session_id: Option<String>,
+    pub page_url: Option<String>,
+    pub product_id: Option<i64>,
+    pub search_query: Option<String>,
+    pub device_type: Option<String>,
+    pub browser: Option<String>,
+    pub referral_source: String,
+    pub country_name: Option<String>,
+}
+
+/// A stock movement ready for the silver layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CleanInventory {
+    pub event_id: String,
+    pub action_type: String,
+    pub event_time: DateTime<Utc>,
+    pub product_id: i64,
+    pub warehouse_id: String,
+    pub quantity_change: i64,
+    pub stock_level: Option<i64>,
+    pub unit_cost_cents: Option<i64>,
+    pub reason: Option<String>,
+}
+
+/// A clean row of any entity.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CleanRecord {
+    Transaction(CleanTransaction),
+    Clickstream(CleanClickstream),
+    Inventory(CleanInventory),
+}
+
+impl CleanRecord {
+    pub fn entity(&self) -> Entity {
+        match self {
+            CleanRecord::Transaction(_) => Entity::Transaction,
+            CleanRecord::Clickstream(_) => Entity::Clickstream,
+            CleanRecord::Inventory(_) => Entity::Inventory,
+        }
+    }
+
+    pub fn event_id(&self) -> &str {
+        match self {
+            CleanRecord::Transaction(r) => &r.event_id,
+            CleanRecord::Clickstream(r) => &r.event_id,
+            CleanRecord::Inventory(r) => &r.event_id,
+        }
+    }
+
+    pub fn event_time(&self) -> DateTime<Utc> {
+        match self {
+            CleanRecord::Transaction(r) => r.event_time,
+            CleanRecord::Clickstream(r) => r.event_time,
+            CleanRecord::Inventory(r) => r.event_time,
+        }
+    }
+
+    /// The lake partition of the row: event date and hour (UTC).
+    pub fn partition(&self) -> (NaiveDate, u32) {
+        let time = self.event_time();
+        (time.date_naive(), time.hour())
+    }
+}
+
+/// Validates and, when nothing is wrong, cleans: the one call stream handlers make per record.
+pub fn accept(decoded: Decoded, now: DateTime<Utc>, rules: &ValidationRules) -> Result<CleanRecord, Vec<Rejection>> {
+    let (rejections, facts) = validate_record(&decoded.record, &decoded.problems, now, rules);
+    if !rejections.is_empty() {
+        return Err(rejections);
+    }
+    Ok(match decoded.record {
+        Record::Transaction(t) => CleanRecord::Transaction(clean_transaction(t, facts)),
+        Record::Clickstream(c) => CleanRecord::Clickstream(clean_clickstream(c, facts)),
+        Record::Inventory(i) => CleanRecord::Inventory(clean_inventory(i, facts)),
+    })
+}
+
+/// Trimmed, whitespace-collapsed, `None` when empty.
+fn tidy(value: Option<String>) -> Option<String> {
+    value
+        .map(|v| crate::geo::collapse_whitespace(&v))
+        .filter(|v| !v.is_empty())
+}
+
+fn upper(value: Option<String>) -> Option<String> {
+    tidy(value).map(|v| v.to_uppercase())
+}
+
+fn lower(value: Option<String>) -> Option<String> {
+    tidy(value).map(|v| v.to_lowercase())
+}
+
+fn or_default(value: Option<String>, default: &str) -> String {
+    tidy(value).unwrap_or_else(|| default.to_owned())
+}
+
+/// Refunds and returns take money back: their total is negative.
+pub fn is_money_back(action_type: &str, transaction_status: Option<&str>) -> bool {
+    matches!(action_type, "refund" | "return")
+        || matches!(transaction_status, Some("refunded" | "returned"))
+}
+
+// Validation guarantees the fields unwrapped with defaults below are present; the defaults
+// only keep cleaning total if it is ever called on its own.
+fn clean_transaction(t: Transaction, facts: Facts) -> CleanTransaction {
+    let quantity = t.quantity.unwrap_or(1).clamp(1, i64::from(i32::MAX)) as i32;
+    let unit_price_cents = facts.price_cents.unwrap_or(0);
+    let action_type = normalized_code(t.action_type.as_deref()).unwrap_or_default();
+    let transaction_status = lower(t.transaction_status);
+    let magnitude = unit_price_cents.saturating_mul(i64::from(quantity));
+    let total_amount_cents = if is_money_back(&action_type, transaction_status.as_deref()) {
+        -magnitude
+    } else {
+        magnitude
+    };
+    let coupon_code = tidy(t.coupon_code);
+    let country_name = t.country_name.as_deref().and_then(normalize_country);
+    CleanTransaction {
+        event_id: t.event_id.map(|id| id.trim().to_owned()).unwrap_or_default(),
+        event_time: facts.event_time.unwrap_or_default(),
+        user_id: t.user_id.map(|id| id.trim().to_owned()).unwrap_or_default(),
+        user_name: tidy(t.user_name),
+        user_email: normalize_email(t.user_email.as_deref()),
+        user_phone: normalize_phone(t.user_phone.as_deref(), country_name.as_deref()),
+        is_first_purchase: t.is_first_purchase.unwrap_or(false),
+        language: tidy(t.language),
+        currency: upper(t.currency),
+        city_name: t.city_name.as_deref().and_then(normalize_place),
+        country_name,
+        product_id: t.product_id.unwrap_or_default(),
+        product_name: tidy(t.product_name),
+        product_category: upper(t.product_category),
+        product_brand: tidy(t.product_brand),
+        unit_price_cents,
+        quantity,
+        total_amount_cents,
+        feedback_score: t.feedback_score.map(|score| score.clamp(1, 5) as i32),
+        shipping_address: tidy(t.shipping_address),
+        postal_code: upper(t.postal_code),
+        device_type: lower(t.device_type),
+        browser: tidy(t.browser),
+        referral_source: or_default(t.referral_source, DEFAULT_REFERRAL),
+        campaign: or_default(t.campaign, DEFAULT_CAMPAIGN),
+        coupon_code_flag: coupon_code.is_some(),
+        coupon_code: coupon_code.unwrap_or_else(|| DEFAULT_COUPON.to_owned()),
+        payment_method: lower(t.payment_method),
+        payment_status: lower(t.payment_status),
+        transaction_status,
+        action_type,
+        fraud: FraudAssessment::default(),
+        customer_segment: None,
+        profile_country: None,
+    }
+}
+
+fn clean_clickstream(c: ClickstreamEvent, facts: Facts) -> CleanClickstream {
+    CleanClickstream {
+        event_id: c.event_id.map(|id| id.trim().to_owned()).unwrap_or_default(),
+        event_type: normalized_code(c.event_type.as_deref()).unwrap_or_default(),
+        event_time: facts.event_time.unwrap_or_default(),
+        user_id: c.user_id.map(|id| id.trim().to_owned()).unwrap_or_default(),
+        session_id: tidy(c.session_id),
+        page_url: tidy(c.page_url),
+        product_id: c.product_id,
+        search_query: tidy(c.search_query),
+        device_type: lower(c.device_type),
+        browser: tidy(c.browser),
+        referral_source: or_default(c.referral_source, DEFAULT_REFERRAL),
+        country_name: c.country_name.as_deref().and_then(normalize_country),
+    }
+}
+
+fn clean_inventory(i: InventoryEvent, facts: Facts) -> CleanInventory {
+    CleanInventory {
+        event_id: i.event_id.map(|id| id.trim().to_owned()).unwrap_or_default(),
+        action_type: normalized_code(i.action_type.as_deref()).unwrap_or_default(),
+        event_time: facts.event_time.unwrap_or_default(),
+        product_id: i.product_id.unwrap_or_default(),
+        warehouse_id: tidy(i.warehouse_id).unwrap_or_default(),
+        quantity_change: i.quantity_change.unwrap_or_default(),
+        stock_level: i.stock_level,
+        unit_cost_cents: facts.price_cents,
+        reason: tidy(i.reason),
+    }
+}
+
+/// ITI-compatible derived date fields of a timestamp: (dt_date, year, month, day, hour).
+pub fn date_parts(time: DateTime<Utc>) -> (String, i32, i32, i32, i32) {
+    (
+        time.format("%Y-%m-%d").to_string(),
+        time.year(),
+        time.month() as i32,
+        time.day() as i32,
+        time.hour() as i32,
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,285 @@
+//! Parquet encoding of clean rows: one stable Arrow schema per entity, snappy-compressed,
+//! row groups sized for Redshift COPY. Amounts are DECIMAL(18,2), times are UTC microseconds.
+
+use crate::clean::{date_parts, CleanClickstream, CleanInventory, CleanTransaction};
+use crate::record::Entity;
+use arrow::array::{
+    ArrayRef, BooleanArray, Decimal128Array, Float64Array, Int32Array, Int64Array, RecordBatch,
+    StringArray, TimestampMicrosecondArray,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use std::sync::{Arc, OnceLock};
+use thiserror::Error;
+
+/// Rows per row group: large enough for efficient COPY scans, small enough to keep a Lambda's
+/// memory bounded.
+pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+pub const AMOUNT_PRECISION: u8 = 18;
+pub const AMOUNT_SCALE: i8 = 2;
+
+#[derive(Debug, Error)]
+pub enum EncodeError {
+    #[error("building the Arrow batch: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    #[error("writing Parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+}
+
+fn utc_micros() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+fn amount() -> DataType {
+    DataType::Decimal128(AMOUNT_PRECISION, AMOUNT_SCALE)
+}
+
+fn field(name: &str, data_type: DataType, nullable: bool) -> Field {
+    Field::new(name, data_type, nullable)
+}
+
+/// The silver schema of an entity.
+pub fn schema(entity: Entity) -> SchemaRef {
+    static SCHEMAS: OnceLock<[SchemaRef; 3]> = OnceLock::new();
+    let schemas = SCHEMAS.get_or_init(|| [transaction_schema(), clickstream_schema(), inventory_schema()]);
+    match entity {
+        Entity::Transaction => schemas[0].clone(),
+        Entity::Clickstream => schemas[1].clone(),
+        Entity::Inventory => schemas[2].clone(),
+    }
+}
+
+fn transaction_schema() -> SchemaRef {
+    use DataType::{Boolean, Float64, Int32, Int64, Utf8};
+    Arc::new(Schema::new(vec![
+        field("event_id", Utf8, false),
+        field("event_timestamp", utc_micros(), false),
+        field("dt_date", Utf8, false),
+        field("year", Int32, false),
+        field("month", Int32, false),
+        field("day", Int32, false),
+        field("hour", Int32, false),
+        field("user_id", Utf8, false),
+        field("user_name", Utf8, true),
+        field("user_email", Utf8, false),
+        field("user_phone", Utf8, false),
+        field("is_first_purchase", Boolean, false),
+        field("language", Utf8, true),
+        field("currency", Utf8, true),
+        field("city_name", Utf8, true),
+        field("country_name", Utf8, true),
+        field("product_id", Int64, false),
+        field("product_name", Utf8, true),
+        field("product_category", Utf8, true),
+        field("product_brand", Utf8, true),
+        field("product_price", amount(), false),
+        field("quantity", Int32, false),
+        field("total_amount", amount(), false),
+        field("feedback_score", Int32, true),
+        field("shipping_address", Utf8, true),
+        field("postal_code", Utf8, true),
+        field("device_type", Utf8, true),
+        field("browser", Utf8, true),
+        field("referral_source", Utf8, false),
+        field("campaign", Utf8, false),
+        field("coupon_code", Utf8, false),
+        field("coupon_code_flag", Boolean, false),
+        field("payment_method", Utf8, true),
+        field("payment_status", Utf8, true),
+        field("transaction_status", Utf8, true),
+        field("action_type", Utf8, false),
+        field("fraud_score", Float64, false),
+        field("risk_level", Utf8, false),
+        field("fraud_review", Boolean, false),
+        field("fraud_rules", Utf8, false),
+        field("customer_segment", Utf8, true),
+        field("profile_country", Utf8, true),
+    ]))
+}
+
+fn clickstream_schema() -> SchemaRef {
+    use DataType::{Int32, Int64, Utf8};
+    Arc::new(Schema::new(vec![
+        field("event_id", Utf8, false),
+        field("event_type", Utf8, false),
+        field("event_timestamp", utc_micros(), false),
+        field("dt_date", Utf8, false),
+        field("hour", Int32, false),
+        field("user_id", Utf8, false),
+        field("session_id", Utf8, true),
+        field("page_url", Utf8, true),
+        field("product_id", Int64, true),
+        field("search_query", Utf8, true),
+        field("device_type", Utf8, true),
+        field("browser", Utf8, true),
+        field("referral_source", Utf8, false),
+        field("country_name", Utf8, true),
+    ]))
+}
+
+fn inventory_schema() -> SchemaRef {
+    use DataType::{Int32, Int64, Utf8};
+    Arc::new(Schema::new(vec![
+        field("event_id", Utf8, false),
+        field("action_type", Utf8, false),
+        field("event_timestamp", utc_micros(), false),
+        field("dt_date", Utf8, false),
+        field("hour", Int32, false),
+        field("product_id", Int64, false),
+        field("warehouse_id", Utf8, false),
+        field("quantity_change", Int64, false),
+        field("stock_level", Int64, true),
+        field("unit_cost", amount(), true),
+        field("reason", Utf8, true),
+    ]))
+}
+
+fn strings<'a, T: 'a>(rows: &'a [T], get: impl Fn(&'a T) -> &'a str) -> ArrayRef {
+    Arc::new(StringArray::from_iter_values(rows.iter().map(get)))
+}
+
+fn optional_strings<'a, T: 'a>(rows: &'a [T], get: impl Fn(&'a T) -> Option<&'a str>) -> ArrayRef {
+    Arc::new(StringArray::from_iter(rows.iter().map(get)))
+}
+
+fn timestamps<T>(rows: &[T], get: impl Fn(&T) -> chrono::DateTime<chrono::Utc>) -> ArrayRef {
+    Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| get(r).timestamp_micros())).with_timezone("UTC"))
+}
+
+fn amounts<T>(rows: &[T], get: impl Fn(&T) -> Option<i64>) -> Result<ArrayRef, EncodeError> {
+    let array = Decimal128Array::from_iter(rows.iter().map(|r| get(r).map(i128::from)))
+        .with_precision_and_scale(AMOUNT_PRECISION, AMOUNT_SCALE)?;
+    Ok(Arc::new(array))
+}
+
+fn int32s<T>(rows: &[T], get: impl Fn(&T) -> Option<i32>) -> ArrayRef {
+    Arc::new(Int32Array::from_iter(rows.iter().map(get)))
+}
+
+fn int64s<T>(rows: &[T], get: impl Fn(&T) -> Option<i64>) -> ArrayRef {
+    Arc::new(Int64Array::from_iter(rows.iter().map(get)))
+}
+
+fn booleans<T>(rows: &[T], get: impl Fn(&T) -> bool) -> ArrayRef {
+    Arc::new(BooleanArray::from_iter(rows.iter().map(|r| Some(get(r)))))
+}
+
+/// Clean transactions as one Arrow batch in the silver schema.
+pub fn transactions_batch(rows: &[CleanTransaction]) -> Result<RecordBatch, EncodeError> {
+    let parts: Vec<_> = rows.iter().map(|r| date_parts(r.event_time)).collect();
+    let fraud_rules: Vec<String> = rows.iter().map(|r| r.fraud.matched_rules.join(",")).collect();
+    let columns: Vec<ArrayRef> = vec![
+        strings(rows, |r| &r.event_id),
+        timestamps(rows, |r| r.event_time),
+        strings(&parts, |p| &p.0),
+        int32s(&parts, |p| Some(p.1)),
+        int32s(&parts, |p| Some(p.2)),
+        int32s(&parts, |p| Some(p.3)),
+        int32s(&parts, |p| Some(p.4)),
+        strings(rows, |r| &r.user_id),
+        optional_strings(rows, |r| r.user_name.as_deref()),
+        strings(rows, |r| &r.user_email),
+        strings(rows, |r| &r.user_phone),
+        booleans(rows, |r| r.is_first_purchase),
+        optional_strings(rows, |r| r.language.as_deref()),
+        optional_strings(rows, |r| r.currency.as_deref()),
+        optional_strings(rows, |r| r.city_name.as_deref()),
+        optional_strings(rows, |r| r.country_name.as_deref()),
+        int64s(rows, |r| Some(r.product_id)),
+        optional_strings(rows, |r| r.product_name.as_deref()),
+        optional_strings(rows, |r| r.product_category.as_deref()),
+        optional_strings(rows, |r| r.product_brand.as_deref()),
+        amounts(rows, |r| Some(r.unit_price_cents))?,
+        int32s(rows, |r| Some(r.quantity)),
+        amounts(rows, |r| Some(r.total_amount_cents))?,
+        int32s(rows, |r| r.feedback_score),
+        optional_strings(rows, |r| r.shipping_address.as_deref()),
+        optional_strings(rows, |r| r.postal_code.as_deref()),
+        optional_strings(rows, |r| r.device_type.as_deref()),
+        optional_strings(rows, |r| r.browser.as_deref()),
+        strings(rows, |r| &r.referral_source),
+        strings(rows, |r| &r.campaign),
+        strings(rows, |r| &r.coupon_code),
+        booleans(rows, |r| r.coupon_code_flag),
+        optional_strings(rows, |r| r.payment_method.as_deref()),
+        optional_strings(rows, |r| r.payment_status.as_deref()),
+        optional_strings(rows, |r| r.transaction_status.as_deref()),
+        strings(rows, |r| &r.action_type),
+        Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.fraud.score))),
+        strings(rows, |r| r.fraud.risk_level.as_str()),
+        booleans(rows, |r| r.fraud.review),
+        strings(&fraud_rules, |s| s),
+        optional_strings(rows, |r| r.customer_segment.as_deref()),
+        optional_strings(rows, |r| r.profile_country.as_deref()),
+    ];
+    Ok(RecordBatch::try_new(schema(Entity::Transaction), columns)?)
+}
+
+/// Clean clickstream events as one Arrow batch in the silver schema.
+pub fn clickstream_batch(rows: &[CleanClickstream]) -> Result<RecordBatch, EncodeError> {
+    let parts: Vec<_> = rows.iter().map(|r| date_parts(r.event_time)).collect();
+    let columns: Vec<ArrayRef> = vec![
+        strings(rows, |r| &r.event_id),
+        strings(rows, |r| &r.event_type),
+        timestamps(rows, |r| r.event_time),
+        strings(&parts, |p| &p.0),
+        int32s(&parts, |p| Some(p.4)),
+        strings(rows, |r| &r.user_id),
+        optional_strings(rows, |r| r.session_id.as_deref()),
+        optional_strings(rows, |r| r.page_url.as_deref()),
+        int64s(rows, |r| r.product_id),
+        optional_strings(rows, |r| r.search_query.as_deref()),
+        optional_strings(rows, |r| r.device_type.as_deref()),
+        optional_strings(rows, |r| r.browser.as_deref()),
+        strings(rows, |r| &r.referral_source),
+        optional_strings(rows, |r| r.country_name.as_deref()),
+    ];
+    Ok(RecordBatch::try_new(schema(Entity::Clickstream), columns)?)
+}
+
+/// Clean inventory events as one Arrow batch in the silver schema.
+pub fn inventory_batch(rows: &[CleanInventory]) -> Result<RecordBatch, EncodeError> {
+    let parts: Vec<_> = rows.iter().map(|r| date_parts(r.event_time)).collect();
+    let columns: Vec<ArrayRef> = vec![
+        strings(rows, |r| &r.event_id),
+        strings(rows, |r| &r.action_type),
+        timestamps(rows, |r| r.event_time),
+        strings(&parts, |p| &p.0),
+        int32s(&parts, |p| Some(p.4)),
+        int64s(rows, |r| Some(r.product_id)),
+        strings(rows, |r| &r.warehouse_id),
+        int64s(rows, |r| Some(r.quantity_change)),
+        int64s(rows, |r| r.stock_level),
+        amounts(rows, |r| r.unit_cost_cents)?,
+        optional_strings(rows, |r| r.reason.as_deref()),
+    ];
+    Ok(RecordBatch::try_new(schema(Entity::Inventory), columns)?)
+}
+
+/// Writer settings shared by every silver and gold file.
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_created_by("shopstream".to_owned())
+        .build()
+}
+
+/// Encodes one batch as a complete Parquet file in memory.
+pub fn to_parquet_bytes(batch: &RecordBatch) -> Result<Vec<u8>, EncodeError> {
+    let mut bytes = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(writer_properties()))?;
+    writer.write(batch)?;
+    writer.close()?;
+    Ok(bytes)
+}
+
+/// Clean transactions straight to Parquet bytes.
+pub fn transactions_to_parquet(rows: &[CleanTransaction]) -> Result<Vec<u8>, EncodeError> {
+    to_parquet_bytes(&transactions_batch(rows)?)
+}
+
+#[cfg(test)]
+mod tests;

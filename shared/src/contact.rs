@@ -1,0 +1,128 @@
+//! E-mail and phone normalisation. What cannot be normalised becomes `NOT_PROVIDED`, so the
+//! column is never a mix of formats.
+
+use crate::geo::find_country;
+
+pub const NOT_PROVIDED: &str = "NOT_PROVIDED";
+
+/// Lower-cases and checks an e-mail address: one '@', a non-empty local part without spaces,
+/// and a dotted domain of letters, digits and hyphens with a top-level domain of 2+ letters.
+pub fn normalize_email(email: Option<&str>) -> String {
+    let Some(email) = email else {
+        return NOT_PROVIDED.to_owned();
+    };
+    let email = email.trim().to_lowercase();
+    let valid = match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && local.len() <= 64
+                && !local.contains(|c: char| c.is_whitespace() || c == '@')
+                && valid_domain(domain)
+        }
+        None => false,
+    };
+    if valid {
+        email
+    } else {
+        NOT_PROVIDED.to_owned()
+    }
+}
+
+fn valid_domain(domain: &str) -> bool {
+    let labels: Vec<&str> = domain.split('.').collect();
+    let Some(tld) = labels.last() else {
+        return false;
+    };
+    labels.len() >= 2
+        && domain.len() <= 253
+        && tld.len() >= 2
+        && tld.chars().all(|c| c.is_ascii_alphabetic())
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+/// E.164 (`+<country code><number>`, 8 to 15 digits) where the number allows it. National
+/// numbers are completed with the calling code of `country` (dropping a trunk '0');
+/// anything else is `NOT_PROVIDED`.
+pub fn normalize_phone(phone: Option<&str>, country: Option<&str>) -> String {
+    phone
+        .and_then(|p| to_e164(p, country))
+        .unwrap_or_else(|| NOT_PROVIDED.to_owned())
+}
+
+fn to_e164(phone: &str, country: Option<&str>) -> Option<String> {
+    let phone = phone.trim();
+    let (international, rest) = if let Some(rest) = phone.strip_prefix('+') {
+        (true, rest)
+    } else if let Some(rest) = phone.strip_prefix("00") {
+        (true, rest)
+    } else {
+        (false, phone)
+    };
+    let mut digits = String::with_capacity(rest.len());
+    for c in rest.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '-' | '.' | '(' | ')' | '/' => {}
+            _ => return None,
+        }
+    }
+    let full = if international {
+        digits
+    } else {
+        let calling_code = find_country(country?)?.calling_code;
+        if calling_code == "1" && digits.len() == 11 && digits.starts_with('1') {
+            digits
+        } else {
+            let national = digits.strip_prefix('0').unwrap_or(&digits);
+            if !(6..=12).contains(&national.len()) {
+                return None;
+            }
+            format!("{calling_code}{national}")
+        }
+    };
+    let plausible = (8..=15).contains(&full.len()) && !full.starts_with('0');
+    plausible.then(|| format!("+{full}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_lowercased_or_refused() {
+        assert_eq!(normalize_email(Some("  Ana.Silva@Example.COM ")), "ana.silva@example.com");
+        for bad in ["", "no-at-sign", "a@b", "a@@b.com", "a b@c.com", "a@-x.com", "a@x.c0m", "@x.com"] {
+            assert_eq!(normalize_email(Some(bad)), NOT_PROVIDED, "{bad}");
+        }
+        assert_eq!(normalize_email(None), NOT_PROVIDED);
+    }
+
+    #[test]
+    fn phones_become_e164() {
+        assert_eq!(normalize_phone(Some("+1 (415) 555-0100"), None), "+14155550100");
+        assert_eq!(normalize_phone(Some("0044 20 7946 0958"), None), "+442079460958");
+        assert_eq!(normalize_phone(Some("020 7946 0958"), Some("UK")), "+442079460958");
+        assert_eq!(normalize_phone(Some("415-555-0100"), Some("United States")), "+14155550100");
+        assert_eq!(normalize_phone(Some("1-415-555-0100"), Some("USA")), "+14155550100");
+        assert_eq!(normalize_phone(Some("030 1234567"), Some("Germany")), "+49301234567");
+    }
+
+    #[test]
+    fn implausible_phones_are_not_provided() {
+        for (phone, country) in [
+            ("12345", Some("Germany")),
+            ("555-CALL-NOW", Some("United States")),
+            ("0301234567", None),
+            ("+12", None),
+            ("+1234567890123456", None),
+            ("0301234567", Some("Atlantis")),
+        ] {
+            assert_eq!(normalize_phone(Some(phone), country), NOT_PROVIDED, "{phone}");
+        }
+    }
+}

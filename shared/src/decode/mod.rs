@@ -1,0 +1,78 @@
+//! Decoding payloads into records: JSON objects and Avro in the Confluent wire format.
+//!
+//! Decoding never panics and never gives up silently: a payload that cannot be read at all is
+//! a `DECODE_ERROR` (or `SCHEMA_MISMATCH` when it is readable but not a record we know), and a
+//! readable record comes back with the field-level problems found, for validation to report
+//! together with its own.
+
+pub mod avro;
+mod field;
+mod wire;
+
+pub use avro::{AvroSchemas, CONFLUENT_MAGIC};
+
+use crate::reason::{RejectReason, Rejection};
+use crate::record::Record;
+use serde_json::error::Category;
+use wire::WireRecord;
+
+/// How a payload was encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadFormat {
+    Json,
+    ConfluentAvro { schema_id: u32 },
+}
+
+/// A readable record and the field-level problems found while reading it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    pub record: Record,
+    pub problems: Vec<Rejection>,
+    pub format: PayloadFormat,
+}
+
+/// Decodes one JSON object.
+pub fn decode_json(payload: &[u8]) -> Result<Decoded, Rejection> {
+    let wire: WireRecord = serde_json::from_slice(payload).map_err(json_rejection)?;
+    let (record, problems) = wire.into_record()?;
+    Ok(Decoded {
+        record,
+        problems,
+        format: PayloadFormat::Json,
+    })
+}
+
+/// Decodes an already-parsed JSON value (used for Avro bodies and API request arrays).
+pub fn decode_json_value(value: serde_json::Value) -> Result<Decoded, Rejection> {
+    let wire: WireRecord = serde_json::from_value(value).map_err(json_rejection)?;
+    let (record, problems) = wire.into_record()?;
+    Ok(Decoded {
+        record,
+        problems,
+        format: PayloadFormat::Json,
+    })
+}
+
+/// Decodes a stream payload whose encoding is not known in advance: a payload starting with
+/// the Confluent magic byte 0 is Avro (JSON text never starts with a NUL byte), anything else
+/// is read as JSON.
+pub fn decode_payload(payload: &[u8], schemas: &AvroSchemas) -> Result<Decoded, Rejection> {
+    match payload.first() {
+        Some(&CONFLUENT_MAGIC) => avro::decode_confluent(payload, schemas),
+        Some(_) => decode_json(payload),
+        None => Err(Rejection::new(RejectReason::DecodeError, "empty payload")),
+    }
+}
+
+/// Maps a serde_json error to a refusal: unreadable text is a `DECODE_ERROR`; readable JSON of
+/// the wrong shape (not an object, duplicated key) is a `SCHEMA_MISMATCH`.
+pub(crate) fn json_rejection(err: serde_json::Error) -> Rejection {
+    let reason = match err.classify() {
+        Category::Data => RejectReason::SchemaMismatch,
+        Category::Io | Category::Syntax | Category::Eof => RejectReason::DecodeError,
+    };
+    Rejection::new(reason, format!("invalid JSON record: {err}"))
+}
+
+#[cfg(test)]
+mod tests;

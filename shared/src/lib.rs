@@ -1,0 +1,35 @@
+//! `shopstream`: the domain core every shopstream Lambda links.
+//!
+//! Pure logic — records ([`record`]), decoding ([`decode`]), validation ([`validate`]),
+//! cleaning ([`clean`]), fraud scoring ([`fraud`]), Parquet and quarantine encoding
+//! ([`columnar`], [`quarantine`]), the lake's key layout ([`lake`]) and configuration
+//! ([`config`]) — plus thin helpers for AWS clients ([`aws`]), CloudWatch metrics
+//! ([`metrics`]) and partial batch responses ([`batch`]). Pure modules never touch the network.
+
+pub mod aws;
+pub mod batch;
+pub mod clean;
+pub mod columnar;
+pub mod config;
+pub mod contact;
+pub mod decode;
+pub mod dedupe;
+pub mod fraud;
+pub mod geo;
+pub mod lake;
+pub mod metrics;
+pub mod money;
+pub mod profile;
+pub mod quarantine;
+pub mod reason;
+pub mod record;
+pub mod timestamp;
+pub mod validate;
+
+#[cfg(test)]
+mod testdata;
+
+pub use clean::{accept, CleanRecord, CleanTransaction};
+pub use decode::{decode_json, decode_payload, Decoded};
+pub use reason::{RejectReason, Rejection};
+pub use record::{Entity, Record, Transaction};

@@ -1,0 +1,29 @@
+//! Test support for shopstream: local emulators started for one test and torn down with it.
+//!
+//! - [`MotoServer`]: moto (S3, Kinesis, DynamoDB, EventBridge, SQS, ...) over HTTP.
+//! - [`TansuBroker`]: tansu, a Kafka-protocol broker with in-memory storage.
+//!
+//! Install the binaries once with `scripts/install-emulators.sh`; they are found in
+//! `$SHOPSTREAM_CACHE` (default `~/.cache/shopstream`) or through `SHOPSTREAM_MOTO_BIN` /
+//! `SHOPSTREAM_TANSU_BIN`. Every start picks its own free port on 127.0.0.1 and its own
+//! temporary directory, so tests may run in parallel threads and processes. The server's
+//! output goes to a log file, whose tail is printed if the test panics.
+//!
+//! ```no_run
+//! # async fn example() -> anyhow::Result<()> {
+//! let moto = shopstream_testkit::MotoServer::start().await?;
+//! let s3 = moto.s3_client();
+//! s3.create_bucket().bucket("lake").send().await?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod http;
+mod moto;
+mod port;
+mod process;
+mod tansu;
+
+pub use moto::{MotoServer, MOTO_BIN_ENV, MOTO_REGION};
+pub use port::{free_port, LOOPBACK};
+pub use tansu::{TansuBroker, TANSU_BIN_ENV};

@@ -1,0 +1,340 @@
+//! A child server process owned by one test: spawned in its own process group with its output in
+//! a log file, and killed (group and all) when dropped.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use tempfile::TempDir;
+
+/// How many log lines error messages and panic reports quote.
+const LOG_TAIL_LINES: usize = 40;
+
+/// Finds an emulator binary: `$env_var` if set, else `<cache>/<default_relative>`, where the
+/// cache is `$SHOPSTREAM_CACHE` or `~/.cache/shopstream` (as `scripts/install-emulators.sh` uses).
+pub(crate) fn locate_binary(env_var: &str, default_relative: &str) -> Result<PathBuf> {
+    match std::env::var_os(env_var).filter(|value| !value.is_empty()) {
+        Some(value) => check_binary(PathBuf::from(value), &format!("from ${env_var}"), env_var),
+        None => check_binary(
+            cache_dir()?.join(default_relative),
+            "the default install location",
+            env_var,
+        ),
+    }
+}
+
+/// `path` if it is a file, else an error that says how to install the emulators.
+fn check_binary(path: PathBuf, origin: &str, env_var: &str) -> Result<PathBuf> {
+    if path.is_file() {
+        return Ok(path);
+    }
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "emulator binary".to_owned());
+    anyhow::bail!(
+        "{name} not found at {} ({origin}); run scripts/install-emulators.sh to install the \
+         local emulators, or set {env_var} to the binary",
+        path.display(),
+    )
+}
+
+fn cache_dir() -> Result<PathBuf> {
+    if let Some(cache) = std::env::var_os("SHOPSTREAM_CACHE").filter(|value| !value.is_empty()) {
+        return Ok(PathBuf::from(cache));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|value| !value.is_empty())
+        .context("neither SHOPSTREAM_CACHE nor HOME is set; cannot find the emulator cache")?;
+    Ok(PathBuf::from(home).join(".cache").join("shopstream"))
+}
+
+/// A running server child process and the temporary directory holding its log (and any state).
+///
+/// Dropping it kills the whole process group with SIGKILL and reaps the child, then removes
+/// the directory. If the dropping thread is panicking (a failed test), the log tail is printed
+/// to stderr first, which the test harness shows with the failure.
+#[derive(Debug)]
+pub(crate) struct ServerProcess {
+    name: &'static str,
+    child: Child,
+    log_path: PathBuf,
+    stopped: bool,
+    // Removed after the child is dead: `Drop::drop` runs before the fields are dropped.
+    _dir: TempDir,
+}
+
+impl ServerProcess {
+    /// Spawns `program args...` (with `envs` set and `env_remove` unset) in `dir`, stdin closed and
+    /// stdout/stderr appended to `dir/<name>.log`.
+    ///
+    /// The child gets its own process group, so killing the group also kills anything it
+    /// forks, and (on Linux) a parent-death signal, so it dies with the thread that started it
+    /// even if the test process is killed without unwinding (Ctrl-C, a runner timeout).
+    pub(crate) fn spawn(
+        name: &'static str,
+        program: &Path,
+        args: &[OsString],
+        envs: &[(&str, &str)],
+        env_remove: &[&str],
+        dir: TempDir,
+    ) -> Result<Self> {
+        let log_path = dir.path().join(format!("{name}.log"));
+        let log = File::create(&log_path)
+            .with_context(|| format!("creating {name} log file {}", log_path.display()))?;
+        let log_for_stderr = log
+            .try_clone()
+            .with_context(|| format!("duplicating {name} log file handle"))?;
+
+        let mut command = Command::new(program);
+        for key in env_remove {
+            command.env_remove(key);
+        }
+        command
+            .args(args)
+            .envs(envs.iter().copied())
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log_for_stderr));
+        isolate(&mut command);
+
+        let child = command
+            .spawn()
+            .with_context(|| format!("spawning {name} ({})", program.display()))?;
+        Ok(Self {
+            name,
+            child,
+            log_path,
+            stopped: false,
+            _dir: dir,
+        })
+    }
+
+    /// The child's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The file the child's stdout and stderr go to.
+    pub(crate) fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// The exit status if the child has already exited.
+    pub(crate) fn exit_status(&mut self) -> Result<Option<ExitStatus>> {
+        self.child
+            .try_wait()
+            .with_context(|| format!("checking whether {} is still running", self.name))
+    }
+
+    /// The whole log as text (lossy), or an empty string if it cannot be read.
+    pub(crate) fn log_text(&self) -> String {
+        std::fs::read(&self.log_path)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The last lines of the log, for error messages.
+    pub(crate) fn log_tail(&self) -> String {
+        let text = self.log_text();
+        let lines: Vec<&str> = text.lines().collect();
+        let start = lines.len().saturating_sub(LOG_TAIL_LINES);
+        lines[start..].join("\n")
+    }
+
+    /// Kills the process group and reaps the child. Idempotent.
+    pub(crate) fn stop(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        kill_group(self.child.id());
+        // Covers platforms without process groups and a child that left its group.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if std::thread::panicking() && !self.stopped {
+            eprintln!(
+                "--- last lines of the {} log ({}) ---\n{}\n--- end of {} log ---",
+                self.name,
+                self.log_path.display(),
+                self.log_tail(),
+                self.name
+            );
+        }
+        self.stop();
+    }
+}
+
+#[cfg(unix)]
+fn isolate(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    command.process_group(0);
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: the closure runs in the forked child before exec and only makes
+        // async-signal-safe system calls (prctl, getppid); it allocates nothing.
+        let parent = std::process::id();
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent may have died between fork and prctl: then nobody would kill us.
+                if libc::getppid() as u32 != parent {
+                    return Err(std::io::Error::other("parent exited during spawn"));
+                }
+                Ok(())
+            });
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn isolate(_command: &mut Command) {}
+
+#[cfg(unix)]
+fn kill_group(pid: u32) {
+    if let Ok(pgid) = libc::pid_t::try_from(pid) {
+        // SAFETY: plain system call; the child leads its own group (process_group(0)), so this
+        // signals only it and its descendants. The child is not yet reaped, so the id is ours.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn kill_group(_pid: u32) {}
+
+/// How a server is invoked once its port and directory are known.
+#[derive(Debug, Default)]
+pub(crate) struct Invocation {
+    /// Command-line arguments.
+    pub(crate) args: Vec<OsString>,
+    /// Extra environment variables.
+    pub(crate) envs: Vec<(&'static str, String)>,
+    /// Environment variables to unset.
+    pub(crate) env_remove: Vec<&'static str>,
+}
+
+/// Parameters shared by the emulator starters.
+#[derive(Debug)]
+pub(crate) struct LaunchOptions {
+    /// Short name used for the temp dir, the log file and messages ("moto", "tansu").
+    pub(crate) name: &'static str,
+    /// The binary to run.
+    pub(crate) program: PathBuf,
+    /// How long one attempt may take to become ready.
+    pub(crate) startup_timeout: Duration,
+    /// How many fresh ports to try when the chosen one turns out to be taken.
+    pub(crate) attempts: u32,
+}
+
+/// Delay between readiness probes.
+const PROBE_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Starts a server on a free loopback port and waits until `probe` reports it ready.
+///
+/// `invocation(port, dir)` builds the command line; `probe(port, log)` is called repeatedly with
+/// the current log text and must return true only once *this* child serves the port (check
+/// the child's own "listening on" log line as well as the protocol, because another process
+/// may have grabbed the port between [`free_port`](crate::free_port) and the bind). A child
+/// that exits with "Address already in use" is retried on a new port.
+pub(crate) async fn launch<I, P, F>(
+    options: &LaunchOptions,
+    invocation: I,
+    mut probe: P,
+) -> Result<(ServerProcess, u16)>
+where
+    I: Fn(u16, &Path) -> Invocation,
+    P: FnMut(u16, String) -> F,
+    F: std::future::Future<Output = bool>,
+{
+    let name = options.name;
+    let mut last_error = None;
+    for _ in 0..options.attempts.max(1) {
+        let port = crate::port::free_port()?;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("shopstream-{name}-"))
+            .tempdir()
+            .with_context(|| format!("creating a temporary directory for {name}"))?;
+        let Invocation {
+            args,
+            envs,
+            env_remove,
+        } = invocation(port, dir.path());
+        let env_refs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut process =
+            ServerProcess::spawn(name, &options.program, &args, &env_refs, &env_remove, dir)?;
+
+        let deadline = Instant::now() + options.startup_timeout;
+        loop {
+            if let Some(status) = process.exit_status()? {
+                let log = process.log_tail();
+                let error = anyhow::anyhow!(
+                    "{name} exited during startup ({status}) on port {port}; log {}:\n{log}",
+                    process.log_path().display()
+                );
+                if log.contains("Address already in use") || log.contains("AddrInUse") {
+                    last_error = Some(error);
+                    break;
+                }
+                return Err(error);
+            }
+            if probe(port, process.log_text()).await {
+                return Ok((process, port));
+            }
+            if Instant::now() >= deadline {
+                anyhow::bail!(
+                    "{name} did not become ready on 127.0.0.1:{port} within {:?}; log {}:\n{}",
+                    options.startup_timeout,
+                    process.log_path().display(),
+                    process.log_tail()
+                );
+            }
+            tokio::time::sleep(PROBE_INTERVAL).await;
+        }
+    }
+    Err(last_error.unwrap_or_else(|| anyhow::anyhow!("{name} could not be started")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_binary_error_says_how_to_install() {
+        let error = check_binary(
+            PathBuf::from("/nonexistent/shopstream/moto_server"),
+            "from $SHOPSTREAM_MOTO_BIN",
+            "SHOPSTREAM_MOTO_BIN",
+        )
+        .expect_err("a missing file is an error");
+        let message = error.to_string();
+        assert!(
+            message.contains("moto_server not found at /nonexistent"),
+            "{message}"
+        );
+        assert!(
+            message.contains("scripts/install-emulators.sh"),
+            "{message}"
+        );
+        assert!(message.contains("SHOPSTREAM_MOTO_BIN"), "{message}");
+    }
+
+    #[test]
+    fn existing_binary_is_accepted() {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        let found = check_binary(file.path().to_path_buf(), "test", "X").expect("found");
+        assert_eq!(found, file.path());
+    }
+}
