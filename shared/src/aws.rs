@@ -42,12 +42,10 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn endpoint_from_env_reaches_the_sdk_config_and_s3_goes_path_style() {
+    async fn endpoint_from_env_reaches_the_sdk_config() {
         let env = Env::from_pairs([(ENDPOINT_VAR, "http://127.0.0.1:4566")]);
         let config = load_sdk_config(&env).await;
         assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:4566"));
-        let s3 = s3_client(&config);
-        assert_eq!(s3.config().force_path_style(), Some(true));
     }
 
     #[tokio::test]

@@ -6,9 +6,12 @@
 //! ([`config`]) — plus thin helpers for AWS clients ([`aws`]), CloudWatch metrics
 //! ([`metrics`]) and partial batch responses ([`batch`]). Pure modules never touch the network.
 
+#[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "aws")]
 pub mod batch;
 pub mod clean;
+#[cfg(feature = "parquet")]
 pub mod columnar;
 pub mod config;
 pub mod contact;

@@ -152,7 +152,10 @@ impl ServerProcess {
             return;
         }
         self.stopped = true;
-        kill_group(self.child.id());
+        // Only while the child is unreaped is its pid (its group id) certainly still ours.
+        if matches!(self.child.try_wait(), Ok(None)) {
+            kill_group(self.child.id());
+        }
         // Covers platforms without process groups and a child that left its group.
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -204,8 +207,8 @@ fn isolate(_command: &mut Command) {}
 #[cfg(unix)]
 fn kill_group(pid: u32) {
     if let Ok(pgid) = libc::pid_t::try_from(pid) {
-        // SAFETY: plain system call; the child leads its own group (process_group(0)), so this
-        // signals only it and its descendants. The child is not yet reaped, so the id is ours.
+        // SAFETY: plain system call. The caller checked the child is not yet reaped, and it
+        // leads its own group (process_group(0)), so this signals only it and its descendants.
         unsafe {
             libc::kill(-pgid, libc::SIGKILL);
         }
@@ -329,6 +332,80 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("SHOPSTREAM_MOTO_BIN"), "{message}");
+    }
+
+    fn shell_launch(name: &'static str, timeout: Duration) -> LaunchOptions {
+        LaunchOptions {
+            name,
+            program: PathBuf::from("/bin/sh"),
+            startup_timeout: timeout,
+            attempts: 3,
+        }
+    }
+
+    fn shell(script: &str) -> Invocation {
+        Invocation {
+            args: vec!["-c".into(), script.into()],
+            ..Invocation::default()
+        }
+    }
+
+    async fn log_says_ready(_port: u16, log: String) -> bool {
+        log.contains("ready")
+    }
+
+    #[tokio::test]
+    async fn retries_on_a_new_port_when_the_port_is_taken() {
+        let attempts = std::sync::atomic::AtomicU32::new(0);
+        let options = shell_launch("retry", Duration::from_secs(10));
+        let (mut process, _port) = launch(
+            &options,
+            |port, _dir| {
+                if attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                    shell(&format!("echo 'port {port}: Address already in use'"))
+                } else {
+                    shell("echo ready; exec sleep 30")
+                }
+            },
+            log_says_ready,
+        )
+        .await
+        .expect("second attempt starts");
+        assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert!(process.exit_status().expect("status").is_none());
+        let pid = process.pid();
+        drop(process);
+        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "child reaped");
+    }
+
+    #[tokio::test]
+    async fn other_startup_failures_are_reported_with_the_log() {
+        let options = shell_launch("crash", Duration::from_secs(10));
+        let error = launch(
+            &options,
+            |_, _| shell("echo 'boom: bad config' >&2; exit 3"),
+            log_says_ready,
+        )
+        .await
+        .expect_err("a crashing server fails to start");
+        let message = format!("{error:#}");
+        assert!(message.contains("crash exited during startup"), "{message}");
+        assert!(message.contains("boom: bad config"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn startup_timeout_is_reported_with_the_log() {
+        let options = shell_launch("slow", Duration::from_millis(300));
+        let error = launch(
+            &options,
+            |_, _| shell("echo 'still warming up'; exec sleep 30"),
+            log_says_ready,
+        )
+        .await
+        .expect_err("a server that never gets ready fails to start");
+        let message = format!("{error:#}");
+        assert!(message.contains("did not become ready"), "{message}");
+        assert!(message.contains("still warming up"), "{message}");
     }
 
     #[test]

@@ -1,1 +1,123 @@
 use super::*;
+use crate::contact::NOT_PROVIDED;
+use crate::decode::decode_json;
+use crate::reason::RejectReason;
+use crate::record::ProductPrice;
+use crate::testdata::{iti_transaction, json_of, test_now};
+use proptest::prelude::*;
+
+fn clean(t: &Transaction) -> CleanTransaction {
+    let decoded = decode_json(&json_of(t)).unwrap();
+    match accept(decoded, test_now(), &ValidationRules::default()) {
+        Ok(CleanRecord::Transaction(clean)) => clean,
+        other => panic!("expected a clean transaction, got {other:?}"),
+    }
+}
+
+fn with(change: impl FnOnce(&mut Transaction)) -> Transaction {
+    let mut t = iti_transaction();
+    change(&mut t);
+    t
+}
+
+#[test]
+fn the_sample_is_cleaned_by_every_rule() {
+    let c = clean(&iti_transaction());
+    assert_eq!(c.unit_price_cents, 19_999);
+    assert_eq!(c.total_amount_cents, 39_998);
+    assert_eq!(c.product_category.as_deref(), Some("ELECTRONICS"));
+    assert_eq!(c.user_email, "ana.silva@example.com");
+    assert_eq!(c.user_phone, "+5511912345678");
+    assert_eq!(c.city_name.as_deref(), Some("São Paulo"));
+    assert_eq!(c.currency.as_deref(), Some("BRL"));
+    assert_eq!(c.referral_source, "direct");
+    assert_eq!(c.campaign, "black_friday");
+    assert_eq!(c.coupon_code, "no_coupon");
+    assert!(!c.coupon_code_flag);
+    assert_eq!(c.device_type.as_deref(), Some("mobile"));
+    assert_eq!(c.event_time.to_rfc3339(), "2024-11-05T07:15:00+00:00");
+    assert_eq!(c.feedback_score, Some(4));
+}
+
+#[test]
+fn price_strings_with_currency_symbols_are_parsed() {
+    let c = clean(&with(|t| t.product_price = Some(ProductPrice::Text("R$ 1.299,90".into()))));
+    assert_eq!(c.unit_price_cents, 129_990);
+    assert_eq!(c.total_amount_cents, 259_980);
+}
+
+#[test]
+fn refunds_and_returns_keep_their_negative_sign() {
+    for (action, status) in [("refund", "refunded"), ("return", "returned"), ("refund", "completed")] {
+        let c = clean(&with(|t| {
+            t.action_type = Some(action.into());
+            t.transaction_status = Some(status.into());
+        }));
+        assert_eq!(c.total_amount_cents, -39_998, "{action}/{status}");
+    }
+    let by_status = clean(&with(|t| t.transaction_status = Some("Refunded".into())));
+    assert_eq!(by_status.total_amount_cents, -39_998);
+}
+
+#[test]
+fn feedback_is_clamped_or_null() {
+    for (given, expected) in [(Some(9), Some(5)), (Some(0), Some(1)), (Some(-4), Some(1)), (Some(3), Some(3)), (None, None)] {
+        assert_eq!(clean(&with(|t| t.feedback_score = given)).feedback_score, expected, "{given:?}");
+    }
+}
+
+#[test]
+fn contacts_that_cannot_be_normalised_are_not_provided() {
+    let c = clean(&with(|t| {
+        t.user_email = Some("not-an-email".into());
+        t.user_phone = Some("call me".into());
+    }));
+    assert_eq!(c.user_email, NOT_PROVIDED);
+    assert_eq!(c.user_phone, NOT_PROVIDED);
+}
+
+#[test]
+fn marketing_nulls_get_defaults_and_coupon_flag_follows_the_code() {
+    let c = clean(&with(|t| {
+        t.campaign = None;
+        t.referral_source = Some("  ".into());
+        t.coupon_code = Some("SAVE10".into());
+        t.coupon_code_flag = Some(false);
+    }));
+    assert_eq!((c.referral_source.as_str(), c.campaign.as_str()), ("direct", "no_campaign"));
+    assert_eq!(c.coupon_code, "SAVE10");
+    assert!(c.coupon_code_flag);
+}
+
+#[test]
+fn refused_records_come_back_with_reasons() {
+    let decoded = decode_json(&json_of(&with(|t| t.user_id = None))).unwrap();
+    let refused = accept(decoded, test_now(), &ValidationRules::default()).unwrap_err();
+    assert_eq!(refused[0].reason, RejectReason::NullUserId);
+}
+
+proptest! {
+    #[test]
+    fn total_is_price_times_quantity_with_the_sign_of_the_action(
+        cents in 1i64..10_000_000,
+        quantity in 1i64..=1_000,
+        action in prop_oneof![Just("purchase"), Just("refund"), Just("return"), Just("exchange")],
+    ) {
+        let c = clean(&with(|t| {
+            t.product_price = Some(ProductPrice::Text(crate::money::format_cents(cents)));
+            t.quantity = Some(quantity);
+            t.action_type = Some(action.into());
+        }));
+        let magnitude = cents * quantity;
+        let expected = if matches!(action, "refund" | "return") { -magnitude } else { magnitude };
+        prop_assert_eq!(c.total_amount_cents, expected);
+        prop_assert_eq!(c.unit_price_cents, cents);
+    }
+
+    #[test]
+    fn categories_are_trimmed_and_upper_case(category in "[ a-zA-Z&]{1,20}") {
+        let c = clean(&with(|t| t.product_category = Some(category.clone())));
+        let expected = crate::geo::collapse_whitespace(&category).to_uppercase();
+        prop_assert_eq!(c.product_category, Some(expected).filter(|s| !s.is_empty()));
+    }
+}

@@ -33,6 +33,17 @@ pub struct Decoded {
 
 /// Decodes one JSON object.
 pub fn decode_json(payload: &[u8]) -> Result<Decoded, Rejection> {
+    // serde would also read a JSON array positionally into the struct: only objects are records.
+    match payload.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        _ => {
+            // Valid JSON of another shape, or not JSON at all: then the parser says where.
+            return Err(serde_json::from_slice::<serde_json::Value>(payload)
+                .err()
+                .map(json_rejection)
+                .unwrap_or_else(not_an_object));
+        }
+    }
     let wire: WireRecord = serde_json::from_slice(payload).map_err(json_rejection)?;
     let (record, problems) = wire.into_record()?;
     Ok(Decoded {
@@ -44,6 +55,9 @@ pub fn decode_json(payload: &[u8]) -> Result<Decoded, Rejection> {
 
 /// Decodes an already-parsed JSON value (used for Avro bodies and API request arrays).
 pub fn decode_json_value(value: serde_json::Value) -> Result<Decoded, Rejection> {
+    if !value.is_object() {
+        return Err(not_an_object());
+    }
     let wire: WireRecord = serde_json::from_value(value).map_err(json_rejection)?;
     let (record, problems) = wire.into_record()?;
     Ok(Decoded {
@@ -62,6 +76,10 @@ pub fn decode_payload(payload: &[u8], schemas: &AvroSchemas) -> Result<Decoded, 
         Some(_) => decode_json(payload),
         None => Err(Rejection::new(RejectReason::DecodeError, "empty payload")),
     }
+}
+
+fn not_an_object() -> Rejection {
+    Rejection::new(RejectReason::SchemaMismatch, "a record must be a JSON object")
 }
 
 /// Maps a serde_json error to a refusal: unreadable text is a `DECODE_ERROR`; readable JSON of
