@@ -22,8 +22,10 @@ mod http;
 mod moto;
 mod port;
 mod process;
+mod python;
 mod tansu;
 
 pub use moto::{MotoServer, MOTO_BIN_ENV, MOTO_REGION};
 pub use port::{free_port, LOOPBACK};
+pub use python::{venv_python, PYTHON_ENV};
 pub use tansu::{TansuBroker, TANSU_BIN_ENV};

@@ -1,0 +1,1 @@
+//! ingest-api (under construction).
