@@ -35,10 +35,34 @@ impl Rng {
 /// ITI-shaped JSON transactions: ~5 % string prices, ~1 % null users, ~1 % bad quantities.
 fn payloads() -> Vec<Vec<u8>> {
     let mut rng = Rng(0x5eed_cafe);
-    let countries = ["United States", "Germany", "Brazil", "Japan", "India", "France", "usa", "UK"];
-    let categories = ["Electronics", "fashion", " Books", "BEAUTY", "Home & Garden", "Sports"];
-    let actions = ["purchase", "purchase", "purchase", "purchase", "refund", "return"];
-    let methods = ["credit_card", "paypal", "debit_card", "gift_card", "apple_pay"];
+    let countries = [
+        "United States",
+        "Germany",
+        "Brazil",
+        "Japan",
+        "India",
+        "France",
+        "usa",
+        "UK",
+    ];
+    let categories = [
+        "Electronics",
+        "fashion",
+        " Books",
+        "BEAUTY",
+        "Home & Garden",
+        "Sports",
+    ];
+    let actions = [
+        "purchase", "purchase", "purchase", "purchase", "refund", "return",
+    ];
+    let methods = [
+        "credit_card",
+        "paypal",
+        "debit_card",
+        "gift_card",
+        "apple_pay",
+    ];
     (0..RECORDS)
         .map(|i| {
             let price = (rng.below(300_000) + 399) as f64 / 100.0;
@@ -71,10 +95,14 @@ fn payloads() -> Vec<Vec<u8>> {
 
 /// Runs the whole core path and returns (accepted rows, Parquet bytes).
 fn process(payloads: &[Vec<u8>], rules: &ValidationRules, fraud: &FraudRules) -> (usize, usize) {
-    let now = chrono::DateTime::parse_from_rfc3339("2024-11-06T00:00:00Z").unwrap().to_utc();
+    let now = chrono::DateTime::parse_from_rfc3339("2024-11-06T00:00:00Z")
+        .unwrap()
+        .to_utc();
     let mut clean = Vec::with_capacity(payloads.len());
     for payload in payloads {
-        let Ok(decoded) = decode_json(payload) else { continue };
+        let Ok(decoded) = decode_json(payload) else {
+            continue;
+        };
         if let Ok(CleanRecord::Transaction(mut tx)) = accept(decoded, now, rules) {
             tx.fraud = fraud.assess(&tx, &FraudContext::default());
             clean.push(tx);
@@ -96,7 +124,9 @@ fn core_pipeline(c: &mut Criterion) {
         parquet_bytes as f64 / 1e6
     );
     let mut group = c.benchmark_group("core_pipeline");
-    group.sample_size(10).measurement_time(Duration::from_secs(15));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(15));
     group.throughput(Throughput::Elements(RECORDS as u64));
     group.bench_function(BenchmarkId::new("records", RECORDS), |b| {
         b.iter(|| black_box(process(black_box(&payloads), &rules, &fraud)))

@@ -22,7 +22,13 @@ pub async fn local_sdk_config(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(LOCAL_REGION))
         .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("test", "test", None, None, "shopstream-local"))
+        .credentials_provider(Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "shopstream-local",
+        ))
         .load()
         .await
 }

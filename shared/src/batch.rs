@@ -86,7 +86,10 @@ mod tests {
             json!({"batchItemFailures": [{"itemIdentifier": "495903"}, {"itemIdentifier": "495904"}]})
         );
         let empty = kinesis_response(Vec::<String>::new());
-        assert_eq!(serde_json::to_value(&empty).unwrap(), json!({"batchItemFailures": []}));
+        assert_eq!(
+            serde_json::to_value(&empty).unwrap(),
+            json!({"batchItemFailures": []})
+        );
     }
 
     #[test]

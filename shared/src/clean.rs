@@ -10,8 +10,8 @@ use crate::decode::Decoded;
 use crate::fraud::FraudAssessment;
 use crate::geo::{normalize_country, normalize_place};
 use crate::reason::Rejection;
-use crate::record::{ClickstreamEvent, Entity, InventoryEvent, Transaction};
 use crate::record::Record;
+use crate::record::{ClickstreamEvent, Entity, InventoryEvent, Transaction};
 use crate::validate::{normalized_code, validate_record, Facts, ValidationRules};
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 
@@ -93,6 +93,8 @@ pub struct CleanInventory {
 }
 
 /// A clean row of any entity.
+// Transactions are most of the traffic: boxing them would add an allocation per record.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum CleanRecord {
     Transaction(CleanTransaction),
@@ -133,7 +135,11 @@ impl CleanRecord {
 }
 
 /// Validates and, when nothing is wrong, cleans: the one call stream handlers make per record.
-pub fn accept(decoded: Decoded, now: DateTime<Utc>, rules: &ValidationRules) -> Result<CleanRecord, Vec<Rejection>> {
+pub fn accept(
+    decoded: Decoded,
+    now: DateTime<Utc>,
+    rules: &ValidationRules,
+) -> Result<CleanRecord, Vec<Rejection>> {
     let (rejections, facts) = validate_record(&decoded.record, &decoded.problems, now, rules);
     if !rejections.is_empty() {
         return Err(rejections);
@@ -186,7 +192,10 @@ fn clean_transaction(t: Transaction, facts: Facts) -> CleanTransaction {
     let coupon_code = tidy(t.coupon_code);
     let country_name = t.country_name.as_deref().and_then(normalize_country);
     CleanTransaction {
-        event_id: t.event_id.map(|id| id.trim().to_owned()).unwrap_or_default(),
+        event_id: t
+            .event_id
+            .map(|id| id.trim().to_owned())
+            .unwrap_or_default(),
         event_time: facts.event_time.unwrap_or_default(),
         user_id: t.user_id.map(|id| id.trim().to_owned()).unwrap_or_default(),
         user_name: tidy(t.user_name),
@@ -225,7 +234,10 @@ fn clean_transaction(t: Transaction, facts: Facts) -> CleanTransaction {
 
 fn clean_clickstream(c: ClickstreamEvent, facts: Facts) -> CleanClickstream {
     CleanClickstream {
-        event_id: c.event_id.map(|id| id.trim().to_owned()).unwrap_or_default(),
+        event_id: c
+            .event_id
+            .map(|id| id.trim().to_owned())
+            .unwrap_or_default(),
         event_type: normalized_code(c.event_type.as_deref()).unwrap_or_default(),
         event_time: facts.event_time.unwrap_or_default(),
         user_id: c.user_id.map(|id| id.trim().to_owned()).unwrap_or_default(),
@@ -242,7 +254,10 @@ fn clean_clickstream(c: ClickstreamEvent, facts: Facts) -> CleanClickstream {
 
 fn clean_inventory(i: InventoryEvent, facts: Facts) -> CleanInventory {
     CleanInventory {
-        event_id: i.event_id.map(|id| id.trim().to_owned()).unwrap_or_default(),
+        event_id: i
+            .event_id
+            .map(|id| id.trim().to_owned())
+            .unwrap_or_default(),
         action_type: normalized_code(i.action_type.as_deref()).unwrap_or_default(),
         event_time: facts.event_time.unwrap_or_default(),
         product_id: i.product_id.unwrap_or_default(),

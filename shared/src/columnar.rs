@@ -43,7 +43,13 @@ fn field(name: &str, data_type: DataType, nullable: bool) -> Field {
 /// The silver schema of an entity.
 pub fn schema(entity: Entity) -> SchemaRef {
     static SCHEMAS: OnceLock<[SchemaRef; 3]> = OnceLock::new();
-    let schemas = SCHEMAS.get_or_init(|| [transaction_schema(), clickstream_schema(), inventory_schema()]);
+    let schemas = SCHEMAS.get_or_init(|| {
+        [
+            transaction_schema(),
+            clickstream_schema(),
+            inventory_schema(),
+        ]
+    });
     match entity {
         Entity::Transaction => schemas[0].clone(),
         Entity::Clickstream => schemas[1].clone(),
@@ -145,7 +151,10 @@ fn optional_strings<'a, T: 'a>(rows: &'a [T], get: impl Fn(&'a T) -> Option<&'a 
 }
 
 fn timestamps<T>(rows: &[T], get: impl Fn(&T) -> chrono::DateTime<chrono::Utc>) -> ArrayRef {
-    Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| get(r).timestamp_micros())).with_timezone("UTC"))
+    Arc::new(
+        TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| get(r).timestamp_micros()))
+            .with_timezone("UTC"),
+    )
 }
 
 fn amounts<T>(rows: &[T], get: impl Fn(&T) -> Option<i64>) -> Result<ArrayRef, EncodeError> {
@@ -169,7 +178,10 @@ fn booleans<T>(rows: &[T], get: impl Fn(&T) -> bool) -> ArrayRef {
 /// Clean transactions as one Arrow batch in the silver schema.
 pub fn transactions_batch(rows: &[CleanTransaction]) -> Result<RecordBatch, EncodeError> {
     let parts: Vec<_> = rows.iter().map(|r| date_parts(r.event_time)).collect();
-    let fraud_rules: Vec<String> = rows.iter().map(|r| r.fraud.matched_rules.join(",")).collect();
+    let fraud_rules: Vec<String> = rows
+        .iter()
+        .map(|r| r.fraud.matched_rules.join(","))
+        .collect();
     let columns: Vec<ArrayRef> = vec![
         strings(rows, |r| &r.event_id),
         timestamps(rows, |r| r.event_time),
@@ -207,7 +219,9 @@ pub fn transactions_batch(rows: &[CleanTransaction]) -> Result<RecordBatch, Enco
         optional_strings(rows, |r| r.payment_status.as_deref()),
         optional_strings(rows, |r| r.transaction_status.as_deref()),
         strings(rows, |r| &r.action_type),
-        Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.fraud.score))),
+        Arc::new(Float64Array::from_iter_values(
+            rows.iter().map(|r| r.fraud.score),
+        )),
         strings(rows, |r| r.fraud.risk_level.as_str()),
         booleans(rows, |r| r.fraud.review),
         strings(&fraud_rules, |s| s),

@@ -52,18 +52,28 @@ impl Env {
         }
     }
 
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         Env {
-            vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         }
     }
 
     pub fn optional(&self, name: &str) -> Option<&str> {
-        self.vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+        self.vars
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
     }
 
     pub fn required(&self, name: &str) -> Result<&str, ConfigError> {
-        self.optional(name).ok_or_else(|| ConfigError::Missing { name: name.to_owned() })
+        self.optional(name).ok_or_else(|| ConfigError::Missing {
+            name: name.to_owned(),
+        })
     }
 
     /// Parses the variable when set.
@@ -73,7 +83,11 @@ impl Env {
         T::Err: Display,
     {
         self.optional(name)
-            .map(|value| value.parse::<T>().map_err(|e| ConfigError::invalid(name, value, e)))
+            .map(|value| {
+                value
+                    .parse::<T>()
+                    .map_err(|e| ConfigError::invalid(name, value, e))
+            })
             .transpose()
     }
 
@@ -90,7 +104,9 @@ impl Env {
         T: FromStr,
         T::Err: Display,
     {
-        self.parse(name)?.ok_or_else(|| ConfigError::Missing { name: name.to_owned() })
+        self.parse(name)?.ok_or_else(|| ConfigError::Missing {
+            name: name.to_owned(),
+        })
     }
 
     /// A non-negative whole number of seconds.
@@ -134,7 +150,13 @@ fn cents(env: &Env, name: &str) -> Result<Option<i64>, ConfigError> {
             .ok()
             .filter(|c| *c > 0 && value.chars().all(|ch| ch.is_ascii_digit() || ch == '.'))
             .map(Some)
-            .ok_or_else(|| ConfigError::invalid(name, value, "expected a positive amount like 1000000 or 12.50")),
+            .ok_or_else(|| {
+                ConfigError::invalid(
+                    name,
+                    value,
+                    "expected a positive amount like 1000000 or 12.50",
+                )
+            }),
     }
 }
 
@@ -147,7 +169,11 @@ impl ValidationRules {
         let positive = |name: &str, default: i64| -> Result<i64, ConfigError> {
             let value = env.parse_or(name, default)?;
             if value < 1 {
-                return Err(ConfigError::invalid(name, &value.to_string(), "must be at least 1"));
+                return Err(ConfigError::invalid(
+                    name,
+                    &value.to_string(),
+                    "must be at least 1",
+                ));
             }
             Ok(value)
         };
@@ -157,10 +183,15 @@ impl ValidationRules {
                 .unwrap_or(default)
         };
         Ok(ValidationRules {
-            max_future_skew: env.seconds("MAX_FUTURE_SKEW_SECONDS")?.unwrap_or(defaults.max_future_skew),
-            max_event_age: env.seconds("MAX_EVENT_AGE_SECONDS")?.or(defaults.max_event_age),
+            max_future_skew: env
+                .seconds("MAX_FUTURE_SKEW_SECONDS")?
+                .unwrap_or(defaults.max_future_skew),
+            max_event_age: env
+                .seconds("MAX_EVENT_AGE_SECONDS")?
+                .or(defaults.max_event_age),
             max_quantity: positive("MAX_QUANTITY", defaults.max_quantity)?,
-            max_unit_price_cents: cents(env, "MAX_UNIT_PRICE")?.unwrap_or(defaults.max_unit_price_cents),
+            max_unit_price_cents: cents(env, "MAX_UNIT_PRICE")?
+                .unwrap_or(defaults.max_unit_price_cents),
             max_inventory_change: positive("MAX_INVENTORY_CHANGE", defaults.max_inventory_change)?,
             system_user_prefixes: lower_list("SYSTEM_USER_PREFIXES", defaults.system_user_prefixes),
             system_action_types: lower_list("SYSTEM_ACTION_TYPES", defaults.system_action_types),
@@ -173,7 +204,8 @@ impl FraudRules {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         match env.optional("FRAUD_RULES_JSON") {
             None => Ok(FraudRules::default()),
-            Some(json) => FraudRules::from_json(json).map_err(|e| ConfigError::invalid("FRAUD_RULES_JSON", json, e)),
+            Some(json) => FraudRules::from_json(json)
+                .map_err(|e| ConfigError::invalid("FRAUD_RULES_JSON", json, e)),
         }
     }
 }
@@ -192,7 +224,8 @@ impl CoreConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let avro_schemas = match env.optional("AVRO_SCHEMA_IDS") {
             None => AvroSchemas::bundled_defaults(),
-            Some(spec) => AvroSchemas::from_mapping(spec).map_err(|e| ConfigError::invalid("AVRO_SCHEMA_IDS", spec, e))?,
+            Some(spec) => AvroSchemas::from_mapping(spec)
+                .map_err(|e| ConfigError::invalid("AVRO_SCHEMA_IDS", spec, e))?,
         };
         Ok(CoreConfig {
             validation: ValidationRules::from_env(env)?,
@@ -229,7 +262,10 @@ mod tests {
         assert_eq!(config.validation.max_event_age, Some(TimeDelta::days(1)));
         assert_eq!(config.validation.max_quantity, 50);
         assert_eq!(config.validation.max_unit_price_cents, 250_050);
-        assert_eq!(config.validation.system_user_prefixes, vec!["bot-", "internal_"]);
+        assert_eq!(
+            config.validation.system_user_prefixes,
+            vec!["bot-", "internal_"]
+        );
         assert!(config.avro_schemas.get(17).is_some());
         assert!(config.avro_schemas.get(1).is_none());
     }
@@ -249,7 +285,10 @@ mod tests {
             assert!(err.to_string().contains(name));
         }
         let missing = Env::default().required("LAKE_BUCKET").unwrap_err();
-        assert_eq!(missing.to_string(), "environment variable LAKE_BUCKET is required but not set");
+        assert_eq!(
+            missing.to_string(),
+            "environment variable LAKE_BUCKET is required but not set"
+        );
     }
 
     #[test]

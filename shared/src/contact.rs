@@ -95,8 +95,20 @@ mod tests {
 
     #[test]
     fn emails_are_lowercased_or_refused() {
-        assert_eq!(normalize_email(Some("  Ana.Silva@Example.COM ")), "ana.silva@example.com");
-        for bad in ["", "no-at-sign", "a@b", "a@@b.com", "a b@c.com", "a@-x.com", "a@x.c0m", "@x.com"] {
+        assert_eq!(
+            normalize_email(Some("  Ana.Silva@Example.COM ")),
+            "ana.silva@example.com"
+        );
+        for bad in [
+            "",
+            "no-at-sign",
+            "a@b",
+            "a@@b.com",
+            "a b@c.com",
+            "a@-x.com",
+            "a@x.c0m",
+            "@x.com",
+        ] {
             assert_eq!(normalize_email(Some(bad)), NOT_PROVIDED, "{bad}");
         }
         assert_eq!(normalize_email(None), NOT_PROVIDED);
@@ -104,12 +116,30 @@ mod tests {
 
     #[test]
     fn phones_become_e164() {
-        assert_eq!(normalize_phone(Some("+1 (415) 555-0100"), None), "+14155550100");
-        assert_eq!(normalize_phone(Some("0044 20 7946 0958"), None), "+442079460958");
-        assert_eq!(normalize_phone(Some("020 7946 0958"), Some("UK")), "+442079460958");
-        assert_eq!(normalize_phone(Some("415-555-0100"), Some("United States")), "+14155550100");
-        assert_eq!(normalize_phone(Some("1-415-555-0100"), Some("USA")), "+14155550100");
-        assert_eq!(normalize_phone(Some("030 1234567"), Some("Germany")), "+49301234567");
+        assert_eq!(
+            normalize_phone(Some("+1 (415) 555-0100"), None),
+            "+14155550100"
+        );
+        assert_eq!(
+            normalize_phone(Some("0044 20 7946 0958"), None),
+            "+442079460958"
+        );
+        assert_eq!(
+            normalize_phone(Some("020 7946 0958"), Some("UK")),
+            "+442079460958"
+        );
+        assert_eq!(
+            normalize_phone(Some("415-555-0100"), Some("United States")),
+            "+14155550100"
+        );
+        assert_eq!(
+            normalize_phone(Some("1-415-555-0100"), Some("USA")),
+            "+14155550100"
+        );
+        assert_eq!(
+            normalize_phone(Some("030 1234567"), Some("Germany")),
+            "+49301234567"
+        );
     }
 
     #[test]
@@ -122,7 +152,11 @@ mod tests {
             ("+1234567890123456", None),
             ("0301234567", Some("Atlantis")),
         ] {
-            assert_eq!(normalize_phone(Some(phone), country), NOT_PROVIDED, "{phone}");
+            assert_eq!(
+                normalize_phone(Some(phone), country),
+                NOT_PROVIDED,
+                "{phone}"
+            );
         }
     }
 }

@@ -83,18 +83,36 @@ impl Default for FraudRules {
         };
         FraudRules {
             rules: vec![
-                rule("amount_over_1000", 0.3, FraudCondition::AmountAbove { amount: 1_000.0 }),
-                rule("amount_over_5000", 0.2, FraudCondition::AmountAbove { amount: 5_000.0 }),
+                rule(
+                    "amount_over_1000",
+                    0.3,
+                    FraudCondition::AmountAbove { amount: 1_000.0 },
+                ),
+                rule(
+                    "amount_over_5000",
+                    0.2,
+                    FraudCondition::AmountAbove { amount: 5_000.0 },
+                ),
                 rule(
                     "prepaid_or_gift_card",
                     0.2,
                     FraudCondition::PaymentMethodIn {
-                        methods: ["prepaid_card", "prepaid", "gift_card", "gift card", "prepaid card"]
-                            .map(String::from)
-                            .to_vec(),
+                        methods: [
+                            "prepaid_card",
+                            "prepaid",
+                            "gift_card",
+                            "gift card",
+                            "prepaid card",
+                        ]
+                        .map(String::from)
+                        .to_vec(),
                     },
                 ),
-                rule("new_user_large_order", 0.25, FraudCondition::NewUserLargeOrder { amount: 500.0 }),
+                rule(
+                    "new_user_large_order",
+                    0.25,
+                    FraudCondition::NewUserLargeOrder { amount: 500.0 },
+                ),
                 rule(
                     "order_velocity",
                     0.25,
@@ -173,7 +191,11 @@ fn amount_exceeds(cents: i64, amount: f64) -> bool {
     (cents.unsigned_abs() as f64) > amount * 100.0
 }
 
-fn condition_holds(condition: &FraudCondition, tx: &CleanTransaction, context: &FraudContext<'_>) -> bool {
+fn condition_holds(
+    condition: &FraudCondition,
+    tx: &CleanTransaction,
+    context: &FraudContext<'_>,
+) -> bool {
     match condition {
         FraudCondition::AmountAbove { amount } => amount_exceeds(tx.total_amount_cents, *amount),
         FraudCondition::PaymentMethodIn { methods } => tx
@@ -182,10 +204,15 @@ fn condition_holds(condition: &FraudCondition, tx: &CleanTransaction, context: &
             .is_some_and(|method| methods.iter().any(|m| m.eq_ignore_ascii_case(method))),
         FraudCondition::NewUserLargeOrder { amount } => {
             let first_order = tx.is_first_purchase
-                || context.profile.is_some_and(|p| p.lifetime_orders == Some(0));
+                || context
+                    .profile
+                    .is_some_and(|p| p.lifetime_orders == Some(0));
             first_order && amount_exceeds(tx.total_amount_cents, *amount)
         }
-        FraudCondition::Velocity { orders, window_seconds } => {
+        FraudCondition::Velocity {
+            orders,
+            window_seconds,
+        } => {
             let window_start = tx.event_time - TimeDelta::seconds(i64::from(*window_seconds));
             let earlier = context
                 .recent_order_times
@@ -195,7 +222,10 @@ fn condition_holds(condition: &FraudCondition, tx: &CleanTransaction, context: &
             // This order plus the earlier ones in the window.
             earlier + 1 > *orders as usize
         }
-        FraudCondition::CountryMismatch => match (context.profile.and_then(|p| p.country.as_deref()), tx.country_name.as_deref()) {
+        FraudCondition::CountryMismatch => match (
+            context.profile.and_then(|p| p.country.as_deref()),
+            tx.country_name.as_deref(),
+        ) {
             (Some(profile_country), Some(order_country)) => {
                 crate::geo::normalize_country(profile_country).as_deref() != Some(order_country)
             }

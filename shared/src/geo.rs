@@ -29,7 +29,19 @@ const fn country(
 
 /// The 44 countries of the ITI generator's world.
 pub const COUNTRIES: [Country; 44] = [
-    country("United States", "US", "1", "USD", &["usa", "u.s.", "u.s.a.", "united states of america", "america"]),
+    country(
+        "United States",
+        "US",
+        "1",
+        "USD",
+        &[
+            "usa",
+            "u.s.",
+            "u.s.a.",
+            "united states of america",
+            "america",
+        ],
+    ),
     country("Canada", "CA", "1", "CAD", &[]),
     country("Mexico", "MX", "52", "MXN", &["méxico"]),
     country("Brazil", "BR", "55", "BRL", &["brasil"]),
@@ -37,14 +49,26 @@ pub const COUNTRIES: [Country; 44] = [
     country("Chile", "CL", "56", "CLP", &[]),
     country("Colombia", "CO", "57", "COP", &[]),
     country("Peru", "PE", "51", "PEN", &["perú"]),
-    country("United Kingdom", "GB", "44", "GBP", &["uk", "u.k.", "great britain", "britain", "england"]),
+    country(
+        "United Kingdom",
+        "GB",
+        "44",
+        "GBP",
+        &["uk", "u.k.", "great britain", "britain", "england"],
+    ),
     country("Ireland", "IE", "353", "EUR", &[]),
     country("France", "FR", "33", "EUR", &[]),
     country("Germany", "DE", "49", "EUR", &["deutschland"]),
     country("Spain", "ES", "34", "EUR", &["españa"]),
     country("Portugal", "PT", "351", "EUR", &[]),
     country("Italy", "IT", "39", "EUR", &["italia"]),
-    country("Netherlands", "NL", "31", "EUR", &["the netherlands", "holland"]),
+    country(
+        "Netherlands",
+        "NL",
+        "31",
+        "EUR",
+        &["the netherlands", "holland"],
+    ),
     country("Belgium", "BE", "32", "EUR", &[]),
     country("Switzerland", "CH", "41", "CHF", &[]),
     country("Austria", "AT", "43", "EUR", &[]),
@@ -59,16 +83,34 @@ pub const COUNTRIES: [Country; 44] = [
     country("Russia", "RU", "7", "RUB", &["russian federation"]),
     country("Ukraine", "UA", "380", "UAH", &[]),
     country("Israel", "IL", "972", "ILS", &[]),
-    country("United Arab Emirates", "AE", "971", "AED", &["uae", "u.a.e."]),
+    country(
+        "United Arab Emirates",
+        "AE",
+        "971",
+        "AED",
+        &["uae", "u.a.e."],
+    ),
     country("Saudi Arabia", "SA", "966", "SAR", &["ksa"]),
     country("Egypt", "EG", "20", "EGP", &[]),
     country("South Africa", "ZA", "27", "ZAR", &["rsa"]),
     country("Nigeria", "NG", "234", "NGN", &[]),
     country("Kenya", "KE", "254", "KES", &[]),
     country("India", "IN", "91", "INR", &["bharat"]),
-    country("China", "CN", "86", "CNY", &["prc", "people's republic of china"]),
+    country(
+        "China",
+        "CN",
+        "86",
+        "CNY",
+        &["prc", "people's republic of china"],
+    ),
     country("Japan", "JP", "81", "JPY", &["nippon"]),
-    country("South Korea", "KR", "82", "KRW", &["korea", "republic of korea", "korea, republic of"]),
+    country(
+        "South Korea",
+        "KR",
+        "82",
+        "KRW",
+        &["korea", "republic of korea", "korea, republic of"],
+    ),
     country("Singapore", "SG", "65", "SGD", &[]),
     country("Indonesia", "ID", "62", "IDR", &[]),
     country("Australia", "AU", "61", "AUD", &[]),
@@ -145,15 +187,24 @@ mod tests {
     fn countries_resolve_by_alias_and_code() {
         assert_eq!(normalize_country(" usa ").as_deref(), Some("United States"));
         assert_eq!(normalize_country("DE").as_deref(), Some("Germany"));
-        assert_eq!(normalize_country("UNITED   kingdom").as_deref(), Some("United Kingdom"));
+        assert_eq!(
+            normalize_country("UNITED   kingdom").as_deref(),
+            Some("United Kingdom")
+        );
         assert_eq!(normalize_country("atlantis").as_deref(), Some("Atlantis"));
         assert_eq!(normalize_country("   "), None);
     }
 
     #[test]
     fn places_are_tidied_without_breaking_mixed_case() {
-        assert_eq!(normalize_place("  NEW   YORK ").as_deref(), Some("New York"));
-        assert_eq!(normalize_place("winston-salem").as_deref(), Some("Winston-Salem"));
+        assert_eq!(
+            normalize_place("  NEW   YORK ").as_deref(),
+            Some("New York")
+        );
+        assert_eq!(
+            normalize_place("winston-salem").as_deref(),
+            Some("Winston-Salem")
+        );
         assert_eq!(normalize_place("McAllen").as_deref(), Some("McAllen"));
         assert_eq!(normalize_place("são paulo").as_deref(), Some("São Paulo"));
     }

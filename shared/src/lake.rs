@@ -63,11 +63,18 @@ impl SourceRange {
                 partition,
                 first_offset,
                 last_offset,
-            } => format!("{}-{partition}-{first_offset}-{last_offset}", safe_segment(topic)),
+            } => format!(
+                "{}-{partition}-{first_offset}-{last_offset}",
+                safe_segment(topic)
+            ),
             SourceRange::DynamoDb {
                 shard_id,
                 first_sequence,
-            } => format!("{}-{}", safe_segment(shard_id), safe_segment(first_sequence)),
+            } => format!(
+                "{}-{}",
+                safe_segment(shard_id),
+                safe_segment(first_sequence)
+            ),
         }
     }
 }
@@ -84,7 +91,13 @@ impl fmt::Display for SourceRange {
 pub fn safe_segment(text: &str) -> String {
     let cleaned: String = text
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if cleaned.is_empty() || cleaned.chars().all(|c| c == '.') {
         format!("_{cleaned}")
@@ -99,24 +112,46 @@ fn partition_path(dt: NaiveDate, hour: u32) -> String {
 
 /// `silver/<entity>/dt=/hour=/<range>.parquet`
 pub fn silver_key(entity: Entity, dt: NaiveDate, hour: u32, range: &SourceRange) -> String {
-    format!("{SILVER}/{entity}/{}/{}.parquet", partition_path(dt, hour), range.object_stem())
+    format!(
+        "{SILVER}/{entity}/{}/{}.parquet",
+        partition_path(dt, hour),
+        range.object_stem()
+    )
 }
 
 /// `quarantine/<entity|unknown>/dt=/hour=/<range>.jsonl`, partitioned by arrival time since
 /// a refused record may have no usable event time.
-pub fn quarantine_key(entity: Option<Entity>, dt: NaiveDate, hour: u32, range: &SourceRange) -> String {
+pub fn quarantine_key(
+    entity: Option<Entity>,
+    dt: NaiveDate,
+    hour: u32,
+    range: &SourceRange,
+) -> String {
     let entity = entity.map(Entity::as_str).unwrap_or(UNKNOWN_ENTITY);
-    format!("{QUARANTINE}/{entity}/{}/{}.jsonl", partition_path(dt, hour), range.object_stem())
+    format!(
+        "{QUARANTINE}/{entity}/{}/{}.jsonl",
+        partition_path(dt, hour),
+        range.object_stem()
+    )
 }
 
 /// `bronze/<table>/dt=/hour=/<range>.jsonl.gz`
 pub fn bronze_key(table: &str, dt: NaiveDate, hour: u32, range: &SourceRange) -> String {
-    format!("{BRONZE}/{}/{}/{}.jsonl.gz", safe_segment(table), partition_path(dt, hour), range.object_stem())
+    format!(
+        "{BRONZE}/{}/{}/{}.jsonl.gz",
+        safe_segment(table),
+        partition_path(dt, hour),
+        range.object_stem()
+    )
 }
 
 /// `gold/<table>/batch_id=<id>/part-NNNNN.parquet`
 pub fn gold_key(table: &str, batch_id: &str, part: u32) -> String {
-    format!("{GOLD}/{}/batch_id={}/part-{part:05}.parquet", safe_segment(table), safe_segment(batch_id))
+    format!(
+        "{GOLD}/{}/batch_id={}/part-{part:05}.parquet",
+        safe_segment(table),
+        safe_segment(batch_id)
+    )
 }
 
 /// `gold/_manifests/<batch_id>.json`, written last: its arrival triggers the load.

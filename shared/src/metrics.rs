@@ -76,7 +76,10 @@ impl MetricSet {
     }
 
     pub fn value(&self, name: &str) -> Option<f64> {
-        self.metrics.iter().find(|(n, _, _)| n == name).map(|(_, v, _)| *v)
+        self.metrics
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, v, _)| *v)
     }
 
     /// The EMF document for a timestamp in epoch milliseconds.
@@ -143,6 +146,11 @@ mod tests {
             metrics.count(&format!("m{i}"), 1);
         }
         let doc = metrics.to_emf(0);
-        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().map(Vec::len), Some(100));
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .map(Vec::len),
+            Some(100)
+        );
     }
 }

@@ -49,7 +49,11 @@ pub fn parse_price_text(text: &str) -> Result<i64, String> {
         .chars()
         .filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}' | '\''))
         .collect();
-    if compact.is_empty() || !compact.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',') {
+    if compact.is_empty()
+        || !compact
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+    {
         return Err(refuse());
     }
     let decimal_at = decimal_separator_position(&compact);
@@ -111,9 +115,7 @@ fn thousands_groups_are_valid(whole: &str) -> bool {
         (false, true) => '.',
     };
     let mut groups = whole.split(separator);
-    let first_ok = groups
-        .next()
-        .is_some_and(|g| (1..=3).contains(&g.len()));
+    let first_ok = groups.next().is_some_and(|g| (1..=3).contains(&g.len()));
     first_ok && groups.all(|g| g.len() == 3)
 }
 
@@ -155,7 +157,18 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_price() {
-        for text in ["", "free", "$", "12abc34", "1.2.3,4,5", "--5", "1e5", "$$", "1,2,3.4.5", "12 - 3"] {
+        for text in [
+            "",
+            "free",
+            "$",
+            "12abc34",
+            "1.2.3,4,5",
+            "--5",
+            "1e5",
+            "$$",
+            "1,2,3.4.5",
+            "12 - 3",
+        ] {
             assert!(parse_price_text(text).is_err(), "{text}");
         }
     }

@@ -12,11 +12,27 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "source", rename_all = "snake_case")]
 pub enum RecordPosition {
-    Kinesis { shard_id: String, sequence_number: String },
-    Kafka { topic: String, partition: i64, offset: i64 },
-    DynamoDb { shard_id: String, sequence_number: String },
-    Api { request_id: String, index: usize },
-    File { path: String, index: usize },
+    Kinesis {
+        shard_id: String,
+        sequence_number: String,
+    },
+    Kafka {
+        topic: String,
+        partition: i64,
+        offset: i64,
+    },
+    DynamoDb {
+        shard_id: String,
+        sequence_number: String,
+    },
+    Api {
+        request_id: String,
+        index: usize,
+    },
+    File {
+        path: String,
+        index: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,10 +153,14 @@ mod tests {
         ];
         let entry = QuarantineEntry::new(b"{}", rejections, position(), at)
             .with_record(Entity::Transaction, Some("e-1"));
-        assert_eq!(entry.reasons, vec![RejectReason::NullUserId, RejectReason::BadPrice]);
+        assert_eq!(
+            entry.reasons,
+            vec![RejectReason::NullUserId, RejectReason::BadPrice]
+        );
         let bytes = to_jsonl(&[entry.clone(), entry.clone()]);
         assert_eq!(bytes.iter().filter(|b| **b == b'\n').count(), 2);
-        let line: serde_json::Value = serde_json::from_slice(bytes.split(|b| *b == b'\n').next().unwrap()).unwrap();
+        let line: serde_json::Value =
+            serde_json::from_slice(bytes.split(|b| *b == b'\n').next().unwrap()).unwrap();
         assert_eq!(line["reasons"][0], "NULL_USER_ID");
         assert_eq!(line["position"]["source"], "kinesis");
         assert_eq!(line["received_at"], "2024-11-05T07:00:00Z");

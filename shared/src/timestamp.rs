@@ -16,10 +16,14 @@ pub fn parse_event_timestamp(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(with_offset) = DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%:z") {
         return Some(with_offset.with_timezone(&Utc));
     }
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
-        .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
-        .map(|naive| naive.and_utc())
+    [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ]
+    .iter()
+    .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+    .map(|naive| naive.and_utc())
 }
 
 /// RFC 3339 in UTC with microseconds, the form the pipeline writes.
@@ -49,7 +53,14 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_timestamp() {
-        for text in ["", "yesterday", "2024-13-05T07:15:00Z", "2024-11-05", "1699999999", "2024-11-05T25:00:00"] {
+        for text in [
+            "",
+            "yesterday",
+            "2024-13-05T07:15:00Z",
+            "2024-11-05",
+            "1699999999",
+            "2024-11-05T25:00:00",
+        ] {
             assert_eq!(parse_event_timestamp(text), None, "{text}");
         }
     }

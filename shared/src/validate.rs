@@ -66,7 +66,10 @@ pub(crate) fn validate_record(
 ) -> (Vec<Rejection>, Facts) {
     let mut check = Checker {
         found: decode_problems.to_vec(),
-        decode_problem_fields: decode_problems.iter().filter_map(|p| p.field.clone()).collect(),
+        decode_problem_fields: decode_problems
+            .iter()
+            .filter_map(|p| p.field.clone())
+            .collect(),
         now,
         rules,
     };
@@ -106,16 +109,29 @@ impl Checker<'_> {
 
     fn event_id(&mut self, event_id: Option<&str>) {
         if blank(event_id) {
-            self.refuse(RejectReason::MissingEventId, "event_id", "event_id is missing or empty");
+            self.refuse(
+                RejectReason::MissingEventId,
+                "event_id",
+                "event_id is missing or empty",
+            );
         }
     }
 
     fn user_id(&mut self, user_id: Option<&str>) {
         match user_id.map(str::trim) {
-            None | Some("") => self.refuse(RejectReason::NullUserId, "user_id", "user_id is null or empty"),
+            None | Some("") => self.refuse(
+                RejectReason::NullUserId,
+                "user_id",
+                "user_id is null or empty",
+            ),
             Some(user) => {
                 let lower = user.to_ascii_lowercase();
-                if let Some(prefix) = self.rules.system_user_prefixes.iter().find(|p| lower.starts_with(p.as_str())) {
+                if let Some(prefix) = self
+                    .rules
+                    .system_user_prefixes
+                    .iter()
+                    .find(|p| lower.starts_with(p.as_str()))
+                {
                     let detail = format!("user_id {user:?} is a system user (prefix {prefix:?})");
                     self.refuse(RejectReason::SystemRecord, "user_id", detail);
                 }
@@ -125,7 +141,11 @@ impl Checker<'_> {
 
     fn timestamp(&mut self, text: Option<&str>) -> Option<DateTime<Utc>> {
         let Some(text) = text else {
-            self.refuse(RejectReason::NullTimestamp, "event_timestamp", "event_timestamp is null");
+            self.refuse(
+                RejectReason::NullTimestamp,
+                "event_timestamp",
+                "event_timestamp is null",
+            );
             return None;
         };
         let Some(time) = parse_event_timestamp(text) else {
@@ -154,10 +174,16 @@ impl Checker<'_> {
     /// Checks an action against the known ones; internal actions are system records.
     fn action(&mut self, field: &str, action: Option<&str>, known: &[&str]) {
         match normalized_code(action) {
-            None => self.refuse(RejectReason::UnknownEventType, field, format!("{field} is missing")),
-            Some(action) if self.rules.system_action_types.contains(&action) => {
-                self.refuse(RejectReason::SystemRecord, field, format!("{field} {action:?} is an internal record"))
-            }
+            None => self.refuse(
+                RejectReason::UnknownEventType,
+                field,
+                format!("{field} is missing"),
+            ),
+            Some(action) if self.rules.system_action_types.contains(&action) => self.refuse(
+                RejectReason::SystemRecord,
+                field,
+                format!("{field} {action:?} is an internal record"),
+            ),
             Some(action) if !known.contains(&action.as_str()) => {
                 let detail = format!("{field} {action:?} is not one of {}", known.join(", "));
                 self.refuse(RejectReason::UnknownEventType, field, detail)
@@ -168,7 +194,11 @@ impl Checker<'_> {
 
     fn required_id<T>(&mut self, field: &str, value: Option<T>, why: &str) {
         if value.is_none() {
-            self.refuse(RejectReason::SchemaMismatch, field, format!("{field} is required {why}"));
+            self.refuse(
+                RejectReason::SchemaMismatch,
+                field,
+                format!("{field} is required {why}"),
+            );
         }
     }
 
@@ -176,7 +206,11 @@ impl Checker<'_> {
         self.event_id(t.event_id.as_deref());
         self.user_id(t.user_id.as_deref());
         let event_time = self.timestamp(t.event_timestamp.as_deref());
-        self.action("action_type", t.action_type.as_deref(), &TRANSACTION_ACTIONS);
+        self.action(
+            "action_type",
+            t.action_type.as_deref(),
+            &TRANSACTION_ACTIONS,
+        );
         self.required_id("product_id", t.product_id, "by the Transaction schema");
         match t.quantity {
             None => self.refuse(RejectReason::BadQuantity, "quantity", "quantity is missing"),
@@ -188,7 +222,11 @@ impl Checker<'_> {
         }
         let price_cents = match t.product_price.as_ref().map(price_to_cents) {
             None => {
-                self.refuse(RejectReason::BadPrice, "product_price", "product_price is missing");
+                self.refuse(
+                    RejectReason::BadPrice,
+                    "product_price",
+                    "product_price is missing",
+                );
                 None
             }
             Some(Err(problem)) => {
@@ -215,18 +253,28 @@ impl Checker<'_> {
                 "a purchase needs a shipping_address",
             );
         }
-        Facts { event_time, price_cents }
+        Facts {
+            event_time,
+            price_cents,
+        }
     }
 
     fn clickstream(&mut self, c: &ClickstreamEvent) -> Facts {
         self.event_id(c.event_id.as_deref());
         self.user_id(c.user_id.as_deref());
         let event_time = self.timestamp(c.event_timestamp.as_deref());
-        self.action("event_type", c.event_type.as_deref(), &CLICKSTREAM_EVENT_TYPES);
+        self.action(
+            "event_type",
+            c.event_type.as_deref(),
+            &CLICKSTREAM_EVENT_TYPES,
+        );
         if normalized_code(c.event_type.as_deref()).as_deref() == Some("add_to_cart") {
             self.required_id("product_id", c.product_id, "for add_to_cart");
         }
-        Facts { event_time, price_cents: None }
+        Facts {
+            event_time,
+            price_cents: None,
+        }
     }
 
     fn inventory(&mut self, i: &InventoryEvent) -> Facts {
@@ -235,11 +283,19 @@ impl Checker<'_> {
         self.action("action_type", i.action_type.as_deref(), &INVENTORY_ACTIONS);
         self.required_id("product_id", i.product_id, "for an inventory event");
         if blank(i.warehouse_id.as_deref()) {
-            self.refuse(RejectReason::SchemaMismatch, "warehouse_id", "warehouse_id is required");
+            self.refuse(
+                RejectReason::SchemaMismatch,
+                "warehouse_id",
+                "warehouse_id is required",
+            );
         }
         let action = normalized_code(i.action_type.as_deref());
         match i.quantity_change {
-            None => self.refuse(RejectReason::BadQuantity, "quantity_change", "quantity_change is missing"),
+            None => self.refuse(
+                RejectReason::BadQuantity,
+                "quantity_change",
+                "quantity_change is missing",
+            ),
             Some(q) => {
                 let sign_ok = match action.as_deref() {
                     Some("restock") => q > 0,
@@ -257,14 +313,28 @@ impl Checker<'_> {
             }
         }
         let price_cents = match i.unit_cost {
-            Some(cost) if !cost.is_finite() || cost < 0.0 => {
-                self.refuse(RejectReason::BadPrice, "unit_cost", format!("unit_cost {cost} is not a non-negative amount"));
+            Some(cost)
+                if !cost.is_finite()
+                    || cost < 0.0
+                    || cost * 100.0 > self.rules.max_unit_price_cents as f64 =>
+            {
+                self.refuse(
+                    RejectReason::BadPrice,
+                    "unit_cost",
+                    format!(
+                        "unit_cost {cost} is not an amount in 0..={}",
+                        crate::money::format_cents(self.rules.max_unit_price_cents)
+                    ),
+                );
                 None
             }
             Some(cost) => Some((cost * 100.0).round() as i64),
             None => None,
         };
-        Facts { event_time, price_cents }
+        Facts {
+            event_time,
+            price_cents,
+        }
     }
 }
 

@@ -13,11 +13,27 @@ async fn s3_client_from_endpoint_env_puts_and_lists_on_moto() -> anyhow::Result<
 
     let s3 = s3_client(&local_sdk_config(moto.endpoint_url()).await);
     s3.create_bucket().bucket("lake").send().await?;
-    for key in ["silver/transaction/dt=2024-11-05/hour=07/a.parquet", "quarantine/unknown/dt=2024-11-05/hour=07/a.jsonl"] {
-        s3.put_object().bucket("lake").key(key).body(b"x".to_vec().into()).send().await?;
+    for key in [
+        "silver/transaction/dt=2024-11-05/hour=07/a.parquet",
+        "quarantine/unknown/dt=2024-11-05/hour=07/a.jsonl",
+    ] {
+        s3.put_object()
+            .bucket("lake")
+            .key(key)
+            .body(b"x".to_vec().into())
+            .send()
+            .await?;
     }
-    let listed = s3.list_objects_v2().bucket("lake").prefix("silver/").send().await?;
+    let listed = s3
+        .list_objects_v2()
+        .bucket("lake")
+        .prefix("silver/")
+        .send()
+        .await?;
     let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
-    assert_eq!(keys, vec!["silver/transaction/dt=2024-11-05/hour=07/a.parquet"]);
+    assert_eq!(
+        keys,
+        vec!["silver/transaction/dt=2024-11-05/hour=07/a.parquet"]
+    );
     Ok(())
 }

@@ -34,8 +34,14 @@ print(json.dumps({
 "#;
 
 fn clean(json: &str) -> CleanTransaction {
-    let now = chrono::DateTime::parse_from_rfc3339("2024-11-06T00:00:00Z").unwrap().to_utc();
-    match accept(decode_json(json.as_bytes()).unwrap(), now, &ValidationRules::default()) {
+    let now = chrono::DateTime::parse_from_rfc3339("2024-11-06T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    match accept(
+        decode_json(json.as_bytes()).unwrap(),
+        now,
+        &ValidationRules::default(),
+    ) {
         Ok(CleanRecord::Transaction(t)) => t,
         other => panic!("sample must be accepted: {other:?}"),
     }
@@ -63,14 +69,27 @@ fn pyarrow_reads_back_schema_and_values() -> anyhow::Result<()> {
     std::fs::write(&path, transactions_to_parquet(&rows)?)?;
 
     let python = shopstream_testkit::venv_python()?;
-    let output = Command::new(python).arg("-c").arg(PYARROW_SCRIPT).arg(&path).output()?;
-    assert!(output.status.success(), "pyarrow failed: {}", String::from_utf8_lossy(&output.stderr));
+    let output = Command::new(python)
+        .arg("-c")
+        .arg(PYARROW_SCRIPT)
+        .arg(&path)
+        .output()?;
+    assert!(
+        output.status.success(),
+        "pyarrow failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&output.stdout)?;
 
     assert_eq!(report["num_rows"], 2);
     assert_eq!(report["compression"], "SNAPPY");
     let schema = report["schema"].as_array().unwrap();
-    let field = |name: &str| schema.iter().find(|f| f[0] == name).unwrap_or_else(|| panic!("no column {name}"));
+    let field = |name: &str| {
+        schema
+            .iter()
+            .find(|f| f[0] == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
     assert_eq!(field("event_timestamp")[1], "timestamp[us, tz=UTC]");
     assert_eq!(field("total_amount")[1], "decimal128(18, 2)");
     assert_eq!(field("product_price")[1], "decimal128(18, 2)");

@@ -41,14 +41,20 @@ fn the_sample_is_cleaned_by_every_rule() {
 
 #[test]
 fn price_strings_with_currency_symbols_are_parsed() {
-    let c = clean(&with(|t| t.product_price = Some(ProductPrice::Text("R$ 1.299,90".into()))));
+    let c = clean(&with(|t| {
+        t.product_price = Some(ProductPrice::Text("R$ 1.299,90".into()))
+    }));
     assert_eq!(c.unit_price_cents, 129_990);
     assert_eq!(c.total_amount_cents, 259_980);
 }
 
 #[test]
 fn refunds_and_returns_keep_their_negative_sign() {
-    for (action, status) in [("refund", "refunded"), ("return", "returned"), ("refund", "completed")] {
+    for (action, status) in [
+        ("refund", "refunded"),
+        ("return", "returned"),
+        ("refund", "completed"),
+    ] {
         let c = clean(&with(|t| {
             t.action_type = Some(action.into());
             t.transaction_status = Some(status.into());
@@ -61,8 +67,18 @@ fn refunds_and_returns_keep_their_negative_sign() {
 
 #[test]
 fn feedback_is_clamped_or_null() {
-    for (given, expected) in [(Some(9), Some(5)), (Some(0), Some(1)), (Some(-4), Some(1)), (Some(3), Some(3)), (None, None)] {
-        assert_eq!(clean(&with(|t| t.feedback_score = given)).feedback_score, expected, "{given:?}");
+    for (given, expected) in [
+        (Some(9), Some(5)),
+        (Some(0), Some(1)),
+        (Some(-4), Some(1)),
+        (Some(3), Some(3)),
+        (None, None),
+    ] {
+        assert_eq!(
+            clean(&with(|t| t.feedback_score = given)).feedback_score,
+            expected,
+            "{given:?}"
+        );
     }
 }
 
@@ -84,7 +100,10 @@ fn marketing_nulls_get_defaults_and_coupon_flag_follows_the_code() {
         t.coupon_code = Some("SAVE10".into());
         t.coupon_code_flag = Some(false);
     }));
-    assert_eq!((c.referral_source.as_str(), c.campaign.as_str()), ("direct", "no_campaign"));
+    assert_eq!(
+        (c.referral_source.as_str(), c.campaign.as_str()),
+        ("direct", "no_campaign")
+    );
     assert_eq!(c.coupon_code, "SAVE10");
     assert!(c.coupon_code_flag);
 }

@@ -13,7 +13,11 @@ fn clean_sample(n: usize) -> Vec<CleanTransaction> {
             let mut t = iti_transaction();
             t.event_id = Some(format!("e-{i}"));
             t.quantity = Some(1 + (i as i64 % 5));
-            match accept(decode_json(&json_of(&t)).unwrap(), test_now(), &ValidationRules::default()) {
+            match accept(
+                decode_json(&json_of(&t)).unwrap(),
+                test_now(),
+                &ValidationRules::default(),
+            ) {
                 Ok(CleanRecord::Transaction(c)) => c,
                 other => panic!("{other:?}"),
             }
@@ -32,7 +36,10 @@ fn transactions_round_trip_through_parquet() {
     let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().unwrap();
     assert_eq!(batches.len(), 1);
     let batch = &batches[0];
-    assert_eq!(batch.schema().fields(), schema(Entity::Transaction).fields());
+    assert_eq!(
+        batch.schema().fields(),
+        schema(Entity::Transaction).fields()
+    );
     assert_eq!(batch.num_rows(), 10);
     let totals = batch
         .column_by_name("total_amount")
@@ -51,8 +58,14 @@ fn transactions_round_trip_through_parquet() {
 fn every_entity_schema_matches_its_batch() {
     let empty_transactions = transactions_batch(&[]).unwrap();
     assert_eq!(empty_transactions.num_rows(), 0);
-    assert_eq!(clickstream_batch(&[]).unwrap().schema(), schema(Entity::Clickstream));
-    assert_eq!(inventory_batch(&[]).unwrap().schema(), schema(Entity::Inventory));
+    assert_eq!(
+        clickstream_batch(&[]).unwrap().schema(),
+        schema(Entity::Clickstream)
+    );
+    assert_eq!(
+        inventory_batch(&[]).unwrap().schema(),
+        schema(Entity::Inventory)
+    );
 }
 
 #[test]

@@ -6,8 +6,8 @@ use crate::reason::{RejectReason, Rejection};
 use crate::record::{Entity, Record};
 use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::schema::Schema;
-use apache_avro::writer::datum::GenericDatumWriter;
 use apache_avro::types::Value as AvroValue;
+use apache_avro::writer::datum::GenericDatumWriter;
 use std::collections::HashMap;
 use std::sync::{Once, OnceLock};
 use thiserror::Error;
@@ -68,7 +68,11 @@ impl AvroSchemas {
     /// default when no mapping is configured.
     pub fn bundled_defaults() -> Self {
         let mut schemas = Self::new();
-        for (id, entity) in [(1, Entity::Transaction), (2, Entity::Clickstream), (3, Entity::Inventory)] {
+        for (id, entity) in [
+            (1, Entity::Transaction),
+            (2, Entity::Clickstream),
+            (3, Entity::Inventory),
+        ] {
             schemas.register(id, entity, bundled_schema(entity).clone());
         }
         schemas
@@ -108,7 +112,9 @@ impl AvroSchemas {
     }
 
     pub fn get(&self, id: u32) -> Option<(Entity, &Schema)> {
-        self.by_id.get(&id).map(|(entity, schema)| (*entity, schema))
+        self.by_id
+            .get(&id)
+            .map(|(entity, schema)| (*entity, schema))
     }
 
     /// The id registered for an entity, if any (lowest id wins).
@@ -134,13 +140,19 @@ pub fn decode_confluent(payload: &[u8], schemas: &AvroSchemas) -> Result<Decoded
     if payload.len() < HEADER_LEN {
         return Err(Rejection::new(
             RejectReason::DecodeError,
-            format!("Confluent Avro frame is {} bytes, shorter than its 5-byte header", payload.len()),
+            format!(
+                "Confluent Avro frame is {} bytes, shorter than its 5-byte header",
+                payload.len()
+            ),
         ));
     }
     if payload[0] != CONFLUENT_MAGIC {
         return Err(Rejection::new(
             RejectReason::DecodeError,
-            format!("Confluent Avro frame starts with byte {}, not the magic byte 0", payload[0]),
+            format!(
+                "Confluent Avro frame starts with byte {}, not the magic byte 0",
+                payload[0]
+            ),
         ));
     }
     let schema_id = u32::from_be_bytes([payload[1], payload[2], payload[3], payload[4]]);
@@ -152,7 +164,10 @@ pub fn decode_confluent(payload: &[u8], schemas: &AvroSchemas) -> Result<Decoded
     })?;
     let mut body = &payload[HEADER_LEN..];
     let reader = GenericDatumReader::builder(schema).build().map_err(|e| {
-        Rejection::new(RejectReason::SchemaMismatch, format!("schema id {schema_id} is unusable: {e}"))
+        Rejection::new(
+            RejectReason::SchemaMismatch,
+            format!("schema id {schema_id} is unusable: {e}"),
+        )
     })?;
     let value = reader.read_value(&mut body).map_err(|e| {
         Rejection::new(
@@ -187,7 +202,11 @@ pub fn decode_confluent(payload: &[u8], schemas: &AvroSchemas) -> Result<Decoded
 }
 
 /// Encodes a record as Confluent-framed Avro with the given schema.
-pub fn encode_confluent(schema_id: u32, schema: &Schema, record: &Record) -> Result<Vec<u8>, AvroError> {
+pub fn encode_confluent(
+    schema_id: u32,
+    schema: &Schema,
+    record: &Record,
+) -> Result<Vec<u8>, AvroError> {
     let value = json_to_avro(&record.to_json_value(), schema).map_err(AvroError::Encode)?;
     let body = write_datum(schema, value)?;
     let mut framed = Vec::with_capacity(HEADER_LEN + body.len());

@@ -79,7 +79,10 @@ pub fn decode_payload(payload: &[u8], schemas: &AvroSchemas) -> Result<Decoded, 
 }
 
 fn not_an_object() -> Rejection {
-    Rejection::new(RejectReason::SchemaMismatch, "a record must be a JSON object")
+    Rejection::new(
+        RejectReason::SchemaMismatch,
+        "a record must be a JSON object",
+    )
 }
 
 /// Maps a serde_json error to a refusal: unreadable text is a `DECODE_ERROR`; readable JSON of

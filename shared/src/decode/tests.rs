@@ -17,8 +17,11 @@ fn collects_every_field_problem() {
     let payload = br#"{"event_id":"e1","user_id":5,"quantity":"two","product_price":{"amount":3},
         "event_timestamp":17,"action_type":["purchase"],"total_amount":"ignored"}"#;
     let decoded = decode_json(payload).unwrap();
-    let found: Vec<(RejectReason, Option<&str>)> =
-        decoded.problems.iter().map(|p| (p.reason, p.field.as_deref())).collect();
+    let found: Vec<(RejectReason, Option<&str>)> = decoded
+        .problems
+        .iter()
+        .map(|p| (p.reason, p.field.as_deref()))
+        .collect();
     assert_eq!(
         found,
         vec![
@@ -29,7 +32,9 @@ fn collects_every_field_problem() {
             (RejectReason::BadTimestamp, Some("event_timestamp")),
         ]
     );
-    assert!(decoded.problems[0].detail.contains("expected an integer, found a string"));
+    assert!(decoded.problems[0]
+        .detail
+        .contains("expected an integer, found a string"));
 }
 
 #[test]
@@ -43,19 +48,32 @@ fn unreadable_payloads_are_decode_errors_and_wrong_shapes_schema_mismatches() {
         (deep.as_bytes(), RejectReason::DecodeError),
         (b"[1,2,3]", RejectReason::SchemaMismatch),
         (b"42", RejectReason::SchemaMismatch),
-        (b"{\"event_id\":\"a\",\"event_id\":\"b\"}", RejectReason::SchemaMismatch),
-        (b"{\"record_type\":\"widget\"}", RejectReason::SchemaMismatch),
+        (
+            b"{\"event_id\":\"a\",\"event_id\":\"b\"}",
+            RejectReason::SchemaMismatch,
+        ),
+        (
+            b"{\"record_type\":\"widget\"}",
+            RejectReason::SchemaMismatch,
+        ),
     ];
     for (payload, reason) in cases {
         let err = decode_json(payload).unwrap_err();
-        assert_eq!(err.reason, reason, "{:?}: {err}", String::from_utf8_lossy(payload));
+        assert_eq!(
+            err.reason,
+            reason,
+            "{:?}: {err}",
+            String::from_utf8_lossy(payload)
+        );
     }
 }
 
 #[test]
 fn integral_floats_are_integers_but_fractions_are_not() {
     let decoded = decode_json(br#"{"quantity": 2.0, "feedback_score": 4.5}"#).unwrap();
-    let Record::Transaction(t) = &decoded.record else { panic!("not a transaction") };
+    let Record::Transaction(t) = &decoded.record else {
+        panic!("not a transaction")
+    };
     assert_eq!(t.quantity, Some(2));
     assert_eq!(decoded.problems.len(), 1);
     assert_eq!(decoded.problems[0].field.as_deref(), Some("feedback_score"));
@@ -66,11 +84,26 @@ fn integral_floats_are_integers_but_fractions_are_not() {
 #[test]
 fn classifies_entities() {
     let cases: [(&[u8], Entity); 5] = [
-        (br#"{"event_id":"1","event_type":"page_view"}"#, Entity::Clickstream),
-        (br#"{"event_id":"1","action_type":"restock","warehouse_id":"W1"}"#, Entity::Inventory),
-        (br#"{"event_id":"1","quantity_change":-2}"#, Entity::Inventory),
-        (br#"{"event_id":"1","action_type":"purchase"}"#, Entity::Transaction),
-        (br#"{"record_type":"inventory","event_id":"1"}"#, Entity::Inventory),
+        (
+            br#"{"event_id":"1","event_type":"page_view"}"#,
+            Entity::Clickstream,
+        ),
+        (
+            br#"{"event_id":"1","action_type":"restock","warehouse_id":"W1"}"#,
+            Entity::Inventory,
+        ),
+        (
+            br#"{"event_id":"1","quantity_change":-2}"#,
+            Entity::Inventory,
+        ),
+        (
+            br#"{"event_id":"1","action_type":"purchase"}"#,
+            Entity::Transaction,
+        ),
+        (
+            br#"{"record_type":"inventory","event_id":"1"}"#,
+            Entity::Inventory,
+        ),
     ];
     for (payload, entity) in cases {
         assert_eq!(decode_json(payload).unwrap().record.entity(), entity);
@@ -137,12 +170,18 @@ const REFERENCE_SCHEMA: &str = include_str!("../../schemas/transaction.avsc");
 
 #[test]
 fn bundled_transaction_schema_is_the_iti_reference() {
-    let reference = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/iti-transaction.avsc");
+    let reference = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/reference/iti-transaction.avsc");
     if let Ok(text) = std::fs::read_to_string(&reference) {
-        assert_eq!(text, REFERENCE_SCHEMA, "shared/schemas/transaction.avsc drifted from the ITI reference");
+        assert_eq!(
+            text, REFERENCE_SCHEMA,
+            "shared/schemas/transaction.avsc drifted from the ITI reference"
+        );
     }
     let schema = apache_avro::Schema::parse_str(REFERENCE_SCHEMA).unwrap();
-    let apache_avro::Schema::Record(record) = schema else { panic!("not a record") };
+    let apache_avro::Schema::Record(record) = schema else {
+        panic!("not a record")
+    };
     assert_eq!(record.fields.len(), 36);
     let names: Vec<&str> = record.fields.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, Transaction::FIELD_NAMES);
@@ -152,14 +191,25 @@ fn bundled_transaction_schema_is_the_iti_reference() {
 fn decodes_a_confluent_framed_iti_transaction_with_both_price_branches() {
     let schemas = AvroSchemas::bundled_defaults();
     for (price, expected) in [
-        (AvroValue::Union(1, Box::new(AvroValue::Double(1299.5))), ProductPrice::Amount(1299.5)),
-        (AvroValue::Union(0, Box::new(AvroValue::String("¥1,299".into()))), ProductPrice::Text("¥1,299".into())),
+        (
+            AvroValue::Union(1, Box::new(AvroValue::Double(1299.5))),
+            ProductPrice::Amount(1299.5),
+        ),
+        (
+            AvroValue::Union(0, Box::new(AvroValue::String("¥1,299".into()))),
+            ProductPrice::Text("¥1,299".into()),
+        ),
     ] {
         let payload = frame(1, &reference_avro_body(price));
         let decoded = decode_payload(&payload, &schemas).unwrap();
-        assert_eq!(decoded.format, PayloadFormat::ConfluentAvro { schema_id: 1 });
+        assert_eq!(
+            decoded.format,
+            PayloadFormat::ConfluentAvro { schema_id: 1 }
+        );
         assert!(decoded.problems.is_empty(), "{:?}", decoded.problems);
-        let Record::Transaction(t) = decoded.record else { panic!("not a transaction") };
+        let Record::Transaction(t) = decoded.record else {
+            panic!("not a transaction")
+        };
         assert_eq!(t.event_id.as_deref(), Some("avro-1"));
         assert_eq!(t.quantity, Some(3));
         assert_eq!(t.user_id.as_deref(), Some("user_7"));

@@ -69,7 +69,12 @@ struct Taker {
 
 impl Taker {
     /// A field we keep: a wrong type is refused with `reason`.
-    fn take<T: FieldType>(&mut self, name: &str, field: Field<T>, reason: RejectReason) -> Option<T> {
+    fn take<T: FieldType>(
+        &mut self,
+        name: &str,
+        field: Field<T>,
+        reason: RejectReason,
+    ) -> Option<T> {
         match field {
             Field::Value(v) => Some(v),
             Field::Absent | Field::Null => None,

@@ -9,7 +9,11 @@ use proptest::prelude::*;
 fn clean_with(change: impl FnOnce(&mut Transaction)) -> CleanTransaction {
     let mut t = iti_transaction();
     change(&mut t);
-    match accept(decode_json(&json_of(&t)).unwrap(), test_now(), &ValidationRules::default()) {
+    match accept(
+        decode_json(&json_of(&t)).unwrap(),
+        test_now(),
+        &ValidationRules::default(),
+    ) {
         Ok(CleanRecord::Transaction(c)) => c,
         other => panic!("{other:?}"),
     }
@@ -28,12 +32,18 @@ fn design_rules_score_amounts_and_payment_methods() {
     let rules = FraudRules::default();
     let none = FraudContext::default();
     let small = rules.assess(&priced(50.0, "credit_card"), &none);
-    assert_eq!((small.score, small.risk_level, small.review), (0.0, RiskLevel::Low, false));
+    assert_eq!(
+        (small.score, small.risk_level, small.review),
+        (0.0, RiskLevel::Low, false)
+    );
     let large = rules.assess(&priced(1_200.0, "credit_card"), &none);
     assert_eq!((large.score, large.risk_level), (0.3, RiskLevel::Low));
     assert_eq!(large.matched_rules, vec!["amount_over_1000"]);
     let huge_gift = rules.assess(&priced(6_000.0, "Gift_Card"), &none);
-    assert_eq!((huge_gift.score, huge_gift.risk_level, huge_gift.review), (0.7, RiskLevel::Medium, true));
+    assert_eq!(
+        (huge_gift.score, huge_gift.risk_level, huge_gift.review),
+        (0.7, RiskLevel::Medium, true)
+    );
 }
 
 #[test]
@@ -46,21 +56,58 @@ fn profile_and_history_rules() {
         lifetime_orders: Some(0),
         ..CustomerProfile::default()
     };
-    let assessment = rules.assess(&tx, &FraudContext { profile: Some(&foreign), recent_order_times: &[] });
+    let assessment = rules.assess(
+        &tx,
+        &FraudContext {
+            profile: Some(&foreign),
+            recent_order_times: &[],
+        },
+    );
     assert_eq!(assessment.score, 1.0, "{assessment:?}");
     assert_eq!(assessment.risk_level, RiskLevel::High);
-    assert!(assessment.matched_rules.contains(&"country_mismatch".to_owned()));
-    assert!(assessment.matched_rules.contains(&"new_user_large_order".to_owned()));
+    assert!(assessment
+        .matched_rules
+        .contains(&"country_mismatch".to_owned()));
+    assert!(assessment
+        .matched_rules
+        .contains(&"new_user_large_order".to_owned()));
 
-    let home = CustomerProfile { country: Some("brasil".into()), ..foreign.clone() };
-    let at_home = rules.assess(&priced(10.0, "credit_card"), &FraudContext { profile: Some(&home), recent_order_times: &[] });
-    assert!(!at_home.matched_rules.contains(&"country_mismatch".to_owned()));
+    let home = CustomerProfile {
+        country: Some("brasil".into()),
+        ..foreign.clone()
+    };
+    let at_home = rules.assess(
+        &priced(10.0, "credit_card"),
+        &FraudContext {
+            profile: Some(&home),
+            recent_order_times: &[],
+        },
+    );
+    assert!(!at_home
+        .matched_rules
+        .contains(&"country_mismatch".to_owned()));
 
-    let burst: Vec<_> = (1..=5).map(|m| tx.event_time - chrono::TimeDelta::minutes(m)).collect();
-    let fast = rules.assess(&priced(10.0, "credit_card"), &FraudContext { profile: None, recent_order_times: &burst });
+    let burst: Vec<_> = (1..=5)
+        .map(|m| tx.event_time - chrono::TimeDelta::minutes(m))
+        .collect();
+    let fast = rules.assess(
+        &priced(10.0, "credit_card"),
+        &FraudContext {
+            profile: None,
+            recent_order_times: &burst,
+        },
+    );
     assert_eq!(fast.matched_rules, vec!["order_velocity"]);
-    let slow: Vec<_> = (1..=5).map(|h| tx.event_time - chrono::TimeDelta::hours(h)).collect();
-    let calm = rules.assess(&priced(10.0, "credit_card"), &FraudContext { profile: None, recent_order_times: &slow });
+    let slow: Vec<_> = (1..=5)
+        .map(|h| tx.event_time - chrono::TimeDelta::hours(h))
+        .collect();
+    let calm = rules.assess(
+        &priced(10.0, "credit_card"),
+        &FraudContext {
+            profile: None,
+            recent_order_times: &slow,
+        },
+    );
     assert!(calm.matched_rules.is_empty());
 }
 
@@ -76,12 +123,22 @@ fn rules_are_data_read_from_json() {
     let rules = FraudRules::from_json(json).unwrap();
     assert_eq!(rules.high_above, 0.7);
     let both = rules.assess(&priced(200.0, "crypto"), &FraudContext::default());
-    assert_eq!((both.score, both.risk_level, both.review), (1.0, RiskLevel::High, true));
+    assert_eq!(
+        (both.score, both.risk_level, both.review),
+        (1.0, RiskLevel::High, true)
+    );
     let one = rules.assess(&priced(200.0, "card"), &FraudContext::default());
-    assert_eq!((one.score, one.risk_level, one.review), (0.6, RiskLevel::Medium, true));
-    let round_trip = FraudRules::from_json(&serde_json::to_string(&FraudRules::default()).unwrap()).unwrap();
+    assert_eq!(
+        (one.score, one.risk_level, one.review),
+        (0.6, RiskLevel::Medium, true)
+    );
+    let round_trip =
+        FraudRules::from_json(&serde_json::to_string(&FraudRules::default()).unwrap()).unwrap();
     assert_eq!(round_trip, FraudRules::default());
-    assert!(FraudRules::from_json(r#"{"rules":[{"name":"x","weight":1,"when":"moon_phase"}]}"#).is_err());
+    assert!(
+        FraudRules::from_json(r#"{"rules":[{"name":"x","weight":1,"when":"moon_phase"}]}"#)
+            .is_err()
+    );
 }
 
 proptest! {

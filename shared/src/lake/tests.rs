@@ -41,23 +41,40 @@ fn keys_follow_the_design_layout() {
         bronze_key("orders", day(), 9, &dynamo),
         "bronze/orders/dt=2024-11-05/hour=09/shardId-00000001700000000000-abcdef01-300000000000000499659.jsonl.gz"
     );
-    assert_eq!(gold_key("final_fact", "20241105T0700", 3), "gold/final_fact/batch_id=20241105T0700/part-00003.parquet");
-    assert_eq!(manifest_key("20241105T0700"), "gold/_manifests/20241105T0700.json");
+    assert_eq!(
+        gold_key("final_fact", "20241105T0700", 3),
+        "gold/final_fact/batch_id=20241105T0700/part-00003.parquet"
+    );
+    assert_eq!(
+        manifest_key("20241105T0700"),
+        "gold/_manifests/20241105T0700.json"
+    );
 }
 
 #[test]
 fn partitioned_keys_parse_back() {
     let key = silver_key(Entity::Inventory, day(), 4, &kinesis());
     let parsed = parse_partitioned_key(&key).unwrap();
-    assert_eq!((parsed.layer, parsed.dataset, parsed.dt, parsed.hour), ("silver", "inventory", day(), 4));
-    for bad in ["silver/x/dt=2024-11-05", "silver/x/dt=2024-13-05/hour=01/f", "silver/x/dt=2024-11-05/hour=24/f", "a/b/c/d/e/f"] {
+    assert_eq!(
+        (parsed.layer, parsed.dataset, parsed.dt, parsed.hour),
+        ("silver", "inventory", day(), 4)
+    );
+    for bad in [
+        "silver/x/dt=2024-11-05",
+        "silver/x/dt=2024-13-05/hour=01/f",
+        "silver/x/dt=2024-11-05/hour=24/f",
+        "a/b/c/d/e/f",
+    ] {
         assert_eq!(parse_partitioned_key(bad), None, "{bad}");
     }
 }
 
 #[test]
 fn s3_event_keys_are_url_decoded() {
-    assert_eq!(decode_s3_event_key("gold/_manifests/batch+1%3D2.json"), "gold/_manifests/batch 1=2.json");
+    assert_eq!(
+        decode_s3_event_key("gold/_manifests/batch+1%3D2.json"),
+        "gold/_manifests/batch 1=2.json"
+    );
     assert_eq!(decode_s3_event_key("a%2Fb%ZZ"), "a/b%ZZ");
 }
 

@@ -58,6 +58,8 @@ impl FromStr for Entity {
 }
 
 /// A decoded record of any entity.
+// Transactions are most of the traffic: boxing them would add an allocation per record.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Record {

@@ -6,7 +6,10 @@ use proptest::prelude::*;
 
 fn reasons_of(t: &Transaction, rules: &ValidationRules) -> Vec<RejectReason> {
     let decoded = decode_json(&json_of(t)).unwrap();
-    validate(&decoded, test_now(), rules).into_iter().map(|r| r.reason).collect()
+    validate(&decoded, test_now(), rules)
+        .into_iter()
+        .map(|r| r.reason)
+        .collect()
 }
 
 fn with(change: impl FnOnce(&mut Transaction)) -> Transaction {
@@ -25,29 +28,97 @@ fn each_rule_gives_its_reason() {
     use RejectReason::*;
     let cases: Vec<(&str, Transaction, RejectReason)> = vec![
         ("null user", with(|t| t.user_id = None), NullUserId),
-        ("blank user", with(|t| t.user_id = Some("  ".into())), NullUserId),
-        ("null timestamp", with(|t| t.event_timestamp = None), NullTimestamp),
-        ("bad timestamp", with(|t| t.event_timestamp = Some("05/11/2024".into())), BadTimestamp),
-        ("future", with(|t| t.event_timestamp = Some("2024-11-05T09:00:00Z".into())), FutureTimestamp),
-        ("system user", with(|t| t.user_id = Some("SYSTEM_BATCH".into())), SystemRecord),
-        ("system action", with(|t| t.action_type = Some("heartbeat".into())), SystemRecord),
-        ("no shipping", with(|t| t.shipping_address = None), MissingShippingForPurchase),
-        ("no event id", with(|t| t.event_id = Some(String::new())), MissingEventId),
+        (
+            "blank user",
+            with(|t| t.user_id = Some("  ".into())),
+            NullUserId,
+        ),
+        (
+            "null timestamp",
+            with(|t| t.event_timestamp = None),
+            NullTimestamp,
+        ),
+        (
+            "bad timestamp",
+            with(|t| t.event_timestamp = Some("05/11/2024".into())),
+            BadTimestamp,
+        ),
+        (
+            "future",
+            with(|t| t.event_timestamp = Some("2024-11-05T09:00:00Z".into())),
+            FutureTimestamp,
+        ),
+        (
+            "system user",
+            with(|t| t.user_id = Some("SYSTEM_BATCH".into())),
+            SystemRecord,
+        ),
+        (
+            "system action",
+            with(|t| t.action_type = Some("heartbeat".into())),
+            SystemRecord,
+        ),
+        (
+            "no shipping",
+            with(|t| t.shipping_address = None),
+            MissingShippingForPurchase,
+        ),
+        (
+            "no event id",
+            with(|t| t.event_id = Some(String::new())),
+            MissingEventId,
+        ),
         ("zero quantity", with(|t| t.quantity = Some(0)), BadQuantity),
-        ("negative quantity", with(|t| t.quantity = Some(-2)), BadQuantity),
-        ("huge quantity", with(|t| t.quantity = Some(1_001)), BadQuantity),
+        (
+            "negative quantity",
+            with(|t| t.quantity = Some(-2)),
+            BadQuantity,
+        ),
+        (
+            "huge quantity",
+            with(|t| t.quantity = Some(1_001)),
+            BadQuantity,
+        ),
         ("no quantity", with(|t| t.quantity = None), BadQuantity),
-        ("negative price", with(|t| t.product_price = Some(ProductPrice::Amount(-5.0))), BadPrice),
-        ("zero price", with(|t| t.product_price = Some(ProductPrice::Amount(0.0))), BadPrice),
-        ("text price", with(|t| t.product_price = Some(ProductPrice::Text("call us".into()))), BadPrice),
-        ("absurd price", with(|t| t.product_price = Some(ProductPrice::Amount(5e7))), BadPrice),
+        (
+            "negative price",
+            with(|t| t.product_price = Some(ProductPrice::Amount(-5.0))),
+            BadPrice,
+        ),
+        (
+            "zero price",
+            with(|t| t.product_price = Some(ProductPrice::Amount(0.0))),
+            BadPrice,
+        ),
+        (
+            "text price",
+            with(|t| t.product_price = Some(ProductPrice::Text("call us".into()))),
+            BadPrice,
+        ),
+        (
+            "absurd price",
+            with(|t| t.product_price = Some(ProductPrice::Amount(5e7))),
+            BadPrice,
+        ),
         ("no price", with(|t| t.product_price = None), BadPrice),
-        ("unknown action", with(|t| t.action_type = Some("teleport".into())), UnknownEventType),
-        ("no action", with(|t| t.action_type = None), UnknownEventType),
+        (
+            "unknown action",
+            with(|t| t.action_type = Some("teleport".into())),
+            UnknownEventType,
+        ),
+        (
+            "no action",
+            with(|t| t.action_type = None),
+            UnknownEventType,
+        ),
         ("no product", with(|t| t.product_id = None), SchemaMismatch),
     ];
     for (name, t, reason) in cases {
-        assert_eq!(reasons_of(&t, &ValidationRules::default()), vec![reason], "{name}");
+        assert_eq!(
+            reasons_of(&t, &ValidationRules::default()),
+            vec![reason],
+            "{name}"
+        );
     }
 }
 
@@ -66,7 +137,14 @@ fn all_reasons_are_reported_together() {
     use RejectReason::*;
     assert_eq!(
         reasons,
-        vec![NullUserId, FutureTimestamp, MissingShippingForPurchase, MissingEventId, BadQuantity, BadPrice]
+        vec![
+            NullUserId,
+            FutureTimestamp,
+            MissingShippingForPurchase,
+            MissingEventId,
+            BadQuantity,
+            BadPrice
+        ]
     );
 }
 
@@ -74,16 +152,28 @@ fn all_reasons_are_reported_together() {
 fn decode_problems_are_reported_once() {
     let decoded = decode_json(br#"{"event_id":"e","user_id":7,"quantity":"x"}"#).unwrap();
     let rejections = validate(&decoded, test_now(), &ValidationRules::default());
-    let on_user: Vec<_> = rejections.iter().filter(|r| r.field.as_deref() == Some("user_id")).collect();
+    let on_user: Vec<_> = rejections
+        .iter()
+        .filter(|r| r.field.as_deref() == Some("user_id"))
+        .collect();
     assert_eq!(on_user.len(), 1);
     assert_eq!(on_user[0].reason, RejectReason::SchemaMismatch);
-    assert_eq!(rejections.iter().filter(|r| r.reason == RejectReason::BadQuantity).count(), 1);
+    assert_eq!(
+        rejections
+            .iter()
+            .filter(|r| r.reason == RejectReason::BadQuantity)
+            .count(),
+        1
+    );
 }
 
 #[test]
 fn thresholds_are_configurable() {
     let half_hour_ahead = with(|t| t.event_timestamp = Some("2024-11-05T08:45:00Z".into()));
-    assert_eq!(reasons_of(&half_hour_ahead, &ValidationRules::default()), vec![RejectReason::FutureTimestamp]);
+    assert_eq!(
+        reasons_of(&half_hour_ahead, &ValidationRules::default()),
+        vec![RejectReason::FutureTimestamp]
+    );
     let lenient = ValidationRules {
         max_future_skew: TimeDelta::hours(1),
         ..ValidationRules::default()
@@ -93,25 +183,50 @@ fn thresholds_are_configurable() {
         max_event_age: Some(TimeDelta::minutes(30)),
         ..ValidationRules::default()
     };
-    assert_eq!(reasons_of(&iti_transaction(), &strict_age), vec![RejectReason::BadTimestamp]);
+    assert_eq!(
+        reasons_of(&iti_transaction(), &strict_age),
+        vec![RejectReason::BadTimestamp]
+    );
     let small_orders = ValidationRules {
         max_quantity: 1,
         ..ValidationRules::default()
     };
-    assert_eq!(reasons_of(&iti_transaction(), &small_orders), vec![RejectReason::BadQuantity]);
+    assert_eq!(
+        reasons_of(&iti_transaction(), &small_orders),
+        vec![RejectReason::BadQuantity]
+    );
 }
 
 #[test]
 fn clickstream_and_inventory_rules() {
     let check = |json: &str| -> Vec<RejectReason> {
         let decoded = decode_json(json.as_bytes()).unwrap();
-        validate(&decoded, test_now(), &ValidationRules::default()).into_iter().map(|r| r.reason).collect()
+        validate(&decoded, test_now(), &ValidationRules::default())
+            .into_iter()
+            .map(|r| r.reason)
+            .collect()
     };
     let ts = "\"event_timestamp\":\"2024-11-05T08:00:00Z\"";
-    assert!(check(&format!(r#"{{"event_id":"c","event_type":"page_view","user_id":"u",{ts}}}"#)).is_empty());
-    assert_eq!(check(&format!(r#"{{"event_id":"c","event_type":"add_to_cart","user_id":"u",{ts}}}"#)), vec![RejectReason::SchemaMismatch]);
-    assert_eq!(check(&format!(r#"{{"event_id":"c","event_type":"hover","user_id":"u",{ts}}}"#)), vec![RejectReason::UnknownEventType]);
-    assert_eq!(check(&format!(r#"{{"event_id":"c","event_type":"login",{ts}}}"#)), vec![RejectReason::NullUserId]);
+    assert!(check(&format!(
+        r#"{{"event_id":"c","event_type":"page_view","user_id":"u",{ts}}}"#
+    ))
+    .is_empty());
+    assert_eq!(
+        check(&format!(
+            r#"{{"event_id":"c","event_type":"add_to_cart","user_id":"u",{ts}}}"#
+        )),
+        vec![RejectReason::SchemaMismatch]
+    );
+    assert_eq!(
+        check(&format!(
+            r#"{{"event_id":"c","event_type":"hover","user_id":"u",{ts}}}"#
+        )),
+        vec![RejectReason::UnknownEventType]
+    );
+    assert_eq!(
+        check(&format!(r#"{{"event_id":"c","event_type":"login",{ts}}}"#)),
+        vec![RejectReason::NullUserId]
+    );
     let inventory = |action: &str, change: i64| {
         check(&format!(
             r#"{{"event_id":"i","action_type":"{action}","product_id":1,"warehouse_id":"W1","quantity_change":{change},{ts}}}"#
@@ -124,8 +239,14 @@ fn clickstream_and_inventory_rules() {
     assert_eq!(inventory("sale", 2), vec![RejectReason::BadQuantity]);
     assert_eq!(inventory("adjustment", 0), vec![RejectReason::BadQuantity]);
     assert_eq!(
-        check(&format!(r#"{{"event_id":"i","action_type":"sale","quantity_change":-1,"unit_cost":-2,{ts}}}"#)),
-        vec![RejectReason::SchemaMismatch, RejectReason::SchemaMismatch, RejectReason::BadPrice]
+        check(&format!(
+            r#"{{"event_id":"i","action_type":"sale","quantity_change":-1,"unit_cost":-2,{ts}}}"#
+        )),
+        vec![
+            RejectReason::SchemaMismatch,
+            RejectReason::SchemaMismatch,
+            RejectReason::BadPrice
+        ]
     );
 }
 
