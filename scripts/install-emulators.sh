@@ -24,7 +24,17 @@ install_venv() {
     return
   fi
   log "creating venv $VENV with moto[server]==$MOTO_VERSION pyarrow==$PYARROW_VERSION"
-  python3 -m venv "$VENV"
+  if ! python3 -m venv "$VENV" 2>/dev/null; then
+    # Debian/Ubuntu ship venv support separately.
+    rm -rf "$VENV"
+    log "python3 -m venv failed; installing python3-venv"
+    if [[ $(id -u) -eq 0 ]]; then
+      apt-get update -qq && apt-get install -y -qq python3-venv
+    else
+      sudo apt-get update -qq && sudo apt-get install -y -qq python3-venv
+    fi
+    python3 -m venv "$VENV"
+  fi
   "$VENV/bin/pip" install --quiet --disable-pip-version-check \
     "moto[server]==$MOTO_VERSION" "pyarrow==$PYARROW_VERSION"
   touch "$stamp"

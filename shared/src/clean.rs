@@ -154,16 +154,35 @@ pub fn accept(
 /// Trimmed, whitespace-collapsed, `None` when empty.
 fn tidy(value: Option<String>) -> Option<String> {
     value
-        .map(|v| crate::geo::collapse_whitespace(&v))
+        .map(|v| {
+            // Most values are already tidy: keep them without copying.
+            if crate::geo::is_collapsed(&v) {
+                v
+            } else {
+                crate::geo::collapse_whitespace(&v)
+            }
+        })
         .filter(|v| !v.is_empty())
 }
 
 fn upper(value: Option<String>) -> Option<String> {
-    tidy(value).map(|v| v.to_uppercase())
+    tidy(value).map(|v| {
+        if v.chars().any(char::is_lowercase) {
+            v.to_uppercase()
+        } else {
+            v
+        }
+    })
 }
 
 fn lower(value: Option<String>) -> Option<String> {
-    tidy(value).map(|v| v.to_lowercase())
+    tidy(value).map(|v| {
+        if v.chars().any(char::is_uppercase) {
+            v.to_lowercase()
+        } else {
+            v
+        }
+    })
 }
 
 fn or_default(value: Option<String>, default: &str) -> String {

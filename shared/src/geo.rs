@@ -168,6 +168,23 @@ fn title_case(text: &str) -> String {
     out
 }
 
+/// True when `text` has no leading, trailing or repeated whitespace, and no whitespace other
+/// than plain spaces: what [`collapse_whitespace`] would return unchanged.
+pub(crate) fn is_collapsed(text: &str) -> bool {
+    let mut previous_space = true;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            if previous_space || c != ' ' {
+                return false;
+            }
+            previous_space = true;
+        } else {
+            previous_space = false;
+        }
+    }
+    !previous_space || text.is_empty()
+}
+
 pub(crate) fn collapse_whitespace(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for word in text.split_whitespace() {
@@ -207,6 +224,24 @@ mod tests {
         );
         assert_eq!(normalize_place("McAllen").as_deref(), Some("McAllen"));
         assert_eq!(normalize_place("são paulo").as_deref(), Some("São Paulo"));
+    }
+
+    #[test]
+    fn collapsed_text_is_recognised() {
+        for text in ["", "a", "New York", "a b c"] {
+            assert!(is_collapsed(text), "{text:?}");
+            assert_eq!(collapse_whitespace(text), text);
+        }
+        for text in [" a", "a ", "a  b", "a\tb", " ", "a\u{a0}b"] {
+            assert!(!is_collapsed(text), "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn is_collapsed_agrees_with_collapse_whitespace(text in "[ a\t\u{a0}b]{0,8}") {
+            proptest::prop_assert_eq!(is_collapsed(&text), collapse_whitespace(&text) == text);
+        }
     }
 
     #[test]
