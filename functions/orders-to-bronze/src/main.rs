@@ -1,1 +1,29 @@
-fn main() {}
+//! orders-to-bronze bootstrap: configuration and the S3 client once per container.
+
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use orders_to_bronze::{handler, Config, Deps};
+use serde_json::Value;
+use shopstream::aws::{load_sdk_config, s3_client};
+use shopstream::config::Env;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_current_span(false)
+        .without_time()
+        .init();
+    let env = Env::from_process();
+    let config = Config::from_env(&env)?;
+    let sdk = load_sdk_config(&env).await;
+    let deps = Deps {
+        s3: s3_client(&sdk),
+        config,
+    };
+    let deps = &deps;
+    run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handler(deps, event).await.map_err(Error::from)
+    }))
+    .await
+}

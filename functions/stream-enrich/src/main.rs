@@ -1,1 +1,45 @@
-fn main() {}
+//! stream-enrich bootstrap: configuration and clients once per container, then the runtime.
+
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use serde_json::Value;
+use shopstream::aws::{load_sdk_config, s3_client};
+use shopstream::config::Env;
+use stream_enrich::alerts::FraudAlerter;
+use stream_enrich::enrich::{DynamoProfiles, Enricher, ProfileCache};
+use stream_enrich::writer::LakeWriter;
+use stream_enrich::{handler, Config, Deps};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_current_span(false)
+        .without_time()
+        .init();
+    let env = Env::from_process();
+    let config = Config::from_env(&env)?;
+    let sdk = load_sdk_config(&env).await;
+    let deps = Deps {
+        writer: LakeWriter::new(s3_client(&sdk), config.lake_bucket.clone()),
+        enricher: Enricher::new(
+            ProfileCache::new(config.cache_capacity, config.cache_ttl),
+            DynamoProfiles::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                config.profile_table.clone(),
+                config.profile_key.clone(),
+            ),
+        ),
+        alerter: FraudAlerter::new(
+            aws_sdk_eventbridge::Client::new(&sdk),
+            config.event_bus.clone(),
+            config.alert_source.clone(),
+        ),
+        config,
+    };
+    let deps = &deps;
+    run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handler(deps, event).await.map_err(Error::from)
+    }))
+    .await
+}

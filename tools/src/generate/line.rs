@@ -111,7 +111,13 @@ fn push_json_string(out: &mut Vec<u8>, value: &str) {
 }
 
 fn push_escaped(out: &mut Vec<u8>, value: &str) {
-    for &b in value.as_bytes() {
+    let bytes = value.as_bytes();
+    // Nearly every value needs no escaping: copy it in one go.
+    if !bytes.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    for &b in bytes {
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\"),

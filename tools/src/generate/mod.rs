@@ -26,7 +26,7 @@ use shopstream::record::Entity;
 use std::collections::BTreeMap;
 use timeline::{push_date, push_timestamp, Timeline};
 use world::{
-    CountryProfile, BROWSERS, CAMPAIGNS, CATEGORIES, COUNTRY_PROFILES, COUPONS, PAYMENT_METHODS,
+    BROWSERS, CAMPAIGNS, CATEGORIES, COUNTRY_PROFILES, COUPONS, PAYMENT_METHODS,
     PREFERENCE_PROFILES, REFERRALS,
 };
 
@@ -217,13 +217,6 @@ impl Generator {
         self.population.profile(index)
     }
 
-    fn country_of(&self, profile: &CountryProfile) -> &'static Country {
-        let index = COUNTRY_PROFILES
-            .iter()
-            .position(|p| p.iso2 == profile.iso2)
-            .unwrap_or(0);
-        self.countries[index]
-    }
 
     fn write_transaction(&mut self, out: &mut Vec<u8>, time: DateTime<Utc>) {
         let anomaly = self.config.anomalies.draw(self.rng.unit());
@@ -236,7 +229,7 @@ impl Generator {
         }
         self.last_event_id = event_id;
         let user = self.user();
-        let country = self.country_of(user.country);
+        let country = self.countries[user.country_index];
         let category = self.category_weights[user.country.preferences].pick(&mut self.rng);
         let product = self.catalog.pick(category, &mut self.rng);
         let ((mut action, payment_status, transaction_status), _) =
@@ -465,7 +458,7 @@ impl Generator {
     fn write_clickstream(&mut self, out: &mut Vec<u8>, time: DateTime<Utc>) {
         let event_id = self.next_event_id();
         let user = self.user();
-        let country = self.country_of(user.country);
+        let country = self.countries[user.country_index];
         let event_type = CLICK_TYPES[self.click_weights.pick(&mut self.rng)].0;
         let category = self.category_weights[user.country.preferences].pick(&mut self.rng);
         let product = self.catalog.pick(category, &mut self.rng);

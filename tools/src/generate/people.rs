@@ -20,6 +20,8 @@ pub struct Population {
 /// One user's stable attributes (indices into the world tables, numbers for the rest).
 pub struct Profile {
     pub index: u64,
+    /// Index into [`COUNTRY_PROFILES`].
+    pub country_index: usize,
     pub country: &'static CountryProfile,
     pub city: &'static str,
     pub first_name: usize,
@@ -52,7 +54,8 @@ impl Population {
 
     pub fn profile(&self, index: u64) -> Profile {
         let mut rng = Rng::keyed(self.seed, USER_DOMAIN, index);
-        let country = &COUNTRY_PROFILES[self.countries.pick(&mut rng)];
+        let country_index = self.countries.pick(&mut rng);
+        let country = &COUNTRY_PROFILES[country_index];
         let city = *rng.pick(country.cities);
         let first_name = rng.below(FIRST_NAMES.len() as u64) as usize;
         let last_name = rng.below(LAST_NAMES.len() as u64) as usize;
@@ -73,6 +76,7 @@ impl Population {
         let device = DEVICES[self.devices.pick(&mut rng)].0;
         Profile {
             index,
+            country_index,
             country,
             city,
             first_name,

@@ -1,0 +1,335 @@
+//! Enrichment: customer profiles from DynamoDB (BatchGetItem, 100 keys a call, unprocessed keys
+//! retried) behind a per-container LRU cache with a TTL, then fraud scoring.
+
+use crate::pipeline::Accepted;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use chrono::{DateTime, Utc};
+use lru::LruCache;
+use shopstream::clean::CleanRecord;
+use shopstream::fraud::{FraudContext, FraudRules};
+use shopstream::profile::CustomerProfile;
+use std::collections::{BTreeSet, HashMap};
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+use tokio::task::JoinSet;
+
+/// BatchGetItem takes at most 100 keys per call.
+pub const BATCH_GET_LIMIT: usize = 100;
+/// Rounds of re-requesting unprocessed keys before the look-up counts as failed.
+const UNPROCESSED_ATTEMPTS: u32 = 6;
+const UNPROCESSED_BACKOFF: Duration = Duration::from_millis(25);
+
+#[derive(Debug, Error)]
+pub enum EnrichError {
+    #[error("DynamoDB BatchGetItem on {table} failed: {message}")]
+    Lookup { table: String, message: String },
+    #[error(
+        "DynamoDB left {count} keys of {table} unprocessed after {UNPROCESSED_ATTEMPTS} attempts"
+    )]
+    Unprocessed { table: String, count: usize },
+    #[error("profile look-up task failed: {0}")]
+    Task(String),
+}
+
+/// Profiles (and known misses) by user id, least recently used evicted first, each entry
+/// trusted for `ttl`.
+#[derive(Debug)]
+pub struct ProfileCache {
+    entries: Mutex<LruCache<String, (Instant, Option<CustomerProfile>)>>,
+    ttl: Duration,
+}
+
+impl ProfileCache {
+    pub fn new(capacity: usize, ttl: Duration) -> Self {
+        let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
+        ProfileCache {
+            entries: Mutex::new(LruCache::new(capacity)),
+            ttl,
+        }
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, LruCache<String, (Instant, Option<CustomerProfile>)>> {
+        // A panic while holding the lock leaves only cache entries behind: keep using them.
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Splits `user_ids` into what the cache knows (`Some(profile)` or a known miss) and the
+    /// ids to look up.
+    pub fn lookup<'a>(
+        &self,
+        user_ids: impl IntoIterator<Item = &'a str>,
+        now: Instant,
+    ) -> (HashMap<String, Option<CustomerProfile>>, Vec<String>) {
+        let mut cache = self.lock();
+        let mut known = HashMap::new();
+        let mut missing = Vec::new();
+        for id in user_ids {
+            match cache.get(id) {
+                Some((stored, profile)) if now.saturating_duration_since(*stored) < self.ttl => {
+                    known.insert(id.to_owned(), profile.clone());
+                }
+                _ => missing.push(id.to_owned()),
+            }
+        }
+        (known, missing)
+    }
+
+    pub fn insert(&self, user_id: String, profile: Option<CustomerProfile>, now: Instant) {
+        self.lock().put(user_id, (now, profile));
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The profile table.
+#[derive(Debug, Clone)]
+pub struct DynamoProfiles {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    key_attribute: String,
+}
+
+impl DynamoProfiles {
+    pub fn new(
+        client: aws_sdk_dynamodb::Client,
+        table: impl Into<String>,
+        key_attribute: impl Into<String>,
+    ) -> Self {
+        DynamoProfiles {
+            client,
+            table: table.into(),
+            key_attribute: key_attribute.into(),
+        }
+    }
+
+    /// Profiles of `user_ids` that exist; chunks of 100 run concurrently.
+    pub async fn fetch(
+        &self,
+        user_ids: &[String],
+    ) -> Result<HashMap<String, CustomerProfile>, EnrichError> {
+        let mut tasks = JoinSet::new();
+        for chunk in user_ids.chunks(BATCH_GET_LIMIT) {
+            let this = self.clone();
+            let chunk = chunk.to_vec();
+            tasks.spawn(async move { this.fetch_chunk(chunk).await });
+        }
+        let mut profiles = HashMap::with_capacity(user_ids.len());
+        while let Some(joined) = tasks.join_next().await {
+            let found = joined.map_err(|e| EnrichError::Task(e.to_string()))??;
+            profiles.extend(found.into_iter().map(|p| (p.user_id.clone(), p)));
+        }
+        Ok(profiles)
+    }
+
+    async fn fetch_chunk(
+        &self,
+        user_ids: Vec<String>,
+    ) -> Result<Vec<CustomerProfile>, EnrichError> {
+        let mut keys: Vec<HashMap<String, AttributeValue>> = user_ids
+            .into_iter()
+            .map(|id| HashMap::from([(self.key_attribute.clone(), AttributeValue::S(id))]))
+            .collect();
+        let mut found = Vec::new();
+        for attempt in 0..UNPROCESSED_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(UNPROCESSED_BACKOFF * 2u32.pow(attempt - 1)).await;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut keys)))
+                .build()
+                .map_err(|e| self.lookup_error(e))?;
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| self.lookup_error(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+            if let Some(items) = output.responses().and_then(|r| r.get(&self.table)) {
+                found.extend(
+                    items
+                        .iter()
+                        .filter_map(|item| profile_from_item(item, &self.key_attribute)),
+                );
+            }
+            keys = output
+                .unprocessed_keys()
+                .and_then(|u| u.get(&self.table))
+                .map(|k| k.keys().to_vec())
+                .unwrap_or_default();
+            if keys.is_empty() {
+                return Ok(found);
+            }
+        }
+        Err(EnrichError::Unprocessed {
+            table: self.table.clone(),
+            count: keys.len(),
+        })
+    }
+
+    fn lookup_error(&self, error: impl std::fmt::Display) -> EnrichError {
+        EnrichError::Lookup {
+            table: self.table.clone(),
+            message: error.to_string(),
+        }
+    }
+}
+
+/// A profile item: `user_id` (S), `country` (S), `segment` (S), `lifetime_orders` (N),
+/// `signup_date` (S). Unknown attributes are ignored; an item without its key is skipped.
+pub fn profile_from_item(
+    item: &HashMap<String, AttributeValue>,
+    key_attribute: &str,
+) -> Option<CustomerProfile> {
+    let text = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_s().ok())
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    Some(CustomerProfile {
+        user_id: text(key_attribute)?,
+        country: text("country"),
+        segment: text("segment"),
+        lifetime_orders: item
+            .get("lifetime_orders")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.trim().parse::<u32>().ok()),
+        signup_date: text("signup_date"),
+    })
+}
+
+/// Profiles from the cache, the rest from DynamoDB (cached afterwards, misses included).
+#[derive(Debug)]
+pub struct Enricher {
+    pub cache: ProfileCache,
+    pub profiles: DynamoProfiles,
+}
+
+impl Enricher {
+    pub fn new(cache: ProfileCache, profiles: DynamoProfiles) -> Self {
+        Enricher { cache, profiles }
+    }
+
+    /// The profiles of the transactions' users.
+    pub async fn profiles_for(
+        &self,
+        accepted: &[Accepted],
+    ) -> Result<HashMap<String, Option<CustomerProfile>>, EnrichError> {
+        let user_ids: BTreeSet<&str> = accepted
+            .iter()
+            .filter_map(|a| match &a.record {
+                CleanRecord::Transaction(t) => Some(t.user_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        let (mut known, missing) = self.cache.lookup(user_ids, Instant::now());
+        if missing.is_empty() {
+            return Ok(known);
+        }
+        let mut fetched = self.profiles.fetch(&missing).await?;
+        let now = Instant::now();
+        for id in missing {
+            let profile = fetched.remove(&id);
+            self.cache.insert(id.clone(), profile.clone(), now);
+            known.insert(id, profile);
+        }
+        Ok(known)
+    }
+}
+
+/// Fills profile fields and the fraud assessment of every transaction. Velocity sees the
+/// user's other transactions in the slice.
+pub fn enrich(
+    accepted: &mut [Accepted],
+    profiles: &HashMap<String, Option<CustomerProfile>>,
+    rules: &FraudRules,
+) {
+    let mut times_by_user: HashMap<String, Vec<(usize, DateTime<Utc>)>> = HashMap::new();
+    for (position, a) in accepted.iter().enumerate() {
+        if let CleanRecord::Transaction(t) = &a.record {
+            times_by_user
+                .entry(t.user_id.clone())
+                .or_default()
+                .push((position, t.event_time));
+        }
+    }
+    let mut others = Vec::new();
+    for (position, a) in accepted.iter_mut().enumerate() {
+        let CleanRecord::Transaction(tx) = &mut a.record else {
+            continue;
+        };
+        let profile = profiles.get(&tx.user_id).and_then(Option::as_ref);
+        others.clear();
+        if let Some(times) = times_by_user.get(&tx.user_id) {
+            others.extend(
+                times
+                    .iter()
+                    .filter(|(p, _)| *p != position)
+                    .map(|(_, t)| *t),
+            );
+        }
+        tx.customer_segment = profile.and_then(|p| p.segment.clone());
+        tx.profile_country = profile
+            .and_then(|p| p.country.as_deref())
+            .and_then(shopstream::geo::normalize_country);
+        tx.fraud = rules.assess(
+            tx,
+            &FraudContext {
+                profile,
+                recent_order_times: &others,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_expires_and_evicts() {
+        let cache = ProfileCache::new(2, Duration::from_secs(10));
+        let start = Instant::now();
+        let profile = CustomerProfile {
+            user_id: "a".into(),
+            ..Default::default()
+        };
+        cache.insert("a".into(), Some(profile.clone()), start);
+        cache.insert("b".into(), None, start);
+        let (known, missing) = cache.lookup(["a", "b", "c"], start + Duration::from_secs(1));
+        assert_eq!(known.get("a"), Some(&Some(profile)));
+        assert_eq!(known.get("b"), Some(&None), "a known miss is cached too");
+        assert_eq!(missing, ["c"]);
+        let (_, missing) = cache.lookup(["a"], start + Duration::from_secs(11));
+        assert_eq!(missing, ["a"], "expired");
+        cache.insert("c".into(), None, start);
+        assert_eq!(cache.len(), 2, "capacity bounds the cache");
+    }
+
+    #[test]
+    fn items_become_profiles() {
+        let item = HashMap::from([
+            ("user_id".to_owned(), AttributeValue::S("u1".into())),
+            ("country".to_owned(), AttributeValue::S("Brazil".into())),
+            ("lifetime_orders".to_owned(), AttributeValue::N("12".into())),
+            ("extra".to_owned(), AttributeValue::Bool(true)),
+        ]);
+        let profile = profile_from_item(&item, "user_id").expect("profile");
+        assert_eq!(profile.country.as_deref(), Some("Brazil"));
+        assert_eq!(profile.lifetime_orders, Some(12));
+        assert!(profile_from_item(&HashMap::new(), "user_id").is_none());
+    }
+}

@@ -1,0 +1,116 @@
+//! Per-invocation metrics (CloudWatch EMF): records in / accepted / rejected by reason,
+//! rejection rate, fraud flagged, bytes written, latencies.
+
+use chrono::{DateTime, Utc};
+use shopstream::metrics::{MetricSet, Unit};
+use shopstream::reason::RejectReason;
+use std::collections::BTreeMap;
+
+pub const FUNCTION: &str = "stream-enrich";
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchStats {
+    pub records_in: usize,
+    pub accepted: usize,
+    pub rejected: usize,
+    pub rejected_by_reason: BTreeMap<RejectReason, usize>,
+    pub fraud_flagged: usize,
+    pub alerts_published: usize,
+    pub bytes_written: usize,
+    pub objects_written: usize,
+    /// Records reported back to the event source for a retry.
+    pub failed: usize,
+    pub earliest_arrival: Option<DateTime<Utc>>,
+    pub max_alert_latency_ms: Option<i64>,
+    pub max_write_latency_ms: Option<i64>,
+}
+
+impl BatchStats {
+    pub fn arrived(&mut self, at: DateTime<Utc>) {
+        self.earliest_arrival = Some(self.earliest_arrival.map_or(at, |e| e.min(at)));
+    }
+
+    pub fn merge(&mut self, other: BatchStats) {
+        self.records_in += other.records_in;
+        self.accepted += other.accepted;
+        self.rejected += other.rejected;
+        for (reason, n) in other.rejected_by_reason {
+            *self.rejected_by_reason.entry(reason).or_default() += n;
+        }
+        self.fraud_flagged += other.fraud_flagged;
+        self.alerts_published += other.alerts_published;
+        self.bytes_written += other.bytes_written;
+        self.objects_written += other.objects_written;
+        self.failed += other.failed;
+        if let Some(at) = other.earliest_arrival {
+            self.arrived(at);
+        }
+        self.max_alert_latency_ms = max_opt(self.max_alert_latency_ms, other.max_alert_latency_ms);
+        self.max_write_latency_ms = max_opt(self.max_write_latency_ms, other.max_write_latency_ms);
+    }
+
+    pub fn rejection_rate(&self) -> f64 {
+        let decided = self.accepted + self.rejected;
+        if decided == 0 {
+            0.0
+        } else {
+            100.0 * self.rejected as f64 / decided as f64
+        }
+    }
+
+    pub fn to_metric_set(&self, source: &str, batch_latency_ms: i64) -> MetricSet {
+        let mut metrics = MetricSet::for_function(FUNCTION);
+        metrics.property("source", source);
+        metrics.count("RecordsIn", self.records_in);
+        metrics.count("RecordsAccepted", self.accepted);
+        metrics.count("RecordsRejected", self.rejected);
+        for (reason, n) in &self.rejected_by_reason {
+            metrics.count(&format!("Rejected_{}", reason.as_str()), *n);
+        }
+        metrics.put("RejectionRate", self.rejection_rate(), Unit::Percent);
+        metrics.count("FraudFlagged", self.fraud_flagged);
+        metrics.count("FraudAlertsPublished", self.alerts_published);
+        metrics.put("BytesWritten", self.bytes_written as f64, Unit::Bytes);
+        metrics.count("ObjectsWritten", self.objects_written);
+        metrics.count("RecordsFailed", self.failed);
+        metrics.put("BatchLatency", batch_latency_ms as f64, Unit::Milliseconds);
+        if let Some(ms) = self.max_write_latency_ms {
+            metrics.put("MaxArrivalToWriteLatency", ms as f64, Unit::Milliseconds);
+        }
+        if let Some(ms) = self.max_alert_latency_ms {
+            metrics.put("MaxArrivalToAlertLatency", ms as f64, Unit::Milliseconds);
+        }
+        metrics
+    }
+}
+
+fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emf_has_counts_reasons_and_rate() {
+        let mut stats = BatchStats {
+            records_in: 4,
+            accepted: 3,
+            rejected: 1,
+            ..Default::default()
+        };
+        stats
+            .rejected_by_reason
+            .insert(RejectReason::DecodeError, 1);
+        let doc = stats.to_metric_set("kinesis", 12).to_emf(0);
+        assert_eq!(doc["RecordsIn"], 4.0);
+        assert_eq!(doc["Rejected_DECODE_ERROR"], 1.0);
+        assert_eq!(doc["RejectionRate"], 25.0);
+        assert_eq!(doc["Function"], "stream-enrich");
+    }
+}

@@ -1,0 +1,166 @@
+//! The lake objects of one slice: one Parquet object per (entity, dt, hour) of its accepted
+//! rows and one JSONL object per entity of its quarantined records, all named after the
+//! slice's source range so a retry overwrites instead of duplicating.
+
+use crate::pipeline::{Accepted, Refused};
+use chrono::{DateTime, Timelike, Utc};
+use shopstream::clean::{CleanClickstream, CleanInventory, CleanRecord, CleanTransaction};
+use shopstream::columnar::{
+    clickstream_batch, inventory_batch, to_parquet_bytes, transactions_batch, EncodeError,
+};
+use shopstream::lake::{quarantine_key, silver_key, SourceRange};
+use shopstream::quarantine::{to_jsonl, QuarantineEntry};
+use shopstream::record::Entity;
+use std::collections::BTreeMap;
+
+pub const PARQUET_CONTENT_TYPE: &str = "application/vnd.apache.parquet";
+pub const JSONL_CONTENT_TYPE: &str = "application/x-ndjson";
+
+/// The rows of one object.
+#[derive(Debug, Clone)]
+pub enum Rows {
+    Transactions(Vec<CleanTransaction>),
+    Clickstream(Vec<CleanClickstream>),
+    Inventory(Vec<CleanInventory>),
+    Quarantine(Vec<QuarantineEntry>),
+}
+
+impl Rows {
+    pub fn len(&self) -> usize {
+        match self {
+            Rows::Transactions(r) => r.len(),
+            Rows::Clickstream(r) => r.len(),
+            Rows::Inventory(r) => r.len(),
+            Rows::Quarantine(r) => r.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Keeps the rows whose `keep` flag is set (flags parallel to the rows).
+    fn filtered(&self, keep: &[bool]) -> Rows {
+        fn pick<T: Clone>(rows: &[T], keep: &[bool]) -> Vec<T> {
+            rows.iter()
+                .zip(keep)
+                .filter(|(_, k)| **k)
+                .map(|(r, _)| r.clone())
+                .collect()
+        }
+        match self {
+            Rows::Transactions(r) => Rows::Transactions(pick(r, keep)),
+            Rows::Clickstream(r) => Rows::Clickstream(pick(r, keep)),
+            Rows::Inventory(r) => Rows::Inventory(pick(r, keep)),
+            Rows::Quarantine(r) => Rows::Quarantine(pick(r, keep)),
+        }
+    }
+}
+
+/// One object to write: its key, its rows, and the slice index of each row.
+#[derive(Debug, Clone)]
+pub struct LakeObject {
+    pub key: String,
+    pub indices: Vec<usize>,
+    pub rows: Rows,
+}
+
+impl LakeObject {
+    pub fn is_quarantine(&self) -> bool {
+        matches!(self.rows, Rows::Quarantine(_))
+    }
+
+    pub fn content_type(&self) -> &'static str {
+        if self.is_quarantine() {
+            JSONL_CONTENT_TYPE
+        } else {
+            PARQUET_CONTENT_TYPE
+        }
+    }
+
+    /// The object's bytes: snappy Parquet in the entity's silver schema, or JSON lines.
+    pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        match &self.rows {
+            Rows::Transactions(rows) => to_parquet_bytes(&transactions_batch(rows)?),
+            Rows::Clickstream(rows) => to_parquet_bytes(&clickstream_batch(rows)?),
+            Rows::Inventory(rows) => to_parquet_bytes(&inventory_batch(rows)?),
+            Rows::Quarantine(rows) => Ok(to_jsonl(rows)),
+        }
+    }
+
+    pub fn min_index(&self) -> Option<usize> {
+        self.indices.iter().copied().min()
+    }
+
+    pub fn max_index(&self) -> Option<usize> {
+        self.indices.iter().copied().max()
+    }
+
+    /// The same object holding only rows from records before `limit`; `None` when nothing
+    /// would remain.
+    pub fn truncated(&self, limit: usize) -> Option<LakeObject> {
+        let keep: Vec<bool> = self.indices.iter().map(|i| *i < limit).collect();
+        if !keep.contains(&true) {
+            return None;
+        }
+        Some(LakeObject {
+            key: self.key.clone(),
+            indices: self
+                .indices
+                .iter()
+                .copied()
+                .filter(|i| *i < limit)
+                .collect(),
+            rows: self.rows.filtered(&keep),
+        })
+    }
+}
+
+/// Groups a slice's outcome into objects (sorted by key).
+pub fn plan(
+    range: &SourceRange,
+    first_arrival: DateTime<Utc>,
+    accepted: Vec<Accepted>,
+    refused: Vec<Refused>,
+) -> Vec<LakeObject> {
+    let mut silver: BTreeMap<String, LakeObject> = BTreeMap::new();
+    for Accepted { index, record } in accepted {
+        let (dt, hour) = record.partition();
+        let key = silver_key(record.entity(), dt, hour, range);
+        let object = silver.entry(key.clone()).or_insert_with(|| LakeObject {
+            key,
+            indices: Vec::new(),
+            rows: match record.entity() {
+                Entity::Transaction => Rows::Transactions(Vec::new()),
+                Entity::Clickstream => Rows::Clickstream(Vec::new()),
+                Entity::Inventory => Rows::Inventory(Vec::new()),
+            },
+        });
+        // The key names the entity, so the rows of one object always share it.
+        match (&mut object.rows, record) {
+            (Rows::Transactions(rows), CleanRecord::Transaction(r)) => rows.push(r),
+            (Rows::Clickstream(rows), CleanRecord::Clickstream(r)) => rows.push(r),
+            (Rows::Inventory(rows), CleanRecord::Inventory(r)) => rows.push(r),
+            _ => continue,
+        }
+        object.indices.push(index);
+    }
+    let (dt, hour) = (first_arrival.date_naive(), first_arrival.hour());
+    let mut quarantine: BTreeMap<String, LakeObject> = BTreeMap::new();
+    for Refused { index, entry } in refused {
+        let key = quarantine_key(entry.entity, dt, hour, range);
+        let object = quarantine.entry(key.clone()).or_insert_with(|| LakeObject {
+            key,
+            indices: Vec::new(),
+            rows: Rows::Quarantine(Vec::new()),
+        });
+        object.indices.push(index);
+        if let Rows::Quarantine(rows) = &mut object.rows {
+            rows.push(entry);
+        }
+    }
+    silver
+        .into_values()
+        .chain(quarantine.into_values())
+        .collect()
+}
