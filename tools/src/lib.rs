@@ -3,4 +3,5 @@
 
 pub mod generate;
 pub mod rng;
+pub mod run;
 pub mod validate;

@@ -7,6 +7,7 @@ use shopstream::config::{CoreConfig, Env};
 use shopstream::record::Entity;
 use shopstream_cli::generate::anomaly::AnomalyRates;
 use shopstream_cli::generate::{generate, Generator, GeneratorConfig, OutputFormat};
+use shopstream_cli::run::{run_pipeline, RunOptions};
 use shopstream_cli::validate::{validate_file, InputFormat, ValidateOptions};
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
@@ -35,6 +36,14 @@ enum Command {
     /// and a small share of deliberately broken records (--anomaly) that exercise every
     /// rejection reason.
     Generate(GenerateArgs),
+    /// Run the streaming half of the pipeline locally, with the real Lambda handlers.
+    ///
+    /// Starts a local AWS emulator (moto) unless --endpoint names a running one, creates the
+    /// stream, tables, bucket and event bus, then: generate events → ingest-api (API Gateway
+    /// v2 requests of up to 500 records) → Kinesis → stream-enrich (event-source-mapping-style
+    /// batches, honouring partial batch responses) → silver Parquet / quarantine JSONL in S3,
+    /// read back at the end. Prints a stage-by-stage summary; stops what it started.
+    Run(RunArgs),
     /// Decode, validate and clean a file of events and report on its quality.
     ///
     /// Exits with status 2 when the share of refused records exceeds --max-rejection-rate.
@@ -82,6 +91,36 @@ struct GenerateArgs {
 }
 
 #[derive(Args)]
+struct RunArgs {
+    /// Number of events to generate and push through the pipeline.
+    #[arg(short = 'n', long, default_value_t = 20_000)]
+    events: u64,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// A running AWS emulator (e.g. http://127.0.0.1:5000) instead of starting moto.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// Records per API request (at most 500).
+    #[arg(long, default_value_t = 500)]
+    request_size: usize,
+    /// Records per stream-enrich invocation (the event source mapping's batch size).
+    #[arg(long, default_value_t = 1_000)]
+    batch_size: usize,
+    /// Shards of the Kinesis stream.
+    #[arg(long, default_value_t = 2)]
+    shards: i32,
+    /// Customer profiles to seed in the profiles table (users 0..N).
+    #[arg(long, default_value_t = 5_000)]
+    profiles: u64,
+    /// Size of the user population.
+    #[arg(long, default_value_t = 350_000)]
+    users: u64,
+    /// Also write the summary as JSON to this file.
+    #[arg(long)]
+    summary_json: Option<PathBuf>,
+}
+
+#[derive(Args)]
 struct ValidateArgs {
     /// The file to check.
     file: PathBuf,
@@ -119,6 +158,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Generate(args) => run_generate(args),
         Command::Validate(args) => run_validate(args),
+        Command::Run(args) => run_run(args),
     }
 }
 
@@ -166,7 +206,7 @@ fn run_generate(args: GenerateArgs) -> Result<ExitCode> {
             .and_hms_opt(0, 0, 0)
             .context("valid start")?
             .and_utc(),
-        days: args.days.max(1),
+        span_hours: args.days.max(1).saturating_mul(24),
         mix: parse_mix(&args.mix)?,
         anomalies,
     };
@@ -208,6 +248,56 @@ fn run_generate(args: GenerateArgs) -> Result<ExitCode> {
         serde_json::to_string(&counts)?
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_run(args: RunArgs) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        // Kept alive until the run ends; dropping it stops the emulator.
+        let (_moto, endpoint) = match &args.endpoint {
+            Some(endpoint) => (None, endpoint.clone()),
+            None => {
+                eprintln!("starting moto (local AWS emulator) on 127.0.0.1 ...");
+                let moto = shopstream_testkit::MotoServer::start().await?;
+                let endpoint = moto.endpoint_url().to_owned();
+                (Some(moto), endpoint)
+            }
+        };
+        let sdk = shopstream::aws::local_sdk_config(&endpoint).await;
+        let options = RunOptions {
+            generator: GeneratorConfig {
+                seed: args.seed,
+                events: args.events,
+                users: args.users.max(1),
+                // A live stream: the events of the last full hour.
+                start: last_full_hour(),
+                span_hours: 1,
+                ..GeneratorConfig::default()
+            },
+            request_size: args.request_size,
+            batch_size: args.batch_size.max(1),
+            shards: args.shards.max(1),
+            profiles: args.profiles,
+        };
+        eprintln!("running {} events through ingest-api → Kinesis → stream-enrich → S3 at {endpoint} ...", args.events);
+        let summary = run_pipeline(&sdk, &options).await?;
+        print!("{summary}");
+        if let Some(path) = &args.summary_json {
+            std::fs::write(path, serde_json::to_vec_pretty(&summary)?)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        if summary.totals.lost != 0 {
+            eprintln!("{} records were lost: see the summary", summary.totals.lost);
+            return Ok(ExitCode::from(3));
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn last_full_hour() -> DateTime<Utc> {
+    let now = Utc::now();
+    let hour_start = now.timestamp() - now.timestamp().rem_euclid(3_600);
+    DateTime::from_timestamp(hour_start - 3_600, 0).unwrap_or(now)
 }
 
 fn run_validate(args: ValidateArgs) -> Result<ExitCode> {

@@ -1,1 +1,54 @@
-fn main() {}
+//! Bootstrap only: read the configuration once, build the clients once, run the handler.
+
+use anyhow::Context;
+use ingest_api::config::{IngestConfig, SinkConfig};
+use ingest_api::idempotency::IdempotencyStore;
+use ingest_api::sink::{AnySink, DynamoDbSink, KafkaSink, KinesisSink};
+use ingest_api::{handler, ApiEvent, Deps};
+use lambda_runtime::{service_fn, LambdaEvent};
+use shopstream::config::Env;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .without_time()
+        .init();
+
+    let env = Env::from_process();
+    let config = IngestConfig::from_env(&env).context("invalid configuration")?;
+    let sdk = shopstream::aws::load_sdk_config(&env).await;
+    let sink = match &config.sink {
+        SinkConfig::Kinesis { stream } => {
+            AnySink::Kinesis(KinesisSink::new(aws_sdk_kinesis::Client::new(&sdk), stream))
+        }
+        SinkConfig::DynamoDb { table } => AnySink::DynamoDb(DynamoDbSink::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            table,
+        )),
+        SinkConfig::Kafka(kafka) => AnySink::Kafka(
+            KafkaSink::connect(kafka)
+                .await
+                .context("connecting to Kafka")?,
+        ),
+    };
+    let idempotency = config
+        .idempotency
+        .clone()
+        .map(|c| IdempotencyStore::new(aws_sdk_dynamodb::Client::new(&sdk), c));
+    let deps = Deps {
+        config,
+        sink,
+        idempotency,
+    };
+    let deps = &deps;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiEvent>| {
+        handler(deps, event)
+    }))
+    .await
+}

@@ -24,6 +24,7 @@ use serde::Serialize;
 use serde_json::Value;
 use shopstream::batch::{kinesis_response, KafkaEventResponse};
 use shopstream::clean::CleanRecord;
+use shopstream::metrics::MetricSet;
 use shopstream::quarantine::RecordPosition;
 use thiserror::Error;
 
@@ -84,10 +85,22 @@ pub struct SliceOutcome {
     pub stats: BatchStats,
 }
 
+/// The Lambda handler: [`handle`], then the invocation's EMF metrics on stdout.
 pub async fn handler(
     deps: &Deps,
     event: LambdaEvent<Value>,
 ) -> Result<StreamResponse, HandlerError> {
+    let (response, metrics) = handle(deps, event).await?;
+    metrics.emit();
+    Ok(response)
+}
+
+/// One invocation, with its metrics returned instead of printed (the local runner and tests
+/// read them).
+pub async fn handle(
+    deps: &Deps,
+    event: LambdaEvent<Value>,
+) -> Result<(StreamResponse, MetricSet), HandlerError> {
     let started = Utc::now();
     let batch = parse_event(event.payload)?;
     let mut stats = BatchStats::default();
@@ -121,7 +134,6 @@ pub async fn handler(
     let latency = (Utc::now() - started).num_milliseconds();
     let mut metrics = stats.to_metric_set(batch.kind.as_str(), latency);
     metrics.property("requestId", event.context.request_id.clone());
-    metrics.emit();
     tracing::info!(
         source = batch.kind.as_str(),
         records = stats.records_in,
@@ -132,7 +144,7 @@ pub async fn handler(
         latency_ms = latency,
         "batch processed"
     );
-    Ok(response)
+    Ok((response, metrics))
 }
 
 /// Processes one slice end to end.

@@ -19,4 +19,4 @@ pub mod source;
 pub mod writer;
 
 pub use config::Config;
-pub use handler::{handler, Deps, HandlerError, StreamResponse};
+pub use handler::{handle, handler, Deps, HandlerError, StreamResponse};

@@ -40,7 +40,8 @@ pub struct GeneratorConfig {
     pub users: u64,
     pub products: u64,
     pub start: DateTime<Utc>,
-    pub days: u32,
+    /// Length of the period the events are spread over, in hours.
+    pub span_hours: u32,
     /// Relative weights of transactions, clickstream and inventory events.
     pub mix: [(Entity, u64); 3],
     pub anomalies: AnomalyRates,
@@ -57,7 +58,7 @@ impl Default for GeneratorConfig {
                 .with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
                 .single()
                 .unwrap_or_default(),
-            days: 365,
+            span_hours: 365 * 24,
             mix: [
                 (Entity::Transaction, 80),
                 (Entity::Clickstream, 15),
@@ -131,7 +132,7 @@ impl Generator {
             .collect();
         Generator {
             rng: Rng::new(config.seed),
-            timeline: Timeline::new(config.start, config.days, config.events),
+            timeline: Timeline::new(config.start, config.span_hours, config.events),
             population: Population::new(config.seed, config.users),
             catalog: Catalog::new(config.seed, config.products),
             countries,
@@ -543,6 +544,11 @@ impl Generator {
         line.opt_str("reason", (action == "adjustment").then_some("stock count"));
         line.close();
     }
+}
+
+/// The stable user population of a configuration (profiles by user index).
+pub fn population(config: &GeneratorConfig) -> Population {
+    Population::new(config.seed, config.users)
 }
 
 /// `user_0000042`: the id of user number 42.

@@ -20,8 +20,8 @@ pub struct Timeline {
 }
 
 impl Timeline {
-    pub fn new(start: DateTime<Utc>, days: u32, total_events: u64) -> Self {
-        let hours = days.max(1) * 24;
+    pub fn new(start: DateTime<Utc>, hours: u32, total_events: u64) -> Self {
+        let hours = hours.max(1);
         let mut total = 0.0;
         let cumulative = (0..hours)
             .map(|h| {
@@ -121,7 +121,7 @@ mod tests {
     #[test]
     fn times_are_ordered_inside_the_span_and_total_is_exact() {
         let start = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
-        let mut timeline = Timeline::new(start, 10, 5_000);
+        let mut timeline = Timeline::new(start, 240, 5_000);
         let mut rng = Rng::new(1);
         let times: Vec<_> = (0..5_000).map(|_| timeline.next(&mut rng)).collect();
         assert!(times.windows(2).all(|w| w[0] <= w[1]));

@@ -1,0 +1,417 @@
+//! Configuration of ingest-api, read once at cold start from the environment. Every error
+//! names the variable at fault.
+
+use shopstream::config::{ConfigError, Env};
+use shopstream::validate::ValidationRules;
+use std::time::Duration;
+
+/// API Gateway proxies at most 10 MB and a synchronous Lambda payload is capped at 6 MB; the
+/// contract of the API is 5 MB of body.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
+/// The most records one request may carry (the PutRecords limit, so one request is one call).
+pub const DEFAULT_MAX_RECORDS: usize = 500;
+pub const DEFAULT_ORDERS_TABLE: &str = "purchase_orders";
+
+/// Where accepted records go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkConfig {
+    Kinesis { stream: String },
+    Kafka(KafkaConfig),
+    DynamoDb { table: String },
+}
+
+impl SinkConfig {
+    pub fn name(&self) -> &'static str {
+        match self {
+            SinkConfig::Kinesis { .. } => "kinesis",
+            SinkConfig::Kafka(_) => "kafka",
+            SinkConfig::DynamoDb { .. } => "dynamodb",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaslMechanism {
+    Plain,
+    ScramSha256,
+    ScramSha512,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct SaslCredentials {
+    pub mechanism: SaslMechanism,
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for SaslCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SaslCredentials")
+            .field("mechanism", &self.mechanism)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KafkaCompression {
+    None,
+    Snappy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaConfig {
+    pub bootstrap_servers: Vec<String>,
+    pub topic: String,
+    pub client_id: String,
+    /// TLS to the brokers (`SSL` / `SASL_SSL`).
+    pub tls: bool,
+    /// PEM bundle to trust instead of the system roots.
+    pub tls_ca_file: Option<String>,
+    pub sasl: Option<SaslCredentials>,
+    pub compression: KafkaCompression,
+    /// How long one produce may keep retrying internally before the record counts as failed.
+    pub request_deadline: Duration,
+}
+
+/// Idempotency-Key support; absent when `IDEMPOTENCY_TABLE` is unset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyConfig {
+    pub table: String,
+    /// How long a completed response is replayed.
+    pub window: Duration,
+    /// How long an in-flight request holds its key before another may take it over.
+    pub lock: Duration,
+}
+
+/// Bounded exponential backoff for records a sink reports as failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in total, the first included.
+    pub max_attempts: u32,
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 4,
+            base_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(1_000),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The longest wait before attempt `attempt + 1` (attempt counts from 1): base × 2^(attempt-1),
+    /// capped.
+    pub fn ceiling(&self, attempt: u32) -> Duration {
+        let factor = 1u32 << attempt.saturating_sub(1).min(16);
+        self.base_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    pub sink: SinkConfig,
+    pub idempotency: Option<IdempotencyConfig>,
+    pub max_body_bytes: usize,
+    pub max_records: usize,
+    pub max_installments: i64,
+    pub retry: RetryPolicy,
+    pub validation: ValidationRules,
+}
+
+impl IngestConfig {
+    /// A configuration with defaults and the given sink (tests, benchmarks, local runs).
+    pub fn with_sink(sink: SinkConfig) -> Self {
+        IngestConfig {
+            sink,
+            idempotency: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_records: DEFAULT_MAX_RECORDS,
+            max_installments: 48,
+            retry: RetryPolicy::default(),
+            validation: ValidationRules::default(),
+        }
+    }
+
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let sink = match env
+            .optional("INGEST_SINK")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("kinesis") => SinkConfig::Kinesis {
+                stream: env.required("KINESIS_STREAM_NAME")?.to_owned(),
+            },
+            Some("kafka") => SinkConfig::Kafka(kafka_from_env(env)?),
+            Some("dynamodb") => SinkConfig::DynamoDb {
+                table: env
+                    .optional("ORDERS_TABLE")
+                    .unwrap_or(DEFAULT_ORDERS_TABLE)
+                    .to_owned(),
+            },
+            Some(other) => {
+                return Err(ConfigError::invalid(
+                    "INGEST_SINK",
+                    other,
+                    "expected kinesis, kafka or dynamodb",
+                ))
+            }
+        };
+        let idempotency = match env.optional("IDEMPOTENCY_TABLE") {
+            None => None,
+            Some(table) => Some(IdempotencyConfig {
+                table: table.to_owned(),
+                window: positive_seconds(env, "IDEMPOTENCY_TTL_SECONDS", 86_400)?,
+                lock: positive_seconds(env, "IDEMPOTENCY_LOCK_SECONDS", 60)?,
+            }),
+        };
+        let max_body_bytes = env.parse_or("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?;
+        if max_body_bytes == 0 || max_body_bytes > 6 * 1024 * 1024 {
+            return Err(ConfigError::invalid(
+                "MAX_BODY_BYTES",
+                &max_body_bytes.to_string(),
+                "must be between 1 and 6291456 (the Lambda payload limit)",
+            ));
+        }
+        let max_records = env.parse_or("MAX_RECORDS", DEFAULT_MAX_RECORDS)?;
+        if max_records == 0 || max_records > 10_000 {
+            return Err(ConfigError::invalid(
+                "MAX_RECORDS",
+                &max_records.to_string(),
+                "must be between 1 and 10000",
+            ));
+        }
+        let max_installments: i64 = env.parse_or("MAX_INSTALLMENTS", 48)?;
+        if max_installments < 1 {
+            return Err(ConfigError::invalid(
+                "MAX_INSTALLMENTS",
+                &max_installments.to_string(),
+                "must be at least 1",
+            ));
+        }
+        let max_attempts: u32 =
+            env.parse_or("SINK_MAX_ATTEMPTS", RetryPolicy::default().max_attempts)?;
+        if !(1..=10).contains(&max_attempts) {
+            return Err(ConfigError::invalid(
+                "SINK_MAX_ATTEMPTS",
+                &max_attempts.to_string(),
+                "must be between 1 and 10",
+            ));
+        }
+        let retry = RetryPolicy {
+            max_attempts,
+            base_backoff: Duration::from_millis(env.parse_or("SINK_BASE_BACKOFF_MS", 100u64)?),
+            max_backoff: Duration::from_millis(env.parse_or("SINK_MAX_BACKOFF_MS", 1_000u64)?),
+        };
+        Ok(IngestConfig {
+            sink,
+            idempotency,
+            max_body_bytes,
+            max_records,
+            max_installments,
+            retry,
+            validation: ValidationRules::from_env(env)?,
+        })
+    }
+}
+
+fn positive_seconds(env: &Env, name: &str, default: u64) -> Result<Duration, ConfigError> {
+    let seconds: u64 = env.parse_or(name, default)?;
+    if seconds == 0 {
+        return Err(ConfigError::invalid(name, "0", "must be at least 1"));
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+fn kafka_from_env(env: &Env) -> Result<KafkaConfig, ConfigError> {
+    let bootstrap_servers = env
+        .list("KAFKA_BOOTSTRAP_SERVERS")
+        .filter(|servers| !servers.is_empty())
+        .ok_or_else(|| ConfigError::Missing {
+            name: "KAFKA_BOOTSTRAP_SERVERS".to_owned(),
+        })?;
+    let protocol = env
+        .optional("KAFKA_SECURITY_PROTOCOL")
+        .unwrap_or("PLAINTEXT")
+        .to_ascii_uppercase();
+    let (tls, sasl_enabled) = match protocol.as_str() {
+        "PLAINTEXT" => (false, false),
+        "SSL" => (true, false),
+        "SASL_PLAINTEXT" => (false, true),
+        "SASL_SSL" => (true, true),
+        other => {
+            return Err(ConfigError::invalid(
+                "KAFKA_SECURITY_PROTOCOL",
+                other,
+                "expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+            ))
+        }
+    };
+    let sasl = if sasl_enabled {
+        let mechanism = match env
+            .optional("KAFKA_SASL_MECHANISM")
+            .unwrap_or("SCRAM-SHA-512")
+            .to_ascii_uppercase()
+            .as_str()
+        {
+            "PLAIN" => SaslMechanism::Plain,
+            "SCRAM-SHA-256" => SaslMechanism::ScramSha256,
+            "SCRAM-SHA-512" => SaslMechanism::ScramSha512,
+            other => {
+                return Err(ConfigError::invalid(
+                    "KAFKA_SASL_MECHANISM",
+                    other,
+                    "expected PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+                ))
+            }
+        };
+        Some(SaslCredentials {
+            mechanism,
+            username: env.required("KAFKA_SASL_USERNAME")?.to_owned(),
+            password: env.required("KAFKA_SASL_PASSWORD")?.to_owned(),
+        })
+    } else {
+        None
+    };
+    let compression = match env
+        .optional("KAFKA_COMPRESSION")
+        .unwrap_or("none")
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "none" => KafkaCompression::None,
+        "snappy" => KafkaCompression::Snappy,
+        other => {
+            return Err(ConfigError::invalid(
+                "KAFKA_COMPRESSION",
+                other,
+                "expected none or snappy",
+            ))
+        }
+    };
+    Ok(KafkaConfig {
+        bootstrap_servers,
+        topic: env.required("KAFKA_TOPIC")?.to_owned(),
+        client_id: env
+            .optional("KAFKA_CLIENT_ID")
+            .unwrap_or("shopstream-ingest-api")
+            .to_owned(),
+        tls,
+        tls_ca_file: env.optional("KAFKA_TLS_CA_FILE").map(str::to_owned),
+        sasl,
+        compression,
+        request_deadline: Duration::from_millis(
+            env.parse_or("KAFKA_REQUEST_TIMEOUT_MS", 5_000u64)?,
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinesis_is_the_default_and_needs_a_stream() {
+        let err = IngestConfig::from_env(&Env::default()).unwrap_err();
+        assert_eq!(err.variable(), "KINESIS_STREAM_NAME");
+        let config =
+            IngestConfig::from_env(&Env::from_pairs([("KINESIS_STREAM_NAME", "events")])).unwrap();
+        assert_eq!(
+            config.sink,
+            SinkConfig::Kinesis {
+                stream: "events".into()
+            }
+        );
+        assert_eq!(config.max_records, 500);
+        assert_eq!(config.max_body_bytes, 5 * 1024 * 1024);
+        assert!(config.idempotency.is_none());
+    }
+
+    #[test]
+    fn kafka_with_scram_over_tls() {
+        let env = Env::from_pairs([
+            ("INGEST_SINK", "kafka"),
+            ("KAFKA_BOOTSTRAP_SERVERS", "b-1:9096, b-2:9096"),
+            ("KAFKA_TOPIC", "events"),
+            ("KAFKA_SECURITY_PROTOCOL", "sasl_ssl"),
+            ("KAFKA_SASL_USERNAME", "ingest"),
+            ("KAFKA_SASL_PASSWORD", "s3cret"),
+        ]);
+        let config = IngestConfig::from_env(&env).unwrap();
+        let SinkConfig::Kafka(kafka) = config.sink else {
+            panic!("expected kafka");
+        };
+        assert_eq!(kafka.bootstrap_servers, vec!["b-1:9096", "b-2:9096"]);
+        assert!(kafka.tls);
+        let sasl = kafka.sasl.clone().unwrap();
+        assert_eq!(sasl.mechanism, SaslMechanism::ScramSha512);
+        assert!(
+            !format!("{kafka:?}").contains("s3cret"),
+            "password must not be logged"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        for (pairs, variable) in [
+            (vec![("INGEST_SINK", "sqs")], "INGEST_SINK"),
+            (
+                vec![("INGEST_SINK", "kafka"), ("KAFKA_TOPIC", "t")],
+                "KAFKA_BOOTSTRAP_SERVERS",
+            ),
+            (
+                vec![
+                    ("INGEST_SINK", "kafka"),
+                    ("KAFKA_BOOTSTRAP_SERVERS", "b:9092"),
+                    ("KAFKA_TOPIC", "t"),
+                    ("KAFKA_SECURITY_PROTOCOL", "SASL_SSL"),
+                ],
+                "KAFKA_SASL_USERNAME",
+            ),
+            (
+                vec![("KINESIS_STREAM_NAME", "s"), ("MAX_BODY_BYTES", "lots")],
+                "MAX_BODY_BYTES",
+            ),
+            (
+                vec![("KINESIS_STREAM_NAME", "s"), ("MAX_RECORDS", "0")],
+                "MAX_RECORDS",
+            ),
+            (
+                vec![("KINESIS_STREAM_NAME", "s"), ("SINK_MAX_ATTEMPTS", "99")],
+                "SINK_MAX_ATTEMPTS",
+            ),
+            (
+                vec![
+                    ("KINESIS_STREAM_NAME", "s"),
+                    ("IDEMPOTENCY_TABLE", "i"),
+                    ("IDEMPOTENCY_TTL_SECONDS", "0"),
+                ],
+                "IDEMPOTENCY_TTL_SECONDS",
+            ),
+            (
+                vec![("KINESIS_STREAM_NAME", "s"), ("MAX_QUANTITY", "x")],
+                "MAX_QUANTITY",
+            ),
+        ] {
+            let err = IngestConfig::from_env(&Env::from_pairs(pairs)).unwrap_err();
+            assert_eq!(err.variable(), variable, "{err}");
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.ceiling(1), Duration::from_millis(100));
+        assert_eq!(policy.ceiling(2), Duration::from_millis(200));
+        assert_eq!(policy.ceiling(4), Duration::from_millis(800));
+        assert_eq!(policy.ceiling(5), Duration::from_millis(1_000));
+        assert_eq!(policy.ceiling(60), Duration::from_millis(1_000));
+    }
+}

@@ -1,0 +1,128 @@
+//! The API stage: NDJSON requests of up to `request_size` records, as API Gateway (HTTP API,
+//! payload v2) hands them to ingest-api, through the real handler and its Kinesis sink.
+
+use super::Resources;
+use anyhow::{bail, Context, Result};
+use aws_config::SdkConfig;
+use ingest_api::config::{IngestConfig, SinkConfig};
+use ingest_api::sink::KinesisSink;
+use ingest_api::{handle, ApiEvent, Deps};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// What the API stage did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct IngestStage {
+    pub requests: u64,
+    pub records: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub rejected_by_reason: BTreeMap<String, u64>,
+    pub responses_by_status: BTreeMap<u16, u64>,
+    pub seconds: f64,
+    pub request_latency_ms_p50: f64,
+    pub request_latency_ms_p99: f64,
+}
+
+pub async fn send_all(sdk: &SdkConfig, resources: &Resources, ndjson: &[u8], request_size: usize) -> Result<IngestStage> {
+    let stream = resources.stream.clone();
+    let deps = Deps {
+        config: IngestConfig::with_sink(SinkConfig::Kinesis { stream: stream.clone() }),
+        sink: KinesisSink::new(aws_sdk_kinesis::Client::new(sdk), stream),
+        idempotency: None,
+    };
+    let lines: Vec<&[u8]> = ndjson.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+    let mut stage = IngestStage::default();
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    for (number, chunk) in lines.chunks(request_size.clamp(1, 500)).enumerate() {
+        let mut body = Vec::with_capacity(chunk.iter().map(|l| l.len() + 1).sum());
+        for line in chunk {
+            body.extend_from_slice(line);
+            body.push(b'\n');
+        }
+        let event = api_request(number, &body)?;
+        let sent = Instant::now();
+        let (response, _metrics) = handle(&deps, event, None, chrono::Utc::now()).await;
+        latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+        let status = response.status();
+        *stage.responses_by_status.entry(status).or_default() += 1;
+        stage.requests += 1;
+        stage.records += chunk.len() as u64;
+        let body = response.body_json();
+        match status {
+            202 | 422 => {
+                let accepted = body["accepted"].as_u64().unwrap_or(0);
+                let rejected = body["rejected"].as_array().cloned().unwrap_or_default();
+                stage.accepted += accepted;
+                stage.rejected += rejected.len() as u64;
+                for entry in &rejected {
+                    for reason in reasons_of(entry) {
+                        *stage.rejected_by_reason.entry(reason).or_default() += 1;
+                    }
+                }
+                if accepted + rejected.len() as u64 != chunk.len() as u64 {
+                    bail!("request {number}: {accepted} accepted + {} rejected != {} sent", rejected.len(), chunk.len());
+                }
+            }
+            other => bail!("request {number} answered {other}: {body}"),
+        }
+    }
+    stage.seconds = started.elapsed().as_secs_f64();
+    (stage.request_latency_ms_p50, stage.request_latency_ms_p99) = percentiles(&mut latencies);
+    Ok(stage)
+}
+
+/// Distinct reason names of one `rejected[]` entry (strings or `{reason, ...}` objects).
+fn reasons_of(entry: &Value) -> Vec<String> {
+    let mut reasons: Vec<String> = entry["reasons"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|r| r.as_str().or_else(|| r["reason"].as_str()).map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    reasons.sort();
+    reasons.dedup();
+    reasons
+}
+
+/// An HTTP API (payload v2) `POST /v1/events` request with an NDJSON body.
+fn api_request(number: usize, body: &[u8]) -> Result<ApiEvent> {
+    let request_id = format!("local-{number:08}");
+    let event = json!({
+        "version": "2.0",
+        "routeKey": "POST /v1/events",
+        "rawPath": "/v1/events",
+        "rawQueryString": "",
+        "headers": {"content-type": "application/x-ndjson", "user-agent": "shopstream-run"},
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": "localhost",
+            "domainPrefix": "localhost",
+            "http": {"method": "POST", "path": "/v1/events", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "shopstream-run"},
+            "requestId": request_id,
+            "routeKey": "POST /v1/events",
+            "stage": "$default",
+            "time": chrono::Utc::now().format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+            "timeEpoch": chrono::Utc::now().timestamp_millis()
+        },
+        "isBase64Encoded": false,
+        "body": std::str::from_utf8(body).context("generated events are UTF-8")?,
+    });
+    serde_json::from_value(event).context("building the API Gateway event")
+}
+
+/// (p50, p99) of a sample, in its own unit; zeros when empty.
+pub fn percentiles(values: &mut [f64]) -> (f64, f64) {
+    if values.is_empty() {
+        return (0.0, 0.0);
+    }
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    (at(0.50), at(0.99))
+}

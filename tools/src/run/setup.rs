@@ -1,0 +1,132 @@
+//! Creating the run's stream, tables, bucket, bus and alert queue on the emulator, and seeding
+//! customer profiles from the generator's population.
+
+use super::{Resources, RunOptions};
+use crate::generate::{user_id, world::COUNTRY_PROFILES, GeneratorConfig};
+use anyhow::{Context, Result};
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, PutRequest,
+    ScalarAttributeType, WriteRequest,
+};
+use aws_sdk_kinesis::types::StreamStatus;
+use std::time::Duration;
+
+pub async fn create(sdk: &SdkConfig, options: &RunOptions) -> Result<Resources> {
+    let run_id = format!("{:x}", chrono::Utc::now().timestamp_millis());
+    let resources = Resources {
+        bucket: format!("shopstream-lake-{run_id}"),
+        stream: format!("shopstream-events-{run_id}"),
+        profile_table: format!("shopstream-profiles-{run_id}"),
+        bus: format!("shopstream-{run_id}"),
+        alert_queue_url: String::new(),
+    };
+    let s3 = shopstream::aws::s3_client(sdk);
+    s3.create_bucket().bucket(&resources.bucket).send().await.context("creating the lake bucket")?;
+
+    let kinesis = aws_sdk_kinesis::Client::new(sdk);
+    kinesis
+        .create_stream()
+        .stream_name(&resources.stream)
+        .shard_count(options.shards)
+        .send()
+        .await
+        .context("creating the Kinesis stream")?;
+    for _ in 0..100 {
+        let described = kinesis.describe_stream_summary().stream_name(&resources.stream).send().await?;
+        if described.stream_description_summary().map(|d| d.stream_status()) == Some(&StreamStatus::Active) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    dynamodb
+        .create_table()
+        .table_name(&resources.profile_table)
+        .attribute_definitions(AttributeDefinition::builder().attribute_name("user_id").attribute_type(ScalarAttributeType::S).build()?)
+        .key_schema(KeySchemaElement::builder().attribute_name("user_id").key_type(KeyType::Hash).build()?)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .context("creating the profiles table")?;
+    seed_profiles(&dynamodb, &resources.profile_table, &options.generator, options.profiles).await?;
+
+    let events = aws_sdk_eventbridge::Client::new(sdk);
+    events.create_event_bus().name(&resources.bus).send().await.context("creating the event bus")?;
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let queue = sqs.create_queue().queue_name(format!("fraud-alerts-{run_id}")).send().await?;
+    let queue_url = queue.queue_url().context("queue url")?.to_owned();
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await?;
+    let queue_arn = attributes
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .context("queue arn")?
+        .clone();
+    events
+        .put_rule()
+        .name("fraud-to-queue")
+        .event_bus_name(&resources.bus)
+        .event_pattern(r#"{"detail-type":["FraudSuspected"]}"#)
+        .send()
+        .await?;
+    events
+        .put_targets()
+        .rule("fraud-to-queue")
+        .event_bus_name(&resources.bus)
+        .targets(aws_sdk_eventbridge::types::Target::builder().id("queue").arn(queue_arn).build()?)
+        .send()
+        .await?;
+    Ok(Resources {
+        alert_queue_url: queue_url,
+        ..resources
+    })
+}
+
+/// Profiles of users 0..count: their home country (from the generator's population), a
+/// segment, and an order history, 25 items per BatchWriteItem.
+async fn seed_profiles(client: &aws_sdk_dynamodb::Client, table: &str, config: &GeneratorConfig, count: u64) -> Result<()> {
+    let population = crate::generate::population(config);
+    let segments = ["new", "regular", "loyal", "vip"];
+    let mut requests = Vec::with_capacity(25);
+    for index in 0..count.min(config.users) {
+        let profile = population.profile(index);
+        let country = shopstream::geo::find_country(COUNTRY_PROFILES[profile.country_index].iso2)
+            .map(|c| c.name)
+            .unwrap_or("Unknown");
+        let item = [
+            ("user_id", AttributeValue::S(user_id(index))),
+            ("country", AttributeValue::S(country.to_owned())),
+            ("segment", AttributeValue::S(segments[(index % 4) as usize].to_owned())),
+            ("lifetime_orders", AttributeValue::N(((index * 7) % 40).to_string())),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        requests.push(WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build()?).build());
+        if requests.len() == 25 {
+            write_batch(client, table, std::mem::take(&mut requests)).await?;
+        }
+    }
+    if !requests.is_empty() {
+        write_batch(client, table, requests).await?;
+    }
+    Ok(())
+}
+
+async fn write_batch(client: &aws_sdk_dynamodb::Client, table: &str, mut requests: Vec<WriteRequest>) -> Result<()> {
+    for _ in 0..10 {
+        let output = client.batch_write_item().request_items(table, requests).send().await?;
+        requests = output.unprocessed_items().and_then(|u| u.get(table)).cloned().unwrap_or_default();
+        if requests.is_empty() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("profiles table kept returning unprocessed items")
+}
