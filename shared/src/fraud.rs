@@ -108,10 +108,11 @@ impl Default for FraudRules {
                         .to_vec(),
                     },
                 ),
+                // Alone with a large amount it stays below review: first orders are common.
                 rule(
                     "new_user_large_order",
-                    0.25,
-                    FraudCondition::NewUserLargeOrder { amount: 500.0 },
+                    0.2,
+                    FraudCondition::NewUserLargeOrder { amount: 1_000.0 },
                 ),
                 rule(
                     "order_velocity",

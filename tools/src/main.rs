@@ -251,7 +251,9 @@ fn run_generate(args: GenerateArgs) -> Result<ExitCode> {
 }
 
 fn run_run(args: RunArgs) -> Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         // Kept alive until the run ends; dropping it stops the emulator.
         let (_moto, endpoint) = match &args.endpoint {
@@ -279,7 +281,10 @@ fn run_run(args: RunArgs) -> Result<ExitCode> {
             shards: args.shards.max(1),
             profiles: args.profiles,
         };
-        eprintln!("running {} events through ingest-api → Kinesis → stream-enrich → S3 at {endpoint} ...", args.events);
+        eprintln!(
+            "running {} events through ingest-api → Kinesis → stream-enrich → S3 at {endpoint} ...",
+            args.events
+        );
         let summary = run_pipeline(&sdk, &options).await?;
         print!("{summary}");
         if let Some(path) = &args.summary_json {

@@ -97,8 +97,10 @@ impl fmt::Display for RunSummary {
         writeln!(f, "  API requests: {} ({} per status: {:?}); latency p50 {:.1} ms, p99 {:.1} ms",
             i.requests, i.requests, i.responses_by_status, i.request_latency_ms_p50, i.request_latency_ms_p99)?;
         writeln!(f, "  refused by the API: {:?}", i.rejected_by_reason)?;
-        writeln!(f, "  enrich invocations: {} (retried batches {}, reported failures {}); arrival-to-silver p50 {:.0} ms, p99 {:.0} ms",
-            e.invocations, e.retried_batches, e.reported_failures, e.arrival_to_silver_ms_p50, e.arrival_to_silver_ms_p99)?;
+        writeln!(f, "  enrich invocations: {} (retried batches {}, reported failures {}); {:.1} s in the handler, {:.1} s in GetRecords",
+            e.invocations, e.retried_batches, e.reported_failures, e.handler_seconds, e.get_records_seconds)?;
+        writeln!(f, "  arrival-to-silver latency: p50 {:.0} ms, p99 {:.0} ms (reading the stream after ingestion finished)",
+            e.arrival_to_silver_ms_p50, e.arrival_to_silver_ms_p99)?;
         writeln!(f, "  silver: {} rows in {} objects ({:.1} MB) {:?}; duplicate event_ids: {}",
             l.silver_rows, l.silver_objects, l.silver_bytes as f64 / 1e6, l.silver_rows_by_entity, l.silver_duplicate_event_ids)?;
         writeln!(f, "  quarantine: {} lines in {} objects {:?}", l.quarantine_lines, l.quarantine_objects, l.quarantine_by_reason)?;
