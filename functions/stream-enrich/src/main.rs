@@ -1,5 +1,9 @@
 //! stream-enrich bootstrap: configuration and clients once per container, then the runtime.
 
+// The runtime future nests the handler's deep async state machine (clippy's layout pass
+// needs more than the default 128 levels).
+#![recursion_limit = "256"]
+
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use shopstream::aws::{load_sdk_config, s3_client};

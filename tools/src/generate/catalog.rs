@@ -47,8 +47,8 @@ impl Catalog {
             .clamp(category.min_cents, category.max_cents);
         Product {
             id,
-            brand: *rng.pick(category.brands),
-            noun: *rng.pick(category.products),
+            brand: rng.pick::<&str>(category.brands),
+            noun: rng.pick::<&str>(category.products),
             model: 10 + rng.below(990),
             price_cents,
         }

@@ -218,7 +218,6 @@ impl Generator {
         self.population.profile(index)
     }
 
-
     fn write_transaction(&mut self, out: &mut Vec<u8>, time: DateTime<Utc>) {
         let anomaly = self.config.anomalies.draw(self.rng.unit());
         if let Some(reason) = anomaly {

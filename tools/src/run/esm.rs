@@ -50,22 +50,48 @@ fn deps(sdk: &SdkConfig, resources: &Resources) -> Result<Deps> {
         writer: LakeWriter::new(shopstream::aws::s3_client(sdk), config.lake_bucket.clone()),
         enricher: Enricher::new(
             ProfileCache::new(config.cache_capacity, config.cache_ttl),
-            DynamoProfiles::new(aws_sdk_dynamodb::Client::new(sdk), config.profile_table.clone(), config.profile_key.clone()),
+            DynamoProfiles::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                config.profile_table.clone(),
+                config.profile_key.clone(),
+            ),
         ),
-        alerter: FraudAlerter::new(aws_sdk_eventbridge::Client::new(sdk), config.event_bus.clone(), config.alert_source.clone()),
+        alerter: FraudAlerter::new(
+            aws_sdk_eventbridge::Client::new(sdk),
+            config.event_bus.clone(),
+            config.alert_source.clone(),
+        ),
         config,
     })
 }
 
-pub async fn drain_stream(sdk: &SdkConfig, resources: &Resources, batch_size: usize) -> Result<EnrichStage> {
+pub async fn drain_stream(
+    sdk: &SdkConfig,
+    resources: &Resources,
+    batch_size: usize,
+) -> Result<EnrichStage> {
     let deps = deps(sdk, resources)?;
     let kinesis = aws_sdk_kinesis::Client::new(sdk);
-    let shards = kinesis.list_shards().stream_name(&resources.stream).send().await?;
-    let stream_arn = format!("arn:aws:kinesis:us-east-1:000000000000:stream/{}", resources.stream);
+    let shards = kinesis
+        .list_shards()
+        .stream_name(&resources.stream)
+        .send()
+        .await?;
+    let stream_arn = format!(
+        "arn:aws:kinesis:us-east-1:000000000000:stream/{}",
+        resources.stream
+    );
     let started = Instant::now();
     // Like the event source mapping, every shard is consumed concurrently, each in order.
     let per_shard = futures::future::try_join_all(shards.shards().iter().map(|shard| {
-        drain_shard(&kinesis, &deps, &resources.stream, &stream_arn, shard.shard_id(), batch_size)
+        drain_shard(
+            &kinesis,
+            &deps,
+            &resources.stream,
+            &stream_arn,
+            shard.shard_id(),
+            batch_size,
+        )
     }))
     .await?;
     let mut stage = EnrichStage::default();
@@ -80,7 +106,10 @@ pub async fn drain_stream(sdk: &SdkConfig, resources: &Resources, batch_size: us
         latencies.extend(shard_latencies);
     }
     stage.seconds = started.elapsed().as_secs_f64();
-    (stage.arrival_to_silver_ms_p50, stage.arrival_to_silver_ms_p99) = percentiles(&mut latencies);
+    (
+        stage.arrival_to_silver_ms_p50,
+        stage.arrival_to_silver_ms_p99,
+    ) = percentiles(&mut latencies);
     Ok(stage)
 }
 
@@ -108,7 +137,12 @@ async fn drain_shard(
     let mut retries = 0;
     loop {
         let reading = Instant::now();
-        let page = kinesis.get_records().shard_iterator(&iterator).limit(batch_size as i32).send().await?;
+        let page = kinesis
+            .get_records()
+            .shard_iterator(&iterator)
+            .limit(batch_size as i32)
+            .send()
+            .await?;
         stage.get_records_seconds += reading.elapsed().as_secs_f64();
         let records = page.records();
         if records.is_empty() {
@@ -123,7 +157,10 @@ async fn drain_shard(
         stage.handler_seconds += invoked.elapsed().as_secs_f64();
         stage.invocations += 1;
         let failures = response.failures();
-        let lowest_failure = failures.iter().filter_map(|(_, sequence)| sequence.parse::<u128>().ok()).min();
+        let lowest_failure = failures
+            .iter()
+            .filter_map(|(_, sequence)| sequence.parse::<u128>().ok())
+            .min();
         for record in records {
             let sequence = record.sequence_number().parse::<u128>().ok();
             let processed = match (lowest_failure, sequence) {
@@ -133,7 +170,8 @@ async fn drain_shard(
             if processed {
                 stage.records_in += 1;
                 if let Some(arrival) = record.approximate_arrival_timestamp() {
-                    let arrival_ms = arrival.secs() as f64 * 1000.0 + f64::from(arrival.subsec_nanos()) / 1e6;
+                    let arrival_ms =
+                        arrival.secs() as f64 * 1000.0 + f64::from(arrival.subsec_nanos()) / 1e6;
                     latencies.push(finished.timestamp_millis() as f64 - arrival_ms);
                 }
             }
@@ -170,7 +208,11 @@ async fn drain_shard(
 }
 
 /// The event a Kinesis event source mapping delivers for these records.
-fn kinesis_event(shard_id: &str, stream_arn: &str, records: &[aws_sdk_kinesis::types::Record]) -> Value {
+fn kinesis_event(
+    shard_id: &str,
+    stream_arn: &str,
+    records: &[aws_sdk_kinesis::types::Record],
+) -> Value {
     let records: Vec<Value> = records
         .iter()
         .map(|r| {

@@ -25,14 +25,24 @@ pub struct IngestStage {
     pub request_latency_ms_p99: f64,
 }
 
-pub async fn send_all(sdk: &SdkConfig, resources: &Resources, ndjson: &[u8], request_size: usize) -> Result<IngestStage> {
+pub async fn send_all(
+    sdk: &SdkConfig,
+    resources: &Resources,
+    ndjson: &[u8],
+    request_size: usize,
+) -> Result<IngestStage> {
     let stream = resources.stream.clone();
     let deps = Deps {
-        config: IngestConfig::with_sink(SinkConfig::Kinesis { stream: stream.clone() }),
+        config: IngestConfig::with_sink(SinkConfig::Kinesis {
+            stream: stream.clone(),
+        }),
         sink: KinesisSink::new(aws_sdk_kinesis::Client::new(sdk), stream),
         idempotency: None,
     };
-    let lines: Vec<&[u8]> = ndjson.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&[u8]> = ndjson
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     let mut stage = IngestStage::default();
     let mut latencies = Vec::new();
     let started = Instant::now();
@@ -63,7 +73,11 @@ pub async fn send_all(sdk: &SdkConfig, resources: &Resources, ndjson: &[u8], req
                     }
                 }
                 if accepted + rejected.len() as u64 != chunk.len() as u64 {
-                    bail!("request {number}: {accepted} accepted + {} rejected != {} sent", rejected.len(), chunk.len());
+                    bail!(
+                        "request {number}: {accepted} accepted + {} rejected != {} sent",
+                        rejected.len(),
+                        chunk.len()
+                    );
                 }
             }
             other => bail!("request {number} answered {other}: {body}"),
@@ -81,7 +95,11 @@ fn reasons_of(entry: &Value) -> Vec<String> {
         .map(|items| {
             items
                 .iter()
-                .filter_map(|r| r.as_str().or_else(|| r["reason"].as_str()).map(str::to_owned))
+                .filter_map(|r| {
+                    r.as_str()
+                        .or_else(|| r["reason"].as_str())
+                        .map(str::to_owned)
+                })
                 .collect()
         })
         .unwrap_or_default();

@@ -27,7 +27,12 @@ pub struct LakeContents {
 
 async fn list(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<Vec<(String, i64)>> {
     let mut keys = Vec::new();
-    let mut pages = s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
         for object in page?.contents() {
             if let Some(key) = object.key() {
@@ -40,7 +45,12 @@ async fn list(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<Vec
 
 async fn read(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<bytes::Bytes> {
     let object = s3.get_object().bucket(bucket).key(key).send().await?;
-    Ok(object.body.collect().await.with_context(|| format!("reading {key}"))?.into_bytes())
+    Ok(object
+        .body
+        .collect()
+        .await
+        .with_context(|| format!("reading {key}"))?
+        .into_bytes())
 }
 
 pub async fn read_lake(sdk: &SdkConfig, resources: &Resources) -> Result<LakeContents> {
@@ -58,26 +68,38 @@ pub async fn read_lake(sdk: &SdkConfig, resources: &Resources) -> Result<LakeCon
         let mask = ProjectionMask::roots(builder.parquet_schema(), [event_id_column]);
         for batch in builder.with_projection(mask).build()? {
             let batch = batch?;
-            let ids = batch.column(0).as_any().downcast_ref::<StringArray>().context("event_id is a string column")?;
+            let ids = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .context("event_id is a string column")?;
             for i in 0..ids.len() {
                 if !seen.insert(format!("{entity}/{}", ids.value(i))) {
                     lake.silver_duplicate_event_ids += 1;
                 }
             }
             lake.silver_rows += batch.num_rows() as u64;
-            *lake.silver_rows_by_entity.entry(entity.clone()).or_default() += batch.num_rows() as u64;
+            *lake
+                .silver_rows_by_entity
+                .entry(entity.clone())
+                .or_default() += batch.num_rows() as u64;
         }
         lake.silver_objects += 1;
         lake.silver_bytes += size.max(0) as u64;
     }
     for (key, _) in list(&s3, &resources.bucket, "quarantine/").await? {
         let bytes = read(&s3, &resources.bucket, &key).await?;
-        let entries = from_jsonl(&bytes).map_err(anyhow::Error::msg).with_context(|| format!("reading {key}"))?;
+        let entries = from_jsonl(&bytes)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("reading {key}"))?;
         lake.quarantine_objects += 1;
         lake.quarantine_lines += entries.len() as u64;
         for entry in entries {
             for reason in entry.reasons {
-                *lake.quarantine_by_reason.entry(reason.as_str().to_owned()).or_default() += 1;
+                *lake
+                    .quarantine_by_reason
+                    .entry(reason.as_str().to_owned())
+                    .or_default() += 1;
             }
         }
     }
@@ -104,7 +126,11 @@ pub async fn count_alerts(sdk: &SdkConfig, resources: &Resources) -> Result<u64>
         count += messages.len() as u64;
         for message in messages {
             if let Some(handle) = message.receipt_handle() {
-                sqs.delete_message().queue_url(&resources.alert_queue_url).receipt_handle(handle).send().await?;
+                sqs.delete_message()
+                    .queue_url(&resources.alert_queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await?;
             }
         }
     }

@@ -22,7 +22,11 @@ pub async fn create(sdk: &SdkConfig, options: &RunOptions) -> Result<Resources> 
         alert_queue_url: String::new(),
     };
     let s3 = shopstream::aws::s3_client(sdk);
-    s3.create_bucket().bucket(&resources.bucket).send().await.context("creating the lake bucket")?;
+    s3.create_bucket()
+        .bucket(&resources.bucket)
+        .send()
+        .await
+        .context("creating the lake bucket")?;
 
     let kinesis = aws_sdk_kinesis::Client::new(sdk);
     kinesis
@@ -33,8 +37,16 @@ pub async fn create(sdk: &SdkConfig, options: &RunOptions) -> Result<Resources> 
         .await
         .context("creating the Kinesis stream")?;
     for _ in 0..100 {
-        let described = kinesis.describe_stream_summary().stream_name(&resources.stream).send().await?;
-        if described.stream_description_summary().map(|d| d.stream_status()) == Some(&StreamStatus::Active) {
+        let described = kinesis
+            .describe_stream_summary()
+            .stream_name(&resources.stream)
+            .send()
+            .await?;
+        if described
+            .stream_description_summary()
+            .map(|d| d.stream_status())
+            == Some(&StreamStatus::Active)
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -44,18 +56,43 @@ pub async fn create(sdk: &SdkConfig, options: &RunOptions) -> Result<Resources> 
     dynamodb
         .create_table()
         .table_name(&resources.profile_table)
-        .attribute_definitions(AttributeDefinition::builder().attribute_name("user_id").attribute_type(ScalarAttributeType::S).build()?)
-        .key_schema(KeySchemaElement::builder().attribute_name("user_id").key_type(KeyType::Hash).build()?)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("user_id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()?,
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("user_id")
+                .key_type(KeyType::Hash)
+                .build()?,
+        )
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await
         .context("creating the profiles table")?;
-    seed_profiles(&dynamodb, &resources.profile_table, &options.generator, options.profiles).await?;
+    seed_profiles(
+        &dynamodb,
+        &resources.profile_table,
+        &options.generator,
+        options.profiles,
+    )
+    .await?;
 
     let events = aws_sdk_eventbridge::Client::new(sdk);
-    events.create_event_bus().name(&resources.bus).send().await.context("creating the event bus")?;
+    events
+        .create_event_bus()
+        .name(&resources.bus)
+        .send()
+        .await
+        .context("creating the event bus")?;
     let sqs = aws_sdk_sqs::Client::new(sdk);
-    let queue = sqs.create_queue().queue_name(format!("fraud-alerts-{run_id}")).send().await?;
+    let queue = sqs
+        .create_queue()
+        .queue_name(format!("fraud-alerts-{run_id}"))
+        .send()
+        .await?;
     let queue_url = queue.queue_url().context("queue url")?.to_owned();
     let attributes = sqs
         .get_queue_attributes()
@@ -79,7 +116,12 @@ pub async fn create(sdk: &SdkConfig, options: &RunOptions) -> Result<Resources> 
         .put_targets()
         .rule("fraud-to-queue")
         .event_bus_name(&resources.bus)
-        .targets(aws_sdk_eventbridge::types::Target::builder().id("queue").arn(queue_arn).build()?)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(queue_arn)
+                .build()?,
+        )
         .send()
         .await?;
     Ok(Resources {
@@ -90,7 +132,12 @@ pub async fn create(sdk: &SdkConfig, options: &RunOptions) -> Result<Resources> 
 
 /// Profiles of users 0..count: their home country (from the generator's population), a
 /// segment, and an order history, 25 items per BatchWriteItem.
-async fn seed_profiles(client: &aws_sdk_dynamodb::Client, table: &str, config: &GeneratorConfig, count: u64) -> Result<()> {
+async fn seed_profiles(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    config: &GeneratorConfig,
+    count: u64,
+) -> Result<()> {
     let population = crate::generate::population(config);
     let segments = ["new", "regular", "loyal", "vip"];
     let mut requests = Vec::with_capacity(25);
@@ -102,13 +149,23 @@ async fn seed_profiles(client: &aws_sdk_dynamodb::Client, table: &str, config: &
         let item = [
             ("user_id", AttributeValue::S(user_id(index))),
             ("country", AttributeValue::S(country.to_owned())),
-            ("segment", AttributeValue::S(segments[(index % 4) as usize].to_owned())),
-            ("lifetime_orders", AttributeValue::N(((index * 7) % 40).to_string())),
+            (
+                "segment",
+                AttributeValue::S(segments[(index % 4) as usize].to_owned()),
+            ),
+            (
+                "lifetime_orders",
+                AttributeValue::N(((index * 7) % 40).to_string()),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-        requests.push(WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build()?).build());
+        requests.push(
+            WriteRequest::builder()
+                .put_request(PutRequest::builder().set_item(Some(item)).build()?)
+                .build(),
+        );
         if requests.len() == 25 {
             write_batch(client, table, std::mem::take(&mut requests)).await?;
         }
@@ -119,10 +176,22 @@ async fn seed_profiles(client: &aws_sdk_dynamodb::Client, table: &str, config: &
     Ok(())
 }
 
-async fn write_batch(client: &aws_sdk_dynamodb::Client, table: &str, mut requests: Vec<WriteRequest>) -> Result<()> {
+async fn write_batch(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    mut requests: Vec<WriteRequest>,
+) -> Result<()> {
     for _ in 0..10 {
-        let output = client.batch_write_item().request_items(table, requests).send().await?;
-        requests = output.unprocessed_items().and_then(|u| u.get(table)).cloned().unwrap_or_default();
+        let output = client
+            .batch_write_item()
+            .request_items(table, requests)
+            .send()
+            .await?;
+        requests = output
+            .unprocessed_items()
+            .and_then(|u| u.get(table))
+            .cloned()
+            .unwrap_or_default();
         if requests.is_empty() {
             return Ok(());
         }

@@ -87,26 +87,82 @@ fn rate(count: u64, seconds: f64) -> f64 {
 
 impl fmt::Display for RunSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (g, i, e, l, t) = (&self.generate, &self.ingest, &self.enrich, &self.lake, &self.totals);
+        let (g, i, e, l, t) = (
+            &self.generate,
+            &self.ingest,
+            &self.enrich,
+            &self.lake,
+            &self.totals,
+        );
         writeln!(f, "shopstream run — streaming half on local emulators")?;
-        writeln!(f, "  stage          records in   records out   rejected     seconds    records/s")?;
-        writeln!(f, "  generate       {:>10}   {:>11}   {:>8}   {:>9.2}   {:>10.0}", g.events, g.events, 0, g.seconds, g.events_per_second)?;
-        writeln!(f, "  ingest-api     {:>10}   {:>11}   {:>8}   {:>9.2}   {:>10.0}", i.records, i.accepted, i.rejected, i.seconds, rate(i.records, i.seconds))?;
-        writeln!(f, "  stream-enrich  {:>10}   {:>11}   {:>8}   {:>9.2}   {:>10.0}", e.records_in, l.silver_rows, l.quarantine_lines, e.seconds, rate(e.records_in, e.seconds))?;
+        writeln!(
+            f,
+            "  stage          records in   records out   rejected     seconds    records/s"
+        )?;
+        writeln!(
+            f,
+            "  generate       {:>10}   {:>11}   {:>8}   {:>9.2}   {:>10.0}",
+            g.events, g.events, 0, g.seconds, g.events_per_second
+        )?;
+        writeln!(
+            f,
+            "  ingest-api     {:>10}   {:>11}   {:>8}   {:>9.2}   {:>10.0}",
+            i.records,
+            i.accepted,
+            i.rejected,
+            i.seconds,
+            rate(i.records, i.seconds)
+        )?;
+        writeln!(
+            f,
+            "  stream-enrich  {:>10}   {:>11}   {:>8}   {:>9.2}   {:>10.0}",
+            e.records_in,
+            l.silver_rows,
+            l.quarantine_lines,
+            e.seconds,
+            rate(e.records_in, e.seconds)
+        )?;
         writeln!(f)?;
-        writeln!(f, "  API requests: {} ({} per status: {:?}); latency p50 {:.1} ms, p99 {:.1} ms",
-            i.requests, i.requests, i.responses_by_status, i.request_latency_ms_p50, i.request_latency_ms_p99)?;
+        writeln!(
+            f,
+            "  API requests: {} ({} per status: {:?}); latency p50 {:.1} ms, p99 {:.1} ms",
+            i.requests,
+            i.requests,
+            i.responses_by_status,
+            i.request_latency_ms_p50,
+            i.request_latency_ms_p99
+        )?;
         writeln!(f, "  refused by the API: {:?}", i.rejected_by_reason)?;
         writeln!(f, "  enrich invocations: {} (retried batches {}, reported failures {}); {:.1} s in the handler, {:.1} s in GetRecords",
             e.invocations, e.retried_batches, e.reported_failures, e.handler_seconds, e.get_records_seconds)?;
         writeln!(f, "  arrival-to-silver latency: p50 {:.0} ms, p99 {:.0} ms (reading the stream after ingestion finished)",
             e.arrival_to_silver_ms_p50, e.arrival_to_silver_ms_p99)?;
-        writeln!(f, "  silver: {} rows in {} objects ({:.1} MB) {:?}; duplicate event_ids: {}",
-            l.silver_rows, l.silver_objects, l.silver_bytes as f64 / 1e6, l.silver_rows_by_entity, l.silver_duplicate_event_ids)?;
-        writeln!(f, "  quarantine: {} lines in {} objects {:?}", l.quarantine_lines, l.quarantine_objects, l.quarantine_by_reason)?;
+        writeln!(
+            f,
+            "  silver: {} rows in {} objects ({:.1} MB) {:?}; duplicate event_ids: {}",
+            l.silver_rows,
+            l.silver_objects,
+            l.silver_bytes as f64 / 1e6,
+            l.silver_rows_by_entity,
+            l.silver_duplicate_event_ids
+        )?;
+        writeln!(
+            f,
+            "  quarantine: {} lines in {} objects {:?}",
+            l.quarantine_lines, l.quarantine_objects, l.quarantine_by_reason
+        )?;
         writeln!(f, "  fraud alerts published: {}", t.fraud_alerts)?;
         writeln!(f)?;
-        writeln!(f, "  in {} = accepted {} + rejected {} (API {} + quarantine {}); lost {}; wall {:.1} s",
-            t.r#in, t.accepted, t.rejected, t.rejected_by_api, t.quarantined, t.lost, t.wall_seconds)
+        writeln!(
+            f,
+            "  in {} = accepted {} + rejected {} (API {} + quarantine {}); lost {}; wall {:.1} s",
+            t.r#in,
+            t.accepted,
+            t.rejected,
+            t.rejected_by_api,
+            t.quarantined,
+            t.lost,
+            t.wall_seconds
+        )
     }
 }

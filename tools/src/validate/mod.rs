@@ -34,7 +34,7 @@ pub fn validate_file(path: &Path, mut options: ValidateOptions<'_>) -> Result<Qu
         options.format,
         &options.schemas,
         |position, decoded| {
-            let outcome = decoded.and_then(|decoded| {
+            let outcome = decoded.map(|decoded| {
                 report.observe_fields(&decoded.record);
                 let event_id = decoded.record.event_id().map(str::to_owned);
                 let entity = decoded.record.entity();
@@ -44,7 +44,7 @@ pub fn validate_file(path: &Path, mut options: ValidateOptions<'_>) -> Result<Qu
                         .map(|()| clean)
                         .map_err(|r| vec![r])
                 });
-                Ok((entity, event_id, result))
+                (entity, event_id, result)
             });
             let line = report.count(position, outcome);
             if let (Some(line), Some(rejects)) = (line, options.rejects.as_deref_mut()) {
