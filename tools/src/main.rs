@@ -44,6 +44,10 @@ enum Command {
     /// batches, honouring partial batch responses) → silver Parquet / quarantine JSONL in S3,
     /// read back at the end. Prints a stage-by-stage summary; stops what it started.
     Run(RunArgs),
+    /// Measure the hot paths on this machine: the generator, the core decode → Parquet path,
+    /// the ingest-api handler (sink excluded) and a stream-enrich batch. Build with
+    /// --release for meaningful figures.
+    Bench(BenchArgs),
     /// Decode, validate and clean a file of events and report on its quality.
     ///
     /// Exits with status 2 when the share of refused records exceeds --max-rejection-rate.
@@ -121,6 +125,16 @@ struct RunArgs {
 }
 
 #[derive(Args)]
+struct BenchArgs {
+    /// Seconds spent on each measurement (after a warm-up run).
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Args)]
 struct ValidateArgs {
     /// The file to check.
     file: PathBuf,
@@ -159,6 +173,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Generate(args) => run_generate(args),
         Command::Validate(args) => run_validate(args),
         Command::Run(args) => run_run(args),
+        Command::Bench(args) => run_bench(args),
     }
 }
 
@@ -297,6 +312,18 @@ fn run_run(args: RunArgs) -> Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+fn run_bench(args: BenchArgs) -> Result<ExitCode> {
+    let report = shopstream_cli::bench::run_benchmarks(std::time::Duration::from_secs_f64(
+        args.seconds.max(0.1),
+    ))?;
+    print!("{report}");
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn last_full_hour() -> DateTime<Utc> {

@@ -11,6 +11,7 @@ mod readback;
 mod setup;
 mod summary;
 
+pub use ingest::percentiles;
 pub use summary::RunSummary;
 
 use crate::generate::{Generator, GeneratorConfig};

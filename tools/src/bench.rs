@@ -1,0 +1,291 @@
+//! `shopstream bench`: the benchmarks the issues ask for, in one command, on one core's worth
+//! of work (every measurement runs on the calling thread): the generator, the core
+//! decode → Parquet path, the ingest-api handler (sink excluded), and a stream-enrich batch
+//! (profiles cached). Inputs come from the generator, so they look like production traffic.
+
+use crate::generate::{Generator, GeneratorConfig};
+use crate::run::percentiles;
+use anyhow::{Context, Result};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use ingest_api::config::{IngestConfig, SinkConfig};
+use ingest_api::sink::DiscardSink;
+use ingest_api::{handle, ApiEvent, Deps};
+use serde::Serialize;
+use serde_json::{json, Value};
+use shopstream::clean::{accept, CleanRecord};
+use shopstream::columnar::transactions_to_parquet;
+use shopstream::config::{CoreConfig, Env};
+use shopstream::decode::decode_json;
+use shopstream::fraud::FraudContext;
+use shopstream::profile::CustomerProfile;
+use std::collections::HashMap;
+use std::fmt;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+use stream_enrich::enrich::enrich;
+use stream_enrich::objects::plan;
+use stream_enrich::pipeline::triage;
+use stream_enrich::source::parse_event;
+
+/// One measured path.
+#[derive(Debug, Clone, Serialize)]
+pub struct Measurement {
+    pub name: String,
+    pub what: String,
+    pub iterations: u64,
+    pub records_per_iteration: u64,
+    pub records_per_second: f64,
+    pub megabytes_per_second: f64,
+    pub iteration_ms_p50: f64,
+    pub iteration_ms_p99: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub seconds_per_measurement: f64,
+    pub measurements: Vec<Measurement>,
+}
+
+/// Runs `work` repeatedly for about `budget` (after one warm-up call) and measures it.
+fn measure(
+    name: &str,
+    what: &str,
+    records: u64,
+    bytes: u64,
+    budget: Duration,
+    mut work: impl FnMut(),
+) -> Measurement {
+    work();
+    let mut times = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < budget || times.len() < 2 {
+        let one = Instant::now();
+        work();
+        times.push(one.elapsed().as_secs_f64());
+    }
+    let total: f64 = times.iter().sum();
+    let iterations = times.len() as u64;
+    let mut millis: Vec<f64> = times.iter().map(|t| t * 1000.0).collect();
+    let (p50, p99) = percentiles(&mut millis);
+    Measurement {
+        name: name.to_owned(),
+        what: what.to_owned(),
+        iterations,
+        records_per_iteration: records,
+        records_per_second: (records * iterations) as f64 / total,
+        megabytes_per_second: (bytes * iterations) as f64 / total / 1e6,
+        iteration_ms_p50: p50,
+        iteration_ms_p99: p99,
+    }
+}
+
+fn generated(events: u64, mix_transactions_only: bool, start: DateTime<Utc>) -> Vec<u8> {
+    let mut config = GeneratorConfig {
+        events,
+        start,
+        span_hours: 1,
+        ..GeneratorConfig::default()
+    };
+    if mix_transactions_only {
+        config.mix[1].1 = 0;
+        config.mix[2].1 = 0;
+    }
+    let mut generator = Generator::new(config);
+    let mut out = Vec::with_capacity(events as usize * 800);
+    while generator.write_next(&mut out).is_some() {}
+    out
+}
+
+fn lines(bytes: &[u8]) -> Vec<&[u8]> {
+    bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+pub fn run_benchmarks(budget: Duration) -> Result<BenchReport> {
+    let now = Utc::now();
+    let recent = now - chrono::TimeDelta::hours(1);
+    let core = CoreConfig::from_env(&Env::from_process())?;
+    let mut measurements = Vec::new();
+
+    // 1. The generator, to JSON lines in memory.
+    let events = 200_000u64;
+    let sample = generated(events, false, recent);
+    measurements.push(measure(
+        "generate",
+        "generator → JSON lines",
+        events,
+        sample.len() as u64,
+        budget,
+        || {
+            black_box(generated(events, false, recent));
+        },
+    ));
+
+    // 2. The core path on 100,000 transactions.
+    let transactions = generated(100_000, true, recent);
+    let transaction_lines = lines(&transactions);
+    measurements.push(measure(
+        "core_pipeline",
+        "decode → validate → clean → score → Parquet (100k transactions)",
+        transaction_lines.len() as u64,
+        transactions.len() as u64,
+        budget,
+        || {
+            let mut rows = Vec::with_capacity(transaction_lines.len());
+            for line in &transaction_lines {
+                if let Ok(decoded) = decode_json(line) {
+                    if let Ok(CleanRecord::Transaction(mut tx)) =
+                        accept(decoded, now, &core.validation)
+                    {
+                        tx.fraud = core.fraud.assess(&tx, &FraudContext::default());
+                        rows.push(tx);
+                    }
+                }
+            }
+            black_box(transactions_to_parquet(&rows).ok());
+        },
+    ));
+
+    // 3. ingest-api on 100-record requests, the sink excluded.
+    let request_lines = lines(&sample)[..100].join(&b'\n');
+    let request: ApiEvent = serde_json::from_value(api_request(&request_lines)?)?;
+    let deps = Deps {
+        config: IngestConfig::with_sink(SinkConfig::Kinesis {
+            stream: "bench".into(),
+        }),
+        sink: DiscardSink,
+        idempotency: None,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    measurements.push(measure(
+        "ingest_api",
+        "ingest-api handler, 100-record request, sink excluded",
+        100,
+        request_lines.len() as u64,
+        budget,
+        || {
+            black_box(runtime.block_on(handle(&deps, request.clone(), None, now)));
+        },
+    ));
+
+    // 4. stream-enrich on a 10,000-record Kinesis batch, profiles cached.
+    let batch_lines: Vec<&[u8]> = lines(&sample).into_iter().take(10_000).collect();
+    let batch_bytes: usize = batch_lines.iter().map(|l| l.len()).sum();
+    let batch =
+        parse_event(kinesis_event(&batch_lines, now)).context("building the Kinesis batch")?;
+    let slice = batch.slices.first().context("one shard")?;
+    let profiles = cached_profiles(&batch_lines);
+    measurements.push(measure(
+        "stream_enrich",
+        "stream-enrich 10k Kinesis batch → Parquet/JSONL bytes, profiles cached",
+        batch_lines.len() as u64,
+        batch_bytes as u64,
+        budget,
+        || {
+            let triaged = triage(slice, &core);
+            let mut accepted = triaged.accepted;
+            enrich(&mut accepted, &profiles, &core.fraud);
+            let written: usize = plan(
+                &slice.range,
+                slice.first_arrival(),
+                accepted,
+                triaged.refused,
+            )
+            .iter()
+            .map(|o| o.encode().map(|b| b.len()).unwrap_or(0))
+            .sum();
+            black_box(written);
+        },
+    ));
+    Ok(BenchReport {
+        seconds_per_measurement: budget.as_secs_f64(),
+        measurements,
+    })
+}
+
+fn api_request(body: &[u8]) -> Result<Value> {
+    Ok(json!({
+        "version": "2.0", "routeKey": "POST /v1/events", "rawPath": "/v1/events", "rawQueryString": "",
+        "headers": {"content-type": "application/x-ndjson"},
+        "requestContext": {
+            "accountId": "000000000000", "apiId": "bench", "domainName": "localhost", "domainPrefix": "localhost",
+            "requestId": "bench", "routeKey": "POST /v1/events", "stage": "$default",
+            "time": "05/Nov/2024:07:15:00 +0000", "timeEpoch": 1730790900000i64,
+            "http": {"method": "POST", "path": "/v1/events", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"}
+        },
+        "isBase64Encoded": false,
+        "body": std::str::from_utf8(body)?,
+    }))
+}
+
+fn kinesis_event(lines: &[&[u8]], arrival: DateTime<Utc>) -> Value {
+    let engine = base64::engine::general_purpose::STANDARD;
+    let records: Vec<Value> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let sequence = format!("{}", 49_656_000_000_000_000u64 + i as u64);
+            json!({
+                "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": "p", "sequenceNumber": sequence,
+                            "data": engine.encode(line), "approximateArrivalTimestamp": arrival.timestamp() as f64},
+                "eventSource": "aws:kinesis", "eventVersion": "1.0", "eventID": format!("shardId-000000000000:{sequence}"),
+                "eventName": "aws:kinesis:record", "awsRegion": "us-east-1",
+                "eventSourceARN": "arn:aws:kinesis:us-east-1:000000000000:stream/bench"
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// A warm cache: a profile for every user in the batch.
+fn cached_profiles(lines: &[&[u8]]) -> HashMap<String, Option<CustomerProfile>> {
+    lines
+        .iter()
+        .filter_map(|line| serde_json::from_slice::<Value>(line).ok())
+        .filter_map(|v| v["user_id"].as_str().map(str::to_owned))
+        .map(|user_id| {
+            let profile = CustomerProfile {
+                user_id: user_id.clone(),
+                country: Some("United States".into()),
+                segment: Some("regular".into()),
+                lifetime_orders: Some(3),
+                signup_date: None,
+            };
+            (user_id, Some(profile))
+        })
+        .collect()
+}
+
+impl fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "shopstream bench — one thread, ~{:.0} s per measurement",
+            self.seconds_per_measurement
+        )?;
+        writeln!(
+            f,
+            "  {:<15} {:>12} {:>9} {:>12} {:>12}  what",
+            "path", "records/s", "MB/s", "p50 ms", "p99 ms"
+        )?;
+        for m in &self.measurements {
+            writeln!(
+                f,
+                "  {:<15} {:>12.0} {:>9.1} {:>12.3} {:>12.3}  {} ({} records per iteration)",
+                m.name,
+                m.records_per_second,
+                m.megabytes_per_second,
+                m.iteration_ms_p50,
+                m.iteration_ms_p99,
+                m.what,
+                m.records_per_iteration
+            )?;
+        }
+        Ok(())
+    }
+}
