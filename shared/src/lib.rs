@@ -20,6 +20,8 @@ pub mod dedupe;
 pub mod fraud;
 pub mod geo;
 pub mod lake;
+#[cfg(feature = "aws")]
+pub mod logging;
 pub mod metrics;
 pub mod money;
 pub mod profile;

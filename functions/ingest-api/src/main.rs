@@ -10,15 +10,7 @@ use shopstream::config::Env;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(false)
-        .without_time()
-        .init();
+    shopstream::logging::init_lambda_logs();
 
     let env = Env::from_process();
     let config = IngestConfig::from_env(&env).context("invalid configuration")?;

@@ -15,12 +15,7 @@ use stream_enrich::{handler, Config, Deps};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_current_span(false)
-        .without_time()
-        .init();
+    shopstream::logging::init_lambda_logs();
     let env = Env::from_process();
     let config = Config::from_env(&env)?;
     let sdk = load_sdk_config(&env).await;
