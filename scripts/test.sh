@@ -21,6 +21,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "tests (unit, property, handlers against emulators)"
 cargo test --workspace --locked
 
+step "infrastructure (cfn-lint, sam validate, checkov, HCL parse, SAM/Terraform parity)"
+scripts/check-infra.sh
+
 if [[ "${FUZZ_SECONDS:-60}" != "0" ]]; then
   step "fuzz decoders for ${FUZZ_SECONDS:-60}s"
   scripts/fuzz.sh "${FUZZ_SECONDS:-60}"

@@ -1,0 +1,84 @@
+resource "aws_kinesis_stream" "events" {
+  name             = "${local.prefix}-events"
+  retention_period = var.kinesis_retention_hours
+  encryption_type  = "KMS"
+  kms_key_id       = aws_kms_key.data.arn
+  tags             = local.tags
+
+  stream_mode_details {
+    stream_mode = "ON_DEMAND"
+  }
+}
+
+resource "aws_dynamodb_table" "orders" {
+  name                        = "${local.prefix}-purchase-orders"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "event_id"
+  stream_enabled              = true
+  stream_view_type            = "NEW_IMAGE"
+  deletion_protection_enabled = var.deletion_protection
+  tags                        = local.tags
+
+  attribute {
+    name = "event_id"
+    type = "S"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = aws_kms_key.data.arn
+  }
+}
+
+resource "aws_dynamodb_table" "profiles" {
+  name                        = "${local.prefix}-customer-profiles"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "user_id"
+  deletion_protection_enabled = var.deletion_protection
+  tags                        = local.tags
+
+  attribute {
+    name = "user_id"
+    type = "S"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = aws_kms_key.data.arn
+  }
+}
+
+resource "aws_dynamodb_table" "idempotency" {
+  name                        = "${local.prefix}-idempotency"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "idempotency_key"
+  deletion_protection_enabled = var.deletion_protection
+  tags                        = local.tags
+
+  attribute {
+    name = "idempotency_key"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = aws_kms_key.data.arn
+  }
+}
