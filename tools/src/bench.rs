@@ -4,13 +4,12 @@
 //! (profiles cached). Inputs come from the generator, so they look like production traffic.
 
 use crate::generate::{Generator, GeneratorConfig};
-use crate::run::percentiles;
+use crate::run::{api_request, kinesis_record, percentiles};
 use anyhow::{Context, Result};
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use ingest_api::config::{IngestConfig, SinkConfig};
 use ingest_api::sink::DiscardSink;
-use ingest_api::{handle, ApiEvent, Deps};
+use ingest_api::{handle, Deps};
 use serde::Serialize;
 use serde_json::{json, Value};
 use shopstream::clean::{accept, CleanRecord};
@@ -151,7 +150,7 @@ pub fn run_benchmarks(budget: Duration) -> Result<BenchReport> {
 
     // 3. ingest-api on 100-record requests, the sink excluded.
     let request_lines = lines(&sample)[..100].join(&b'\n');
-    let request: ApiEvent = serde_json::from_value(api_request(&request_lines)?)?;
+    let request = api_request("bench", &request_lines)?;
     let deps = Deps {
         config: IngestConfig::with_sink(SinkConfig::Kinesis {
             stream: "bench".into(),
@@ -208,35 +207,21 @@ pub fn run_benchmarks(budget: Duration) -> Result<BenchReport> {
     })
 }
 
-fn api_request(body: &[u8]) -> Result<Value> {
-    Ok(json!({
-        "version": "2.0", "routeKey": "POST /v1/events", "rawPath": "/v1/events", "rawQueryString": "",
-        "headers": {"content-type": "application/x-ndjson"},
-        "requestContext": {
-            "accountId": "000000000000", "apiId": "bench", "domainName": "localhost", "domainPrefix": "localhost",
-            "requestId": "bench", "routeKey": "POST /v1/events", "stage": "$default",
-            "time": "05/Nov/2024:07:15:00 +0000", "timeEpoch": 1730790900000i64,
-            "http": {"method": "POST", "path": "/v1/events", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"}
-        },
-        "isBase64Encoded": false,
-        "body": std::str::from_utf8(body)?,
-    }))
-}
-
+/// A one-shard Kinesis event of these lines, all arrived at `arrival`.
 fn kinesis_event(lines: &[&[u8]], arrival: DateTime<Utc>) -> Value {
-    let engine = base64::engine::general_purpose::STANDARD;
     let records: Vec<Value> = lines
         .iter()
         .enumerate()
         .map(|(i, line)| {
-            let sequence = format!("{}", 49_656_000_000_000_000u64 + i as u64);
-            json!({
-                "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": "p", "sequenceNumber": sequence,
-                            "data": engine.encode(line), "approximateArrivalTimestamp": arrival.timestamp() as f64},
-                "eventSource": "aws:kinesis", "eventVersion": "1.0", "eventID": format!("shardId-000000000000:{sequence}"),
-                "eventName": "aws:kinesis:record", "awsRegion": "us-east-1",
-                "eventSourceARN": "arn:aws:kinesis:us-east-1:000000000000:stream/bench"
-            })
+            let sequence = (49_656_000_000_000_000u64 + i as u64).to_string();
+            kinesis_record(
+                "shardId-000000000000",
+                "arn:aws:kinesis:us-east-1:000000000000:stream/bench",
+                "p",
+                &sequence,
+                line,
+                arrival.timestamp() as f64,
+            )
         })
         .collect();
     json!({ "Records": records })

@@ -1,6 +1,9 @@
 //! A JSON line written field by field straight into a byte buffer: no intermediate structs,
 //! no allocation per record. Strings are escaped, so any text is safe.
 
+use super::timeline::{push_date, push_timestamp};
+use chrono::{DateTime, Utc};
+
 pub struct Line<'a> {
     out: &'a mut Vec<u8>,
     first: bool,
@@ -79,6 +82,22 @@ impl<'a> Line<'a> {
     pub fn null(&mut self, key: &str) {
         self.key(key);
         self.out.extend_from_slice(b"null");
+    }
+
+    /// A UTC time as `"2025-11-05T20:15:03Z"`.
+    pub fn timestamp(&mut self, key: &str, time: DateTime<Utc>) {
+        self.key(key);
+        self.out.push(b'"');
+        push_timestamp(self.out, time);
+        self.out.push(b'"');
+    }
+
+    /// A UTC date as `"2025-11-05"`.
+    pub fn date(&mut self, key: &str, time: DateTime<Utc>) {
+        self.key(key);
+        self.out.push(b'"');
+        push_date(self.out, time);
+        self.out.push(b'"');
     }
 
     /// A value written verbatim (already valid JSON).

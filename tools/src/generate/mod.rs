@@ -24,7 +24,7 @@ use shopstream::geo::{find_country, Country};
 use shopstream::reason::RejectReason;
 use shopstream::record::Entity;
 use std::collections::BTreeMap;
-use timeline::{push_date, push_timestamp, Timeline};
+use timeline::Timeline;
 use world::{
     BROWSERS, CAMPAIGNS, CATEGORIES, COUNTRY_PROFILES, COUPONS, PAYMENT_METHODS,
     PREFERENCE_PROFILES, REFERRALS,
@@ -169,10 +169,6 @@ impl Generator {
 
     pub fn counts(&self) -> &GeneratedCounts {
         &self.counts
-    }
-
-    pub fn remaining(&self) -> u64 {
-        self.config.events - self.counts.events
     }
 
     /// Appends the next event as one JSON line; `None` when all events were generated.
@@ -383,18 +379,10 @@ impl Generator {
             Some(RejectReason::NullTimestamp) => line.null("event_timestamp"),
             Some(RejectReason::BadTimestamp) => line.str("event_timestamp", "31/12/2025 25:61"),
             _ => {
-                let mut stamp = Vec::with_capacity(22);
-                stamp.push(b'"');
-                push_timestamp(&mut stamp, shown_time);
-                stamp.push(b'"');
-                line.raw("event_timestamp", &stamp);
+                line.timestamp("event_timestamp", shown_time);
             }
         }
-        let mut date = Vec::with_capacity(12);
-        date.push(b'"');
-        push_date(&mut date, shown_time);
-        date.push(b'"');
-        line.raw("dt_date", &date);
+        line.date("dt_date", shown_time);
         line.int("year", i64::from(shown_time.year()));
         line.int("month", i64::from(shown_time.month()));
         line.int("day", i64::from(shown_time.day()));
@@ -475,11 +463,7 @@ impl Generator {
             "session_id",
             &["sess_", session.format(session_key % 100_000_000)],
         );
-        let mut stamp = Vec::with_capacity(22);
-        stamp.push(b'"');
-        push_timestamp(&mut stamp, time);
-        stamp.push(b'"');
-        line.raw("event_timestamp", &stamp);
+        line.timestamp("event_timestamp", time);
         let mut id = itoa::Buffer::new();
         let id_text = id.format(product.id);
         match event_type {
@@ -535,11 +519,7 @@ impl Generator {
         line.int("quantity_change", change);
         line.int("stock_level", self.rng.below(2_000) as i64);
         line.cents("unit_cost", (product.price_cents as i64 * 6) / 10);
-        let mut stamp = Vec::with_capacity(22);
-        stamp.push(b'"');
-        push_timestamp(&mut stamp, time);
-        stamp.push(b'"');
-        line.raw("event_timestamp", &stamp);
+        line.timestamp("event_timestamp", time);
         line.opt_str("reason", (action == "adjustment").then_some("stock count"));
         line.close();
     }

@@ -220,23 +220,43 @@ fn kinesis_event(
                 .approximate_arrival_timestamp()
                 .map(|t| t.secs() as f64 + f64::from(t.subsec_nanos()) / 1e9)
                 .unwrap_or(0.0);
-            json!({
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": r.partition_key(),
-                    "sequenceNumber": r.sequence_number(),
-                    "data": base64::engine::general_purpose::STANDARD.encode(r.data().as_ref()),
-                    "approximateArrivalTimestamp": arrival,
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": format!("{shard_id}:{}", r.sequence_number()),
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": "arn:aws:iam::000000000000:role/stream-enrich",
-                "awsRegion": "us-east-1",
-                "eventSourceARN": stream_arn,
-            })
+            kinesis_record(
+                shard_id,
+                stream_arn,
+                r.partition_key().unwrap_or_default(),
+                r.sequence_number(),
+                r.data().as_ref(),
+                arrival,
+            )
         })
         .collect();
     json!({ "Records": records })
+}
+
+/// One record of a Kinesis event as the event source mapping delivers it (`data` base64,
+/// arrival time in epoch seconds).
+pub fn kinesis_record(
+    shard_id: &str,
+    stream_arn: &str,
+    partition_key: &str,
+    sequence_number: &str,
+    data: &[u8],
+    arrival_seconds: f64,
+) -> Value {
+    json!({
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": partition_key,
+            "sequenceNumber": sequence_number,
+            "data": base64::engine::general_purpose::STANDARD.encode(data),
+            "approximateArrivalTimestamp": arrival_seconds,
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": format!("{shard_id}:{sequence_number}"),
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": "arn:aws:iam::000000000000:role/stream-enrich",
+        "awsRegion": "us-east-1",
+        "eventSourceARN": stream_arn,
+    })
 }

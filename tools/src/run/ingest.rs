@@ -52,7 +52,7 @@ pub async fn send_all(
             body.extend_from_slice(line);
             body.push(b'\n');
         }
-        let event = api_request(number, &body)?;
+        let event = api_request(&format!("local-{number:08}"), &body)?;
         let sent = Instant::now();
         let (response, _metrics) = handle(&deps, event, None, chrono::Utc::now()).await;
         latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
@@ -109,8 +109,7 @@ fn reasons_of(entry: &Value) -> Vec<String> {
 }
 
 /// An HTTP API (payload v2) `POST /v1/events` request with an NDJSON body.
-fn api_request(number: usize, body: &[u8]) -> Result<ApiEvent> {
-    let request_id = format!("local-{number:08}");
+pub fn api_request(request_id: &str, body: &[u8]) -> Result<ApiEvent> {
     let event = json!({
         "version": "2.0",
         "routeKey": "POST /v1/events",

@@ -11,7 +11,8 @@ mod readback;
 mod setup;
 mod summary;
 
-pub use ingest::percentiles;
+pub use esm::kinesis_record;
+pub use ingest::{api_request, percentiles};
 pub use summary::RunSummary;
 
 use crate::generate::{Generator, GeneratorConfig};
