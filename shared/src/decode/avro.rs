@@ -24,10 +24,6 @@ const INVENTORY_AVSC: &str = include_str!("../../schemas/inventory.avsc");
 
 #[derive(Debug, Error)]
 pub enum AvroError {
-    #[error("invalid Avro schema: {0}")]
-    Schema(String),
-    #[error("schema id {0} is not registered")]
-    UnknownSchemaId(u32),
     #[error("invalid schema mapping {spec:?}: {problem}")]
     Mapping { spec: String, problem: String },
     #[error("record does not fit the schema: {0}")]
@@ -102,13 +98,6 @@ impl AvroSchemas {
 
     pub fn register(&mut self, id: u32, entity: Entity, schema: Schema) {
         self.by_id.insert(id, (entity, schema));
-    }
-
-    /// Registers a schema given as `.avsc` JSON text.
-    pub fn register_text(&mut self, id: u32, entity: Entity, avsc: &str) -> Result<(), AvroError> {
-        let schema = Schema::parse_str(avsc).map_err(|e| AvroError::Schema(e.to_string()))?;
-        self.register(id, entity, schema);
-        Ok(())
     }
 
     pub fn get(&self, id: u32) -> Option<(Entity, &Schema)> {
