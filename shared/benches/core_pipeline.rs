@@ -12,6 +12,10 @@ use shopstream::validate::ValidationRules;
 use std::hint::black_box;
 use std::time::Duration;
 
+// The allocator the Lambda binaries use (see their main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const RECORDS: usize = 100_000;
 
 /// A small deterministic generator (xorshift) so the input is varied but identical every run.

@@ -151,6 +151,15 @@ pub fn accept(
     })
 }
 
+/// Without surrounding whitespace; the string itself when there is none (the usual case).
+fn trimmed(value: String) -> String {
+    if value.trim().len() == value.len() {
+        value
+    } else {
+        value.trim().to_owned()
+    }
+}
+
 /// Trimmed, whitespace-collapsed, `None` when empty.
 fn tidy(value: Option<String>) -> Option<String> {
     value
@@ -211,12 +220,9 @@ fn clean_transaction(t: Transaction, facts: Facts) -> CleanTransaction {
     let coupon_code = tidy(t.coupon_code);
     let country_name = t.country_name.as_deref().and_then(normalize_country);
     CleanTransaction {
-        event_id: t
-            .event_id
-            .map(|id| id.trim().to_owned())
-            .unwrap_or_default(),
+        event_id: t.event_id.map(trimmed).unwrap_or_default(),
         event_time: facts.event_time.unwrap_or_default(),
-        user_id: t.user_id.map(|id| id.trim().to_owned()).unwrap_or_default(),
+        user_id: t.user_id.map(trimmed).unwrap_or_default(),
         user_name: tidy(t.user_name),
         user_email: normalize_email(t.user_email.as_deref()),
         user_phone: normalize_phone(t.user_phone.as_deref(), country_name.as_deref()),
@@ -253,13 +259,10 @@ fn clean_transaction(t: Transaction, facts: Facts) -> CleanTransaction {
 
 fn clean_clickstream(c: ClickstreamEvent, facts: Facts) -> CleanClickstream {
     CleanClickstream {
-        event_id: c
-            .event_id
-            .map(|id| id.trim().to_owned())
-            .unwrap_or_default(),
+        event_id: c.event_id.map(trimmed).unwrap_or_default(),
         event_type: normalized_code(c.event_type.as_deref()).unwrap_or_default(),
         event_time: facts.event_time.unwrap_or_default(),
-        user_id: c.user_id.map(|id| id.trim().to_owned()).unwrap_or_default(),
+        user_id: c.user_id.map(trimmed).unwrap_or_default(),
         session_id: tidy(c.session_id),
         page_url: tidy(c.page_url),
         product_id: c.product_id,
@@ -273,10 +276,7 @@ fn clean_clickstream(c: ClickstreamEvent, facts: Facts) -> CleanClickstream {
 
 fn clean_inventory(i: InventoryEvent, facts: Facts) -> CleanInventory {
     CleanInventory {
-        event_id: i
-            .event_id
-            .map(|id| id.trim().to_owned())
-            .unwrap_or_default(),
+        event_id: i.event_id.map(trimmed).unwrap_or_default(),
         action_type: normalized_code(i.action_type.as_deref()).unwrap_or_default(),
         event_time: facts.event_time.unwrap_or_default(),
         product_id: i.product_id.unwrap_or_default(),
@@ -290,13 +290,33 @@ fn clean_inventory(i: InventoryEvent, facts: Facts) -> CleanInventory {
 
 /// ITI-compatible derived date fields of a timestamp: (dt_date, year, month, day, hour).
 pub fn date_parts(time: DateTime<Utc>) -> (String, i32, i32, i32, i32) {
-    (
-        time.format("%Y-%m-%d").to_string(),
-        time.year(),
-        time.month() as i32,
-        time.day() as i32,
-        time.hour() as i32,
-    )
+    let (year, month, day) = (time.year(), time.month(), time.day());
+    let dt_date = if (0..=9999).contains(&year) {
+        iso_date(year as u32, month, day)
+    } else {
+        time.format("%Y-%m-%d").to_string()
+    };
+    (dt_date, year, month as i32, day as i32, time.hour() as i32)
+}
+
+/// `YYYY-MM-DD`, as chrono's `%Y-%m-%d` writes it, without the formatting machinery (this runs
+/// once per row).
+fn iso_date(year: u32, month: u32, day: u32) -> String {
+    let digit = |n: u32| char::from(b'0' + (n % 10) as u8);
+    [
+        digit(year / 1000),
+        digit(year / 100),
+        digit(year / 10),
+        digit(year),
+        '-',
+        digit(month / 10),
+        digit(month),
+        '-',
+        digit(day / 10),
+        digit(day),
+    ]
+    .iter()
+    .collect()
 }
 
 #[cfg(test)]

@@ -5,12 +5,13 @@ use crate::clean::{date_parts, CleanClickstream, CleanInventory, CleanTransactio
 use crate::record::Entity;
 use arrow::array::{
     ArrayRef, BooleanArray, Decimal128Array, Float64Array, Int32Array, Int64Array, RecordBatch,
-    StringArray, TimestampMicrosecondArray,
+    StringBuilder, TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use std::sync::{Arc, OnceLock};
 use thiserror::Error;
 
@@ -143,11 +144,17 @@ fn inventory_schema() -> SchemaRef {
 }
 
 fn strings<'a, T: 'a>(rows: &'a [T], get: impl Fn(&'a T) -> &'a str) -> ArrayRef {
-    Arc::new(StringArray::from_iter_values(rows.iter().map(get)))
+    optional_strings(rows, |r| Some(get(r)))
 }
 
 fn optional_strings<'a, T: 'a>(rows: &'a [T], get: impl Fn(&'a T) -> Option<&'a str>) -> ArrayRef {
-    Arc::new(StringArray::from_iter(rows.iter().map(get)))
+    // Sized up front: growing the value buffer by doubling copied every string again.
+    let bytes = rows.iter().filter_map(&get).map(str::len).sum();
+    let mut builder = StringBuilder::with_capacity(rows.len(), bytes);
+    for row in rows {
+        builder.append_option(get(row));
+    }
+    Arc::new(builder.finish())
 }
 
 fn timestamps<T>(rows: &[T], get: impl Fn(&T) -> chrono::DateTime<chrono::Utc>) -> ArrayRef {
@@ -175,13 +182,26 @@ fn booleans<T>(rows: &[T], get: impl Fn(&T) -> bool) -> ArrayRef {
     Arc::new(BooleanArray::from_iter(rows.iter().map(|r| Some(get(r)))))
 }
 
+/// The fraud rules each transaction matched, comma-separated (no string per row).
+fn matched_rules(rows: &[CleanTransaction]) -> ArrayRef {
+    let mut builder = StringBuilder::with_capacity(rows.len(), rows.len() * 16);
+    let mut text = String::new();
+    for row in rows {
+        text.clear();
+        for (i, rule) in row.fraud.matched_rules.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(rule);
+        }
+        builder.append_value(&text);
+    }
+    Arc::new(builder.finish())
+}
+
 /// Clean transactions as one Arrow batch in the silver schema.
 pub fn transactions_batch(rows: &[CleanTransaction]) -> Result<RecordBatch, EncodeError> {
     let parts: Vec<_> = rows.iter().map(|r| date_parts(r.event_time)).collect();
-    let fraud_rules: Vec<String> = rows
-        .iter()
-        .map(|r| r.fraud.matched_rules.join(","))
-        .collect();
     let columns: Vec<ArrayRef> = vec![
         strings(rows, |r| &r.event_id),
         timestamps(rows, |r| r.event_time),
@@ -224,7 +244,7 @@ pub fn transactions_batch(rows: &[CleanTransaction]) -> Result<RecordBatch, Enco
         )),
         strings(rows, |r| r.fraud.risk_level.as_str()),
         booleans(rows, |r| r.fraud.review),
-        strings(&fraud_rules, |s| s),
+        matched_rules(rows),
         optional_strings(rows, |r| r.customer_segment.as_deref()),
         optional_strings(rows, |r| r.profile_country.as_deref()),
     ];
@@ -274,16 +294,37 @@ pub fn inventory_batch(rows: &[CleanInventory]) -> Result<RecordBatch, EncodeErr
 
 /// Writer settings shared by every silver and gold file.
 pub fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
+    let mut builder = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_created_by("shopstream".to_owned())
-        .build()
+        // Min/max per row group is what COPY and DataFusion prune on; per-page statistics
+        // cost a comparison per value for a page index nothing here reads.
+        .set_statistics_enabled(EnabledStatistics::Chunk)
+        .set_created_by("shopstream".to_owned());
+    for column in NEARLY_UNIQUE_COLUMNS {
+        builder = builder.set_column_dictionary_enabled(ColumnPath::from(*column), false);
+    }
+    builder.build()
 }
+
+/// Columns whose values rarely repeat within a file: a dictionary costs time (every value
+/// interned) and overflows into plain encoding anyway, so they are written plain from the start.
+const NEARLY_UNIQUE_COLUMNS: &[&str] = &[
+    "event_id",
+    "event_timestamp",
+    "user_email",
+    "user_phone",
+    "user_name",
+    "shipping_address",
+    "session_id",
+    "page_url",
+    "search_query",
+];
 
 /// Encodes one batch as a complete Parquet file in memory.
 pub fn to_parquet_bytes(batch: &RecordBatch) -> Result<Vec<u8>, EncodeError> {
-    let mut bytes = Vec::new();
+    // Compressed Parquet is well under the in-memory size: start there instead of doubling up.
+    let mut bytes = Vec::with_capacity(batch.get_array_memory_size() / 2);
     let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(writer_properties()))?;
     writer.write(batch)?;
     writer.close()?;

@@ -13,6 +13,13 @@ impl Deduplicator {
         Self::default()
     }
 
+    /// A deduplicator expecting about `records` distinct ids (no rehashing on the way).
+    pub fn with_capacity(records: usize) -> Self {
+        Deduplicator {
+            seen: HashSet::with_capacity(records),
+        }
+    }
+
     /// `Ok` the first time an id is seen, a `DUPLICATE_EVENT` refusal after that.
     pub fn admit(&mut self, event_id: &str) -> Result<(), Rejection> {
         if self.seen.insert(event_id.to_owned()) {

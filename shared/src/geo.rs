@@ -119,6 +119,10 @@ pub const COUNTRIES: [Country; 44] = [
 
 /// Finds a country by canonical name, ISO code or alias, ignoring case and spacing.
 pub fn find_country(name: &str) -> Option<&'static Country> {
+    // Most producers send the canonical name: no need to tidy it first.
+    if let Some(country) = COUNTRIES.iter().find(|c| c.name == name) {
+        return Some(country);
+    }
     let wanted = collapse_whitespace(name).to_lowercase();
     if wanted.is_empty() {
         return None;
@@ -141,12 +145,19 @@ pub fn normalize_country(name: &str) -> Option<String> {
 
 /// A city or other place name, tidied the same way.
 pub fn normalize_place(name: &str) -> Option<String> {
-    let collapsed = collapse_whitespace(name);
+    let collapsed = if is_collapsed(name) {
+        name.to_owned()
+    } else {
+        collapse_whitespace(name)
+    };
     if collapsed.is_empty() {
         return None;
     }
-    let has_upper = collapsed.chars().any(char::is_uppercase);
-    let has_lower = collapsed.chars().any(char::is_lowercase);
+    let (mut has_upper, mut has_lower) = (false, false);
+    for c in collapsed.chars() {
+        has_upper |= c.is_uppercase();
+        has_lower |= c.is_lowercase();
+    }
     if has_upper && has_lower {
         // Mixed case was written by someone who meant it ("McAllen", "São Paulo").
         return Some(collapsed);
@@ -171,6 +182,9 @@ fn title_case(text: &str) -> String {
 /// True when `text` has no leading, trailing or repeated whitespace, and no whitespace other
 /// than plain spaces: what [`collapse_whitespace`] would return unchanged.
 pub(crate) fn is_collapsed(text: &str) -> bool {
+    if text.is_ascii() {
+        return is_collapsed_ascii(text.as_bytes());
+    }
     let mut previous_space = true;
     for c in text.chars() {
         if c.is_whitespace() {
@@ -183,6 +197,21 @@ pub(crate) fn is_collapsed(text: &str) -> bool {
         }
     }
     !previous_space || text.is_empty()
+}
+
+/// The same test byte by byte for ASCII text (nearly all values), where the whitespace
+/// characters are the space and `\t \n \x0b \x0c \r`.
+fn is_collapsed_ascii(bytes: &[u8]) -> bool {
+    let mut previous_space = true;
+    for &b in bytes {
+        match b {
+            b' ' if previous_space => return false,
+            b' ' => previous_space = true,
+            b'\t' | b'\n' | 0x0b | 0x0c | b'\r' => return false,
+            _ => previous_space = false,
+        }
+    }
+    !previous_space || bytes.is_empty()
 }
 
 pub(crate) fn collapse_whitespace(text: &str) -> String {
@@ -239,7 +268,7 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn is_collapsed_agrees_with_collapse_whitespace(text in "[ a\t\u{a0}b]{0,8}") {
+        fn is_collapsed_agrees_with_collapse_whitespace(text in "[ a\t\n\r\u{b}\u{c}\u{1c}\u{a0}b]{0,8}") {
             proptest::prop_assert_eq!(is_collapsed(&text), collapse_whitespace(&text) == text);
         }
     }

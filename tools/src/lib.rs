@@ -1,8 +1,11 @@
-//! The `shopstream` command line's library: traffic generation and file validation, usable
-//! from tests and benchmarks as well as from the binary.
+//! The `shopstream` command line's library: traffic generation (to files, or straight to the
+//! ingest API, Kinesis or Kafka) and file validation, usable from tests and benchmarks as well
+//! as from the binary.
 
 pub mod bench;
+pub mod confluent;
 pub mod generate;
 pub mod rng;
 pub mod run;
+pub mod send;
 pub mod validate;

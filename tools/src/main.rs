@@ -8,12 +8,20 @@ use shopstream::record::Entity;
 use shopstream_cli::generate::anomaly::AnomalyRates;
 use shopstream_cli::generate::{generate, Generator, GeneratorConfig, OutputFormat};
 use shopstream_cli::run::{run_pipeline, RunOptions};
+use shopstream_cli::send::{
+    load_aws_config, parse_header, send_generated, HttpSender, KafkaSender, KinesisSender,
+    PayloadEncoding, SendOptions, Target,
+};
 use shopstream_cli::validate::{validate_file, InputFormat, ValidateOptions};
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
+
+// The allocator the Lambda binaries use, so `bench` and `run` measure what they run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// shopstream: e-commerce events to an analytics-ready warehouse, on AWS Lambda.
 ///
@@ -35,6 +43,9 @@ enum Command {
     /// seasons (Nov 1.6x, Dec 1.8x, Jan 0.8x) and the day (peak at 20:00), the ITI status mix,
     /// and a small share of deliberately broken records (--anomaly) that exercise every
     /// rejection reason.
+    ///
+    /// Writes to a file or standard output, or sends straight to the ingest API, a Kinesis
+    /// stream or a Kafka topic with --to.
     Generate(GenerateArgs),
     /// Run the streaming half of the pipeline locally, with the real Lambda handlers.
     ///
@@ -92,6 +103,29 @@ struct GenerateArgs {
     /// Show a progress bar (default: when standard error is a terminal).
     #[arg(long)]
     progress: Option<bool>,
+    /// Send the events to TARGET instead of writing them: the ingest API
+    /// (http(s)://HOST[:PORT]/v1/events, NDJSON requests), a Kinesis stream (kinesis://STREAM)
+    /// or a Kafka topic (kafka://HOST:PORT[,HOST:PORT...]/TOPIC). Prints a summary on standard
+    /// error; exit status 3 if any record could not be delivered.
+    #[arg(long, value_name = "TARGET", conflicts_with = "out")]
+    to: Option<Target>,
+    /// With --to: records per request (PutRecords call, produce round), at most 500.
+    #[arg(long, default_value_t = 500, requires = "to",
+          value_parser = clap::value_parser!(u16).range(1..=500))]
+    request_size: u16,
+    /// With --to: requests in flight at once.
+    #[arg(long, default_value_t = 4, requires = "to",
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    concurrency: u16,
+    /// With --to http(s)://: an extra request header (repeatable), e.g. "x-api-key: KEY".
+    #[arg(long = "header", value_name = "NAME: VALUE", requires = "to")]
+    headers: Vec<String>,
+    /// With --to kinesis://: the AWS endpoint, e.g. a local moto (overrides AWS_ENDPOINT_URL).
+    #[arg(long, value_name = "URL", requires = "to")]
+    endpoint: Option<String>,
+    /// With --to: also write the summary as JSON to this file.
+    #[arg(long, value_name = "FILE", requires = "to")]
+    summary_json: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -225,25 +259,19 @@ fn run_generate(args: GenerateArgs) -> Result<ExitCode> {
         mix: parse_mix(&args.mix)?,
         anomalies,
     };
+    let show_progress = args
+        .progress
+        .unwrap_or_else(|| std::io::stderr().is_terminal());
+    if let Some(target) = &args.to {
+        return generate_to_target(target, &args, config, show_progress);
+    }
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(BufWriter::new(
             File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
         )),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
-    let show_progress = args
-        .progress
-        .unwrap_or_else(|| std::io::stderr().is_terminal());
-    let bar = show_progress.then(|| {
-        let bar = indicatif::ProgressBar::new(args.events);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} events  {per_sec}  eta {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
+    let bar = progress_bar(show_progress, args.events, "events");
     let started = Instant::now();
     let mut generator = Generator::new(config);
     let counts = generate(&mut generator, args.format, &mut out, &mut |n| {
@@ -262,6 +290,100 @@ fn run_generate(args: GenerateArgs) -> Result<ExitCode> {
         counts.events as f64 / seconds.max(1e-9),
         serde_json::to_string(&counts)?
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A progress bar of `len` items (`None` when not shown).
+fn progress_bar(show: bool, len: u64, unit: &str) -> Option<indicatif::ProgressBar> {
+    show.then(|| {
+        let bar = indicatif::ProgressBar::new(len);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(&format!(
+                "{{bar:40}} {{pos}}/{{len}} {unit}  {{per_sec}}  eta {{eta}}"
+            ))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    })
+}
+
+/// `generate --to TARGET`: generates lazily, a request at a time, and sends.
+fn generate_to_target(
+    target: &Target,
+    args: &GenerateArgs,
+    config: GeneratorConfig,
+    show_progress: bool,
+) -> Result<ExitCode> {
+    let encoding = match (args.format, target) {
+        (OutputFormat::Jsonl, _) => PayloadEncoding::Json,
+        (OutputFormat::Confluent, Target::Kinesis { .. } | Target::Kafka { .. }) => {
+            PayloadEncoding::Confluent(shopstream::decode::AvroSchemas::bundled_defaults())
+        }
+        (OutputFormat::Confluent, Target::Http { .. }) => {
+            bail!("the ingest API takes JSON: --format confluent goes with kafka:// or kinesis://")
+        }
+        (OutputFormat::Avro, _) => {
+            bail!("--format avro makes a container file; with --to use jsonl or confluent")
+        }
+    };
+    if !args.headers.is_empty() && !matches!(target, Target::Http { .. }) {
+        bail!("--header applies to http(s):// targets only");
+    }
+    if args.endpoint.is_some() && !matches!(target, Target::Kinesis { .. }) {
+        bail!("--endpoint applies to kinesis:// targets only");
+    }
+    let headers = args
+        .headers
+        .iter()
+        .map(|spec| parse_header(spec))
+        .collect::<Result<Vec<_>>>()?;
+    let options = SendOptions {
+        request_size: usize::from(args.request_size),
+        concurrency: usize::from(args.concurrency),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let summary = runtime.block_on(async {
+        let mut generator = Generator::new(config);
+        let bar = progress_bar(show_progress, args.events, "events sent");
+        let mut progress = |sent: u64| {
+            if let Some(bar) = &bar {
+                bar.set_position(sent);
+            }
+        };
+        let summary = match target {
+            Target::Http { url } => {
+                let sender = HttpSender::new(url, headers)?;
+                send_generated(&mut generator, &sender, target, options, &mut progress).await
+            }
+            Target::Kinesis { stream } => {
+                let sdk = load_aws_config(args.endpoint.as_deref()).await?;
+                let sender = KinesisSender::new(&sdk, stream, encoding);
+                send_generated(&mut generator, &sender, target, options, &mut progress).await
+            }
+            Target::Kafka { bootstrap, topic } => {
+                let sender = KafkaSender::connect(bootstrap, topic, encoding).await?;
+                send_generated(&mut generator, &sender, target, options, &mut progress).await
+            }
+        };
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        summary
+    })?;
+    eprint!("{summary}");
+    if let Some(path) = &args.summary_json {
+        std::fs::write(path, serde_json::to_vec_pretty(&summary)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if summary.tally.failed > 0 || summary.stopped_early.is_some() {
+        eprintln!(
+            "{} records could not be delivered to {target}",
+            summary.tally.failed
+        );
+        return Ok(ExitCode::from(3));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -14,6 +14,10 @@ use serde_json::json;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+// The allocator the Lambda binaries use (see their main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const RECORDS: usize = 100;
 
 fn records() -> Vec<serde_json::Value> {

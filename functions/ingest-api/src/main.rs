@@ -8,6 +8,10 @@ use ingest_api::{handler, ApiEvent, Deps};
 use lambda_runtime::{service_fn, LambdaEvent};
 use shopstream::config::Env;
 
+// A faster allocator than glibc's for many small strings (README, "Performance").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shopstream::logging::init_lambda_logs();

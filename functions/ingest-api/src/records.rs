@@ -13,6 +13,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use shopstream::decode::{decode_json, Decoded};
 use shopstream::reason::{RejectReason, Rejection};
+use shopstream::record::Record;
 use shopstream::validate::{validate, ValidationRules};
 
 /// Kinesis refuses partition keys longer than 256 characters.
@@ -179,18 +180,7 @@ impl Judge<'_> {
             .unwrap_or_default()
             .to_owned();
         let partition_key = partition_key(decoded.record.user_id(), &event_id);
-        let mut object = decoded.record.to_json_value();
-        if let Some(map) = object.as_object_mut() {
-            map.insert(
-                "record_type".to_owned(),
-                Value::from(decoded.record.entity().as_str()),
-            );
-            map.extend(extra.fields);
-            map.insert(
-                "ingested_at".to_owned(),
-                Value::from(shopstream::timestamp::format_timestamp(self.now)),
-            );
-        }
+        let object = stream_object(&decoded.record, extra.fields, self.now);
         let payload = match serde_json::to_vec(&object) {
             Ok(payload) => payload,
             Err(e) => {
@@ -257,6 +247,28 @@ impl Extra {
             })
             .collect()
     }
+}
+
+/// The JSON object that goes on the stream for a record: its canonical fields, `record_type`,
+/// the route's `extra` fields and `ingested_at` (see the module documentation).
+pub fn stream_object(
+    record: &Record,
+    extra: serde_json::Map<String, Value>,
+    ingested_at: DateTime<Utc>,
+) -> Value {
+    let mut object = record.to_json_value();
+    if let Some(map) = object.as_object_mut() {
+        map.insert(
+            "record_type".to_owned(),
+            Value::from(record.entity().as_str()),
+        );
+        map.extend(extra);
+        map.insert(
+            "ingested_at".to_owned(),
+            Value::from(shopstream::timestamp::format_timestamp(ingested_at)),
+        );
+    }
+    object
 }
 
 /// `user_id` when there is one, else `event_id`; keys longer than Kinesis allows are replaced

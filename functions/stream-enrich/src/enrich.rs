@@ -257,13 +257,24 @@ pub fn enrich(
     profiles: &HashMap<String, Option<CustomerProfile>>,
     rules: &FraudRules,
 ) {
-    let mut times_by_user: HashMap<String, Vec<(usize, DateTime<Utc>)>> = HashMap::new();
-    for (position, a) in accepted.iter().enumerate() {
-        if let CleanRecord::Transaction(t) = &a.record {
-            times_by_user
-                .entry(t.user_id.clone())
-                .or_default()
-                .push((position, t.event_time));
+    // Each transaction's user as an index into `times_of_user`, so the map borrowing the
+    // user ids can be dropped before the records are updated.
+    let mut user_of_record: Vec<Option<usize>> = Vec::with_capacity(accepted.len());
+    let mut times_of_user: Vec<Vec<(usize, DateTime<Utc>)>> = Vec::new();
+    {
+        let mut user_index: HashMap<&str, usize> = HashMap::with_capacity(accepted.len());
+        for (position, a) in accepted.iter().enumerate() {
+            let CleanRecord::Transaction(t) = &a.record else {
+                user_of_record.push(None);
+                continue;
+            };
+            let next = times_of_user.len();
+            let user = *user_index.entry(t.user_id.as_str()).or_insert(next);
+            if user == next {
+                times_of_user.push(Vec::new());
+            }
+            times_of_user[user].push((position, t.event_time));
+            user_of_record.push(Some(user));
         }
     }
     let mut others = Vec::new();
@@ -273,7 +284,7 @@ pub fn enrich(
         };
         let profile = profiles.get(&tx.user_id).and_then(Option::as_ref);
         others.clear();
-        if let Some(times) = times_by_user.get(&tx.user_id) {
+        if let Some(times) = user_of_record[position].map(|user| &times_of_user[user]) {
             others.extend(
                 times
                     .iter()

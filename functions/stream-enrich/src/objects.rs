@@ -3,7 +3,7 @@
 //! slice's source range so a retry overwrites instead of duplicating.
 
 use crate::pipeline::{Accepted, Refused};
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use shopstream::clean::{CleanClickstream, CleanInventory, CleanRecord, CleanTransaction};
 use shopstream::columnar::{
     clickstream_batch, inventory_batch, to_parquet_bytes, transactions_batch, EncodeError,
@@ -123,20 +123,36 @@ pub fn plan(
     accepted: Vec<Accepted>,
     refused: Vec<Refused>,
 ) -> Vec<LakeObject> {
-    let mut silver: BTreeMap<String, LakeObject> = BTreeMap::new();
-    for Accepted { index, record } in accepted {
+    // Grouped by partition first, so each object's key is formatted once, not once per row.
+    // Rows are counted per partition first so each object's vectors are allocated once:
+    // growing them would move every (large) row again.
+    let partition_of = |record: &CleanRecord| {
         let (dt, hour) = record.partition();
-        let key = silver_key(record.entity(), dt, hour, range);
-        let object = silver.entry(key.clone()).or_insert_with(|| LakeObject {
-            key,
-            indices: Vec::new(),
-            rows: match record.entity() {
-                Entity::Transaction => Rows::Transactions(Vec::new()),
-                Entity::Clickstream => Rows::Clickstream(Vec::new()),
-                Entity::Inventory => Rows::Inventory(Vec::new()),
-            },
+        (record.entity(), dt, hour)
+    };
+    let mut rows_per_partition: BTreeMap<(Entity, NaiveDate, u32), usize> = BTreeMap::new();
+    for a in &accepted {
+        *rows_per_partition
+            .entry(partition_of(&a.record))
+            .or_default() += 1;
+    }
+    let mut silver: BTreeMap<(Entity, NaiveDate, u32), LakeObject> = BTreeMap::new();
+    for Accepted { index, record } in accepted {
+        let partition = partition_of(&record);
+        let object = silver.entry(partition).or_insert_with(|| {
+            let (entity, dt, hour) = partition;
+            let rows = rows_per_partition.get(&partition).copied().unwrap_or(0);
+            LakeObject {
+                key: silver_key(entity, dt, hour, range),
+                indices: Vec::with_capacity(rows),
+                rows: match entity {
+                    Entity::Transaction => Rows::Transactions(Vec::with_capacity(rows)),
+                    Entity::Clickstream => Rows::Clickstream(Vec::with_capacity(rows)),
+                    Entity::Inventory => Rows::Inventory(Vec::with_capacity(rows)),
+                },
+            }
         });
-        // The key names the entity, so the rows of one object always share it.
+        // The group is the record's entity, so the rows of one object always share it.
         match (&mut object.rows, record) {
             (Rows::Transactions(rows), CleanRecord::Transaction(r)) => rows.push(r),
             (Rows::Clickstream(rows), CleanRecord::Clickstream(r)) => rows.push(r),
@@ -146,21 +162,25 @@ pub fn plan(
         object.indices.push(index);
     }
     let (dt, hour) = (first_arrival.date_naive(), first_arrival.hour());
-    let mut quarantine: BTreeMap<String, LakeObject> = BTreeMap::new();
+    let mut quarantine: BTreeMap<Option<Entity>, LakeObject> = BTreeMap::new();
     for Refused { index, entry } in refused {
-        let key = quarantine_key(entry.entity, dt, hour, range);
-        let object = quarantine.entry(key.clone()).or_insert_with(|| LakeObject {
-            key,
-            indices: Vec::new(),
-            rows: Rows::Quarantine(Vec::new()),
-        });
+        let object = quarantine
+            .entry(entry.entity)
+            .or_insert_with(|| LakeObject {
+                key: quarantine_key(entry.entity, dt, hour, range),
+                indices: Vec::new(),
+                rows: Rows::Quarantine(Vec::new()),
+            });
         object.indices.push(index);
         if let Rows::Quarantine(rows) = &mut object.rows {
             rows.push(entry);
         }
     }
+    let by_key = |a: &LakeObject, b: &LakeObject| a.key.cmp(&b.key);
+    let mut silver: Vec<LakeObject> = silver.into_values().collect();
+    silver.sort_by(by_key);
+    let mut quarantine: Vec<LakeObject> = quarantine.into_values().collect();
+    quarantine.sort_by(by_key);
+    silver.extend(quarantine);
     silver
-        .into_values()
-        .chain(quarantine.into_values())
-        .collect()
 }

@@ -34,8 +34,11 @@ pub struct Triage {
 /// records of a slice. Validation runs against each record's arrival time, so the outcome is
 /// a pure function of the slice.
 pub fn triage(slice: &Slice, core: &CoreConfig) -> Triage {
-    let mut triage = Triage::default();
-    let mut dedupe = Deduplicator::new();
+    let mut triage = Triage {
+        accepted: Vec::with_capacity(slice.records.len()),
+        refused: Vec::new(),
+    };
+    let mut dedupe = Deduplicator::with_capacity(slice.records.len());
     for (index, source) in slice.records.iter().enumerate() {
         match process(source, core, &mut dedupe) {
             Ok(record) => triage.accepted.push(Accepted { index, record }),

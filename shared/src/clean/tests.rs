@@ -140,3 +140,21 @@ proptest! {
         prop_assert_eq!(c.product_category, Some(expected).filter(|s| !s.is_empty()));
     }
 }
+
+proptest! {
+    #[test]
+    fn date_parts_match_chrono_formatting(seconds in -62_000_000_000i64..253_000_000_000i64) {
+        let time = DateTime::from_timestamp(seconds, 0).unwrap();
+        let (dt, year, month, day, hour) = date_parts(time);
+        prop_assert_eq!(dt, time.format("%Y-%m-%d").to_string());
+        prop_assert_eq!(
+            (year, month, day, hour),
+            (time.year(), time.month() as i32, time.day() as i32, time.hour() as i32)
+        );
+    }
+
+    #[test]
+    fn trimmed_matches_trim(text in "[ \t]{0,2}[a-z0-9_ ]{0,8}[ \t]{0,2}") {
+        prop_assert_eq!(trimmed(text.clone()), text.trim());
+    }
+}

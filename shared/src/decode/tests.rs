@@ -321,3 +321,17 @@ proptest! {
         let _ = decode_json(json.as_bytes());
     }
 }
+
+#[test]
+fn json_that_is_not_utf8_is_a_decode_error() {
+    let mut payload = br#"{"event_id":"e-1","user_name":"Ana "#.to_vec();
+    payload.extend_from_slice(&[0xff, 0xfe]);
+    payload.extend_from_slice(br#""}"#);
+    let rejection = decode_json(&payload).unwrap_err();
+    assert_eq!(rejection.reason, RejectReason::DecodeError);
+    assert!(
+        rejection.detail.contains("offset 35"),
+        "{}",
+        rejection.detail
+    );
+}

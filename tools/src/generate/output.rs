@@ -2,8 +2,9 @@
 //! length-prefixed Confluent-framed Avro records.
 
 use super::{GeneratedCounts, Generator};
-use anyhow::{bail, Context, Result};
-use shopstream::decode::avro::{bundled_schema, encode_confluent, json_to_avro};
+use crate::confluent::confluent_frame;
+use anyhow::{bail, Result};
+use shopstream::decode::avro::{bundled_schema, json_to_avro};
 use shopstream::decode::{decode_json, AvroSchemas};
 use shopstream::record::Entity;
 use std::io::Write;
@@ -72,19 +73,7 @@ fn write_confluent(
     let mut line = Vec::with_capacity(2048);
     let mut written = 0u64;
     while generator.write_next(&mut line).is_some() {
-        let frame = match decode_json(&line) {
-            Ok(decoded) if decoded.problems.is_empty() => {
-                let entity = decoded.record.entity();
-                let id = schemas
-                    .id_for(entity)
-                    .context("bundled schema ids cover every entity")?;
-                encode_confluent(id, bundled_schema(entity), &decoded.record)?
-            }
-            // Readable but with a wrong field type: an id no registry knows.
-            Ok(_) => vec![0, 0, 0, 3, 231, b'{'],
-            // Unreadable: a frame whose Avro body stops short.
-            Err(_) => vec![0, 0, 0, 0, 1, 0x80],
-        };
+        let frame = confluent_frame(&line, &schemas)?;
         out.write_all(&(frame.len() as u32).to_be_bytes())?;
         out.write_all(&frame)?;
         line.clear();

@@ -89,7 +89,7 @@ pub async fn send_all(
 }
 
 /// Distinct reason names of one `rejected[]` entry (strings or `{reason, ...}` objects).
-fn reasons_of(entry: &Value) -> Vec<String> {
+pub fn reasons_of(entry: &Value) -> Vec<String> {
     let mut reasons: Vec<String> = entry["reasons"]
         .as_array()
         .map(|items| {

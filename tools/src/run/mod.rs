@@ -12,7 +12,7 @@ mod setup;
 mod summary;
 
 pub use esm::kinesis_record;
-pub use ingest::{api_request, percentiles};
+pub use ingest::{api_request, percentiles, reasons_of};
 pub use summary::RunSummary;
 
 use crate::generate::{Generator, GeneratorConfig};
