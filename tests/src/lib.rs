@@ -18,6 +18,7 @@
 //! # }
 //! ```
 
+mod cpu_time;
 mod http;
 mod moto;
 mod port;
@@ -25,6 +26,7 @@ mod process;
 mod python;
 mod tansu;
 
+pub use cpu_time::thread_cpu_time;
 pub use moto::{MotoServer, MOTO_BIN_ENV, MOTO_REGION};
 pub use port::{free_port, LOOPBACK};
 pub use python::{venv_python, PYTHON_ENV};

@@ -85,19 +85,9 @@ fn measure(
     }
 }
 
-/// CPU time (user + system) consumed so far by the calling thread; zero if the clock is
-/// unavailable.
+/// This thread's CPU time so far; zero if the clock is unavailable.
 fn thread_cpu_time() -> Duration {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime only writes the timespec we pass.
-    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
-    if status != 0 {
-        return Duration::ZERO;
-    }
-    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+    shopstream_testkit::thread_cpu_time().unwrap_or(Duration::ZERO)
 }
 
 fn generated(events: u64, mix_transactions_only: bool, start: DateTime<Utc>) -> Vec<u8> {

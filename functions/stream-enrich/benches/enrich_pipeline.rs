@@ -89,18 +89,10 @@ fn run_in_memory(
     .sum()
 }
 
-/// CPU time (user + system) consumed so far by the calling thread.
+/// This thread's CPU time so far.
 fn thread_cpu_time() -> Duration {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime only writes the timespec we pass.
-    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
-    if status != 0 {
-        panic!("clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
-    }
-    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+    shopstream_testkit::thread_cpu_time()
+        .unwrap_or_else(|e| panic!("clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed: {e}"))
 }
 
 fn profiles() -> std::collections::HashMap<String, Option<CustomerProfile>> {

@@ -13,7 +13,7 @@ use stream_enrich::enrich::{DynamoProfiles, Enricher, ProfileCache};
 use stream_enrich::writer::LakeWriter;
 use stream_enrich::{handler, Config, Deps};
 
-// A faster allocator than glibc's for many small strings (README, "Performance").
+// A faster allocator than glibc's for many small strings (README, "Benchmarks").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -123,9 +123,9 @@ pub fn plan(
     accepted: Vec<Accepted>,
     refused: Vec<Refused>,
 ) -> Vec<LakeObject> {
-    // Grouped by partition first, so each object's key is formatted once, not once per row.
-    // Rows are counted per partition first so each object's vectors are allocated once:
-    // growing them would move every (large) row again.
+    // Rows are grouped by partition, so each object's key is formatted once, not once per
+    // row, and counted first, so each object's vectors are allocated once: growing them would
+    // move every (large) row again.
     let partition_of = |record: &CleanRecord| {
         let (dt, hour) = record.partition();
         (record.entity(), dt, hour)
