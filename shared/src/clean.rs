@@ -5,15 +5,16 @@
 //! else NOT_PROVIDED); null marketing fields become direct / no_campaign / no_coupon;
 //! `total_amount = price × quantity`, negative for refunds and returns.
 
-use crate::contact::{normalize_email, normalize_phone};
+use crate::contact::{normalize_email, normalize_phone, NOT_PROVIDED};
 use crate::decode::Decoded;
 use crate::fraud::FraudAssessment;
 use crate::geo::{normalize_country, normalize_place};
 use crate::reason::Rejection;
 use crate::record::Record;
-use crate::record::{ClickstreamEvent, Entity, InventoryEvent, Transaction};
-use crate::validate::{normalized_code, validate_record, Facts, ValidationRules};
+use crate::record::{ClickstreamEvent, Entity, InventoryEvent, Text, Transaction};
+use crate::validate::{validate_record, Facts, ValidationRules};
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
+use std::borrow::Cow;
 
 pub const DEFAULT_REFERRAL: &str = "direct";
 pub const DEFAULT_CAMPAIGN: &str = "no_campaign";
@@ -21,39 +22,39 @@ pub const DEFAULT_COUPON: &str = "no_coupon";
 
 /// A transaction ready for the silver layer.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CleanTransaction {
-    pub event_id: String,
+pub struct CleanTransaction<'a> {
+    pub event_id: Text<'a>,
     pub event_time: DateTime<Utc>,
-    pub user_id: String,
-    pub user_name: Option<String>,
-    pub user_email: String,
-    pub user_phone: String,
+    pub user_id: Text<'a>,
+    pub user_name: Option<Text<'a>>,
+    pub user_email: Text<'a>,
+    pub user_phone: Text<'a>,
     pub is_first_purchase: bool,
-    pub language: Option<String>,
-    pub currency: Option<String>,
-    pub city_name: Option<String>,
-    pub country_name: Option<String>,
+    pub language: Option<Text<'a>>,
+    pub currency: Option<Text<'a>>,
+    pub city_name: Option<Text<'a>>,
+    pub country_name: Option<Text<'a>>,
     pub product_id: i64,
-    pub product_name: Option<String>,
-    pub product_category: Option<String>,
-    pub product_brand: Option<String>,
+    pub product_name: Option<Text<'a>>,
+    pub product_category: Option<Text<'a>>,
+    pub product_brand: Option<Text<'a>>,
     pub unit_price_cents: i64,
     pub quantity: i32,
     /// Signed: negative for refunds and returns.
     pub total_amount_cents: i64,
     pub feedback_score: Option<i32>,
-    pub shipping_address: Option<String>,
-    pub postal_code: Option<String>,
-    pub device_type: Option<String>,
-    pub browser: Option<String>,
-    pub referral_source: String,
-    pub campaign: String,
-    pub coupon_code: String,
+    pub shipping_address: Option<Text<'a>>,
+    pub postal_code: Option<Text<'a>>,
+    pub device_type: Option<Text<'a>>,
+    pub browser: Option<Text<'a>>,
+    pub referral_source: Text<'a>,
+    pub campaign: Text<'a>,
+    pub coupon_code: Text<'a>,
     pub coupon_code_flag: bool,
-    pub payment_method: Option<String>,
-    pub payment_status: Option<String>,
-    pub transaction_status: Option<String>,
-    pub action_type: String,
+    pub payment_method: Option<Text<'a>>,
+    pub payment_status: Option<Text<'a>>,
+    pub transaction_status: Option<Text<'a>>,
+    pub action_type: Text<'a>,
     /// Filled by scoring ([`crate::fraud::FraudRules::assess`]); low risk until then.
     pub fraud: FraudAssessment,
     /// Filled by enrichment from the customer profile, when there is one.
@@ -63,46 +64,46 @@ pub struct CleanTransaction {
 
 /// A clickstream event ready for the silver layer.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CleanClickstream {
-    pub event_id: String,
-    pub event_type: String,
+pub struct CleanClickstream<'a> {
+    pub event_id: Text<'a>,
+    pub event_type: Text<'a>,
     pub event_time: DateTime<Utc>,
-    pub user_id: String,
-    pub session_id: Option<String>,
-    pub page_url: Option<String>,
+    pub user_id: Text<'a>,
+    pub session_id: Option<Text<'a>>,
+    pub page_url: Option<Text<'a>>,
     pub product_id: Option<i64>,
-    pub search_query: Option<String>,
-    pub device_type: Option<String>,
-    pub browser: Option<String>,
-    pub referral_source: String,
-    pub country_name: Option<String>,
+    pub search_query: Option<Text<'a>>,
+    pub device_type: Option<Text<'a>>,
+    pub browser: Option<Text<'a>>,
+    pub referral_source: Text<'a>,
+    pub country_name: Option<Text<'a>>,
 }
 
 /// A stock movement ready for the silver layer.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CleanInventory {
-    pub event_id: String,
-    pub action_type: String,
+pub struct CleanInventory<'a> {
+    pub event_id: Text<'a>,
+    pub action_type: Text<'a>,
     pub event_time: DateTime<Utc>,
     pub product_id: i64,
-    pub warehouse_id: String,
+    pub warehouse_id: Text<'a>,
     pub quantity_change: i64,
     pub stock_level: Option<i64>,
     pub unit_cost_cents: Option<i64>,
-    pub reason: Option<String>,
+    pub reason: Option<Text<'a>>,
 }
 
 /// A clean row of any entity.
 // Transactions are most of the traffic: boxing them would add an allocation per record.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
-pub enum CleanRecord {
-    Transaction(CleanTransaction),
-    Clickstream(CleanClickstream),
-    Inventory(CleanInventory),
+pub enum CleanRecord<'a> {
+    Transaction(CleanTransaction<'a>),
+    Clickstream(CleanClickstream<'a>),
+    Inventory(CleanInventory<'a>),
 }
 
-impl CleanRecord {
+impl CleanRecord<'_> {
     pub fn entity(&self) -> Entity {
         match self {
             CleanRecord::Transaction(_) => Entity::Transaction,
@@ -135,11 +136,11 @@ impl CleanRecord {
 }
 
 /// Validates and, when nothing is wrong, cleans: the one call stream handlers make per record.
-pub fn accept(
-    decoded: Decoded,
+pub fn accept<'a>(
+    decoded: Decoded<'a>,
     now: DateTime<Utc>,
     rules: &ValidationRules,
-) -> Result<CleanRecord, Vec<Rejection>> {
+) -> Result<CleanRecord<'a>, Vec<Rejection>> {
     let (rejections, facts) = validate_record(&decoded.record, &decoded.problems, now, rules);
     if !rejections.is_empty() {
         return Err(rejections);
@@ -151,51 +152,96 @@ pub fn accept(
     })
 }
 
-/// Without surrounding whitespace; the string itself when there is none (the usual case).
-fn trimmed(value: String) -> String {
-    if value.trim().len() == value.len() {
-        value
-    } else {
-        value.trim().to_owned()
+/// Applies a text normalisation to a field, keeping the borrow of the payload when the
+/// result is (part of) the input, as it usually is.
+fn normalized<'a>(
+    text: Text<'a>,
+    normalize: impl for<'s> FnOnce(&'s str) -> Option<Cow<'s, str>>,
+) -> Option<Text<'a>> {
+    match text {
+        Cow::Borrowed(text) => normalize(text),
+        Cow::Owned(text) => {
+            let result = normalize(&text)?;
+            let unchanged = matches!(&result, Cow::Borrowed(part) if part.len() == text.len());
+            if unchanged {
+                drop(result);
+                Some(Cow::Owned(text))
+            } else {
+                Some(Cow::Owned(result.into_owned()))
+            }
+        }
     }
 }
 
-/// Trimmed, whitespace-collapsed, `None` when empty.
-fn tidy(value: Option<String>) -> Option<String> {
+/// Without surrounding whitespace.
+fn trimmed(value: Option<Text<'_>>) -> Text<'_> {
     value
-        .map(|v| {
-            // Most values are already tidy: keep them without copying.
-            if crate::geo::is_collapsed(&v) {
-                v
+        .and_then(|v| normalized(v, |v| Some(Cow::Borrowed(v.trim()))))
+        .unwrap_or_default()
+}
+
+/// Trimmed, whitespace-collapsed, `None` when empty.
+fn tidy_str(value: &str) -> Option<Cow<'_, str>> {
+    // Most values are already tidy: keep them without copying.
+    let tidy = if crate::geo::is_collapsed(value) {
+        Cow::Borrowed(value)
+    } else {
+        Cow::Owned(crate::geo::collapse_whitespace(value))
+    };
+    (!tidy.is_empty()).then_some(tidy)
+}
+
+fn tidy(value: Option<Text<'_>>) -> Option<Text<'_>> {
+    value.and_then(|v| normalized(v, tidy_str))
+}
+
+fn upper(value: Option<Text<'_>>) -> Option<Text<'_>> {
+    value.and_then(|v| normalized(v, upper_str))
+}
+
+fn upper_str(value: &str) -> Option<Cow<'_, str>> {
+    tidy_str(value).map(|v| {
+        if v.is_ascii() {
+            if v.bytes().any(|b| b.is_ascii_lowercase()) {
+                Cow::Owned(v.to_ascii_uppercase())
             } else {
-                crate::geo::collapse_whitespace(&v)
+                v
             }
+        } else if v.chars().any(char::is_lowercase) {
+            Cow::Owned(v.to_uppercase())
+        } else {
+            v
+        }
+    })
+}
+
+fn lower(value: Option<Text<'_>>) -> Option<Text<'_>> {
+    value.and_then(|v| normalized(v, lower_str))
+}
+
+fn lower_str(value: &str) -> Option<Cow<'_, str>> {
+    tidy_str(value).map(crate::contact::lowercase)
+}
+
+/// Trimmed and lower-cased (an action or event type).
+fn code(value: Option<Text<'_>>) -> Text<'_> {
+    value
+        .and_then(|v| {
+            normalized(v, |v| {
+                let v = v.trim();
+                let code = if v.bytes().any(|b| b.is_ascii_uppercase()) {
+                    Cow::Owned(v.to_ascii_lowercase())
+                } else {
+                    Cow::Borrowed(v)
+                };
+                (!code.is_empty()).then_some(code)
+            })
         })
-        .filter(|v| !v.is_empty())
+        .unwrap_or_default()
 }
 
-fn upper(value: Option<String>) -> Option<String> {
-    tidy(value).map(|v| {
-        if v.chars().any(char::is_lowercase) {
-            v.to_uppercase()
-        } else {
-            v
-        }
-    })
-}
-
-fn lower(value: Option<String>) -> Option<String> {
-    tidy(value).map(|v| {
-        if v.chars().any(char::is_uppercase) {
-            v.to_lowercase()
-        } else {
-            v
-        }
-    })
-}
-
-fn or_default(value: Option<String>, default: &str) -> String {
-    tidy(value).unwrap_or_else(|| default.to_owned())
+fn or_default<'a>(value: Option<Text<'a>>, default: &'static str) -> Text<'a> {
+    tidy(value).unwrap_or(Cow::Borrowed(default))
 }
 
 /// Refunds and returns take money back: their total is negative.
@@ -206,10 +252,10 @@ pub fn is_money_back(action_type: &str, transaction_status: Option<&str>) -> boo
 
 // Validation guarantees the fields unwrapped with defaults below are present; the defaults
 // only keep cleaning total if it is ever called on its own.
-fn clean_transaction(t: Transaction, facts: Facts) -> CleanTransaction {
+fn clean_transaction(t: Transaction<'_>, facts: Facts) -> CleanTransaction<'_> {
     let quantity = t.quantity.unwrap_or(1).clamp(1, i64::from(i32::MAX)) as i32;
     let unit_price_cents = facts.price_cents.unwrap_or(0);
-    let action_type = normalized_code(t.action_type.as_deref()).unwrap_or_default();
+    let action_type = code(t.action_type);
     let transaction_status = lower(t.transaction_status);
     let magnitude = unit_price_cents.saturating_mul(i64::from(quantity));
     let total_amount_cents = if is_money_back(&action_type, transaction_status.as_deref()) {
@@ -218,18 +264,30 @@ fn clean_transaction(t: Transaction, facts: Facts) -> CleanTransaction {
         magnitude
     };
     let coupon_code = tidy(t.coupon_code);
-    let country_name = t.country_name.as_deref().and_then(normalize_country);
+    let country_name = t
+        .country_name
+        .and_then(|c| normalized(c, normalize_country));
     CleanTransaction {
-        event_id: t.event_id.map(trimmed).unwrap_or_default(),
+        event_id: trimmed(t.event_id),
         event_time: facts.event_time.unwrap_or_default(),
-        user_id: t.user_id.map(trimmed).unwrap_or_default(),
+        user_id: trimmed(t.user_id),
         user_name: tidy(t.user_name),
-        user_email: normalize_email(t.user_email.as_deref()),
-        user_phone: normalize_phone(t.user_phone.as_deref(), country_name.as_deref()),
+        user_email: t
+            .user_email
+            .and_then(|e| normalized(e, |e| Some(normalize_email(Some(e)))))
+            .unwrap_or(Cow::Borrowed(NOT_PROVIDED)),
+        user_phone: t
+            .user_phone
+            .and_then(|p| {
+                normalized(p, |p| {
+                    Some(normalize_phone(Some(p), country_name.as_deref()))
+                })
+            })
+            .unwrap_or(Cow::Borrowed(NOT_PROVIDED)),
         is_first_purchase: t.is_first_purchase.unwrap_or(false),
         language: tidy(t.language),
         currency: upper(t.currency),
-        city_name: t.city_name.as_deref().and_then(normalize_place),
+        city_name: t.city_name.and_then(|c| normalized(c, normalize_place)),
         country_name,
         product_id: t.product_id.unwrap_or_default(),
         product_name: tidy(t.product_name),
@@ -246,7 +304,7 @@ fn clean_transaction(t: Transaction, facts: Facts) -> CleanTransaction {
         referral_source: or_default(t.referral_source, DEFAULT_REFERRAL),
         campaign: or_default(t.campaign, DEFAULT_CAMPAIGN),
         coupon_code_flag: coupon_code.is_some(),
-        coupon_code: coupon_code.unwrap_or_else(|| DEFAULT_COUPON.to_owned()),
+        coupon_code: coupon_code.unwrap_or(Cow::Borrowed(DEFAULT_COUPON)),
         payment_method: lower(t.payment_method),
         payment_status: lower(t.payment_status),
         transaction_status,
@@ -257,12 +315,12 @@ fn clean_transaction(t: Transaction, facts: Facts) -> CleanTransaction {
     }
 }
 
-fn clean_clickstream(c: ClickstreamEvent, facts: Facts) -> CleanClickstream {
+fn clean_clickstream(c: ClickstreamEvent<'_>, facts: Facts) -> CleanClickstream<'_> {
     CleanClickstream {
-        event_id: c.event_id.map(trimmed).unwrap_or_default(),
-        event_type: normalized_code(c.event_type.as_deref()).unwrap_or_default(),
+        event_id: trimmed(c.event_id),
+        event_type: code(c.event_type),
         event_time: facts.event_time.unwrap_or_default(),
-        user_id: c.user_id.map(trimmed).unwrap_or_default(),
+        user_id: trimmed(c.user_id),
         session_id: tidy(c.session_id),
         page_url: tidy(c.page_url),
         product_id: c.product_id,
@@ -270,14 +328,16 @@ fn clean_clickstream(c: ClickstreamEvent, facts: Facts) -> CleanClickstream {
         device_type: lower(c.device_type),
         browser: tidy(c.browser),
         referral_source: or_default(c.referral_source, DEFAULT_REFERRAL),
-        country_name: c.country_name.as_deref().and_then(normalize_country),
+        country_name: c
+            .country_name
+            .and_then(|c| normalized(c, normalize_country)),
     }
 }
 
-fn clean_inventory(i: InventoryEvent, facts: Facts) -> CleanInventory {
+fn clean_inventory(i: InventoryEvent<'_>, facts: Facts) -> CleanInventory<'_> {
     CleanInventory {
-        event_id: i.event_id.map(trimmed).unwrap_or_default(),
-        action_type: normalized_code(i.action_type.as_deref()).unwrap_or_default(),
+        event_id: trimmed(i.event_id),
+        action_type: code(i.action_type),
         event_time: facts.event_time.unwrap_or_default(),
         product_id: i.product_id.unwrap_or_default(),
         warehouse_id: tidy(i.warehouse_id).unwrap_or_default(),

@@ -2,16 +2,17 @@
 //! column is never a mix of formats.
 
 use crate::geo::find_country;
+use std::borrow::Cow;
 
 pub const NOT_PROVIDED: &str = "NOT_PROVIDED";
 
 /// Lower-cases and checks an e-mail address: one '@', a non-empty local part without spaces,
 /// and a dotted domain of letters, digits and hyphens with a top-level domain of 2+ letters.
-pub fn normalize_email(email: Option<&str>) -> String {
+pub fn normalize_email(email: Option<&str>) -> Cow<'_, str> {
     let Some(email) = email else {
-        return NOT_PROVIDED.to_owned();
+        return Cow::Borrowed(NOT_PROVIDED);
     };
-    let email = email.trim().to_lowercase();
+    let email = lowercase(Cow::Borrowed(email.trim()));
     let valid = match email.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
@@ -24,20 +25,33 @@ pub fn normalize_email(email: Option<&str>) -> String {
     if valid {
         email
     } else {
-        NOT_PROVIDED.to_owned()
+        Cow::Borrowed(NOT_PROVIDED)
+    }
+}
+
+/// Lower-cased; the text itself when it has no upper-case letter.
+pub(crate) fn lowercase(text: Cow<'_, str>) -> Cow<'_, str> {
+    if text.is_ascii() {
+        if text.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(text.to_ascii_lowercase())
+        } else {
+            text
+        }
+    } else if text.chars().any(char::is_uppercase) {
+        Cow::Owned(text.to_lowercase())
+    } else {
+        text
     }
 }
 
 fn valid_domain(domain: &str) -> bool {
-    let labels: Vec<&str> = domain.split('.').collect();
-    let Some(tld) = labels.last() else {
+    let Some((_, tld)) = domain.rsplit_once('.') else {
         return false;
     };
-    labels.len() >= 2
-        && domain.len() <= 253
+    domain.len() <= 253
         && tld.len() >= 2
         && tld.chars().all(|c| c.is_ascii_alphabetic())
-        && labels.iter().all(|label| {
+        && domain.split('.').all(|label| {
             !label.is_empty()
                 && !label.starts_with('-')
                 && !label.ends_with('-')
@@ -48,13 +62,13 @@ fn valid_domain(domain: &str) -> bool {
 /// E.164 (`+<country code><number>`, 8 to 15 digits) where the number allows it. National
 /// numbers are completed with the calling code of `country` (dropping a trunk '0');
 /// anything else is `NOT_PROVIDED`.
-pub fn normalize_phone(phone: Option<&str>, country: Option<&str>) -> String {
+pub fn normalize_phone<'a>(phone: Option<&'a str>, country: Option<&str>) -> Cow<'a, str> {
     phone
         .and_then(|p| to_e164(p, country))
-        .unwrap_or_else(|| NOT_PROVIDED.to_owned())
+        .unwrap_or(Cow::Borrowed(NOT_PROVIDED))
 }
 
-fn to_e164(phone: &str, country: Option<&str>) -> Option<String> {
+fn to_e164<'a>(phone: &'a str, country: Option<&str>) -> Option<Cow<'a, str>> {
     let phone = phone.trim();
     let (international, rest) = if let Some(rest) = phone.strip_prefix('+') {
         (true, rest)
@@ -86,7 +100,14 @@ fn to_e164(phone: &str, country: Option<&str>) -> Option<String> {
         }
     };
     let plausible = (8..=15).contains(&full.len()) && !full.starts_with('0');
-    plausible.then(|| format!("+{full}"))
+    if !plausible {
+        return None;
+    }
+    // Already "+<digits>": the input itself.
+    if phone.len() == full.len() + 1 && phone.starts_with('+') {
+        return Some(Cow::Borrowed(phone));
+    }
+    Some(Cow::Owned(format!("+{full}")))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Deduplication by `event_id` within a batch: the first occurrence wins.
 
 use crate::reason::{RejectReason, Rejection};
-use std::collections::HashSet;
+use foldhash::HashSet;
 
 #[derive(Debug, Default)]
 pub struct Deduplicator {
@@ -16,7 +16,7 @@ impl Deduplicator {
     /// A deduplicator expecting about `records` distinct ids (no rehashing on the way).
     pub fn with_capacity(records: usize) -> Self {
         Deduplicator {
-            seen: HashSet::with_capacity(records),
+            seen: HashSet::with_capacity_and_hasher(records, Default::default()),
         }
     }
 

@@ -1,6 +1,8 @@
 //! Countries the pipeline knows: canonical names, aliases producers use, ISO codes, calling
 //! codes, and name normalisation for countries and cities.
 
+use std::borrow::Cow;
+
 /// A country with what normalisation needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Country {
@@ -136,19 +138,19 @@ pub fn find_country(name: &str) -> Option<&'static Country> {
 
 /// The canonical country name when known, else the input tidied (trimmed, whitespace
 /// collapsed, title-cased when it arrived all upper or all lower case). Empty gives `None`.
-pub fn normalize_country(name: &str) -> Option<String> {
+pub fn normalize_country(name: &str) -> Option<Cow<'_, str>> {
     match find_country(name) {
-        Some(country) => Some(country.name.to_owned()),
+        Some(country) => Some(Cow::Borrowed(country.name)),
         None => normalize_place(name),
     }
 }
 
 /// A city or other place name, tidied the same way.
-pub fn normalize_place(name: &str) -> Option<String> {
+pub fn normalize_place(name: &str) -> Option<Cow<'_, str>> {
     let collapsed = if is_collapsed(name) {
-        name.to_owned()
+        Cow::Borrowed(name)
     } else {
-        collapse_whitespace(name)
+        Cow::Owned(collapse_whitespace(name))
     };
     if collapsed.is_empty() {
         return None;
@@ -162,7 +164,7 @@ pub fn normalize_place(name: &str) -> Option<String> {
         // Mixed case was written by someone who meant it ("McAllen", "São Paulo").
         return Some(collapsed);
     }
-    Some(title_case(&collapsed))
+    Some(Cow::Owned(title_case(&collapsed)))
 }
 
 fn title_case(text: &str) -> String {

@@ -93,11 +93,21 @@ fn blank(value: Option<&str>) -> bool {
     value.is_none_or(|v| v.trim().is_empty())
 }
 
-/// Trimmed and lower-cased, for comparing codes.
-pub(crate) fn normalized_code(value: Option<&str>) -> Option<String> {
-    value
-        .map(|v| v.trim().to_ascii_lowercase())
-        .filter(|v| !v.is_empty())
+/// A code (action or event type) as given, trimmed; `None` when empty. Codes are compared
+/// ignoring ASCII case.
+fn code(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn is_code(value: Option<&str>, wanted: &str) -> bool {
+    code(value).is_some_and(|v| v.eq_ignore_ascii_case(wanted))
+}
+
+/// Whether `text` starts with `prefix` (lower-case), ignoring ASCII case.
+fn starts_with_ignoring_case(text: &str, prefix: &str) -> bool {
+    text.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(prefix.as_bytes()))
 }
 
 impl Checker<'_> {
@@ -125,12 +135,11 @@ impl Checker<'_> {
                 "user_id is null or empty",
             ),
             Some(user) => {
-                let lower = user.to_ascii_lowercase();
                 if let Some(prefix) = self
                     .rules
                     .system_user_prefixes
                     .iter()
-                    .find(|p| lower.starts_with(p.as_str()))
+                    .find(|p| starts_with_ignoring_case(user, p))
                 {
                     let detail = format!("user_id {user:?} is a system user (prefix {prefix:?})");
                     self.refuse(RejectReason::SystemRecord, "user_id", detail);
@@ -173,22 +182,23 @@ impl Checker<'_> {
 
     /// Checks an action against the known ones; internal actions are system records.
     fn action(&mut self, field: &str, action: Option<&str>, known: &[&str]) {
-        match normalized_code(action) {
-            None => self.refuse(
+        let Some(action) = code(action) else {
+            self.refuse(
                 RejectReason::UnknownEventType,
                 field,
                 format!("{field} is missing"),
-            ),
-            Some(action) if self.rules.system_action_types.contains(&action) => self.refuse(
-                RejectReason::SystemRecord,
-                field,
-                format!("{field} {action:?} is an internal record"),
-            ),
-            Some(action) if !known.contains(&action.as_str()) => {
-                let detail = format!("{field} {action:?} is not one of {}", known.join(", "));
-                self.refuse(RejectReason::UnknownEventType, field, detail)
-            }
-            Some(_) => {}
+            );
+            return;
+        };
+        let is = |known: &str| known.eq_ignore_ascii_case(action);
+        if self.rules.system_action_types.iter().any(|s| is(s)) {
+            let action = action.to_ascii_lowercase();
+            let detail = format!("{field} {action:?} is an internal record");
+            self.refuse(RejectReason::SystemRecord, field, detail);
+        } else if !known.iter().any(|k| is(k)) {
+            let action = action.to_ascii_lowercase();
+            let detail = format!("{field} {action:?} is not one of {}", known.join(", "));
+            self.refuse(RejectReason::UnknownEventType, field, detail);
         }
     }
 
@@ -244,9 +254,7 @@ impl Checker<'_> {
             }
             Some(Ok(cents)) => Some(cents),
         };
-        if normalized_code(t.action_type.as_deref()).as_deref() == Some("purchase")
-            && blank(t.shipping_address.as_deref())
-        {
+        if is_code(t.action_type.as_deref(), "purchase") && blank(t.shipping_address.as_deref()) {
             self.refuse(
                 RejectReason::MissingShippingForPurchase,
                 "shipping_address",
@@ -268,7 +276,7 @@ impl Checker<'_> {
             c.event_type.as_deref(),
             &CLICKSTREAM_EVENT_TYPES,
         );
-        if normalized_code(c.event_type.as_deref()).as_deref() == Some("add_to_cart") {
+        if is_code(c.event_type.as_deref(), "add_to_cart") {
             self.required_id("product_id", c.product_id, "for add_to_cart");
         }
         Facts {
@@ -289,7 +297,7 @@ impl Checker<'_> {
                 "warehouse_id is required",
             );
         }
-        let action = normalized_code(i.action_type.as_deref());
+        let action = code(i.action_type.as_deref()).map(str::to_ascii_lowercase);
         match i.quantity_change {
             None => self.refuse(
                 RejectReason::BadQuantity,

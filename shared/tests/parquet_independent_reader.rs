@@ -33,7 +33,7 @@ print(json.dumps({
 }))
 "#;
 
-fn clean(json: &str) -> CleanTransaction {
+fn clean(json: &str) -> CleanTransaction<'_> {
     let now = chrono::DateTime::parse_from_rfc3339("2024-11-06T00:00:00Z")
         .unwrap()
         .to_utc();

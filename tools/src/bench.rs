@@ -18,11 +18,10 @@ use shopstream::config::{CoreConfig, Env};
 use shopstream::decode::decode_json;
 use shopstream::fraud::FraudContext;
 use shopstream::profile::CustomerProfile;
-use std::collections::HashMap;
 use std::fmt;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use stream_enrich::enrich::enrich;
+use stream_enrich::enrich::{enrich, Profiles};
 use stream_enrich::objects::plan;
 use stream_enrich::pipeline::triage;
 use stream_enrich::source::parse_event;
@@ -239,7 +238,7 @@ fn kinesis_event(lines: &[&[u8]], arrival: DateTime<Utc>) -> Value {
 }
 
 /// A warm cache: a profile for every user in the batch.
-fn cached_profiles(lines: &[&[u8]]) -> HashMap<String, Option<CustomerProfile>> {
+fn cached_profiles(lines: &[&[u8]]) -> Profiles {
     lines
         .iter()
         .filter_map(|line| serde_json::from_slice::<Value>(line).ok())

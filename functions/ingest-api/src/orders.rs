@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::error::Category;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use shopstream::decode::decode_json;
+use shopstream::decode::decode_json_value;
 use shopstream::reason::{RejectReason, Rejection};
 use std::fmt;
 
@@ -175,9 +175,9 @@ impl Judge<'_> {
                 }
                 Ok(order) => to_transaction(order, max_installments),
             };
-            let decoded = serde_json::to_vec(&transaction)
+            let decoded = serde_json::to_value(&transaction)
                 .map_err(|e| Rejection::new(RejectReason::DecodeError, e.to_string()))
-                .and_then(|bytes| decode_json(&bytes));
+                .and_then(decode_json_value);
             match decoded {
                 Ok(decoded) => self.judge(index, item.line, decoded, extra, &mut judged),
                 Err(rejection) => {

@@ -65,7 +65,8 @@ async fn valid_v2_and_v1_events_reach_the_stream_with_user_partition_keys() -> a
         .any(|(key, p)| key == "user-101" && p["record_type"] == "clickstream"));
     // What is on the stream decodes and validates again with the core, as stream-enrich does.
     for (_, payload) in &stream {
-        let decoded = shopstream::decode_json(payload.to_string().as_bytes()).expect("decodes");
+        let text = payload.to_string();
+        let decoded = shopstream::decode_json(text.as_bytes()).expect("decodes");
         let problems =
             shopstream::validate::validate(&decoded, chrono::Utc::now(), &Default::default());
         assert!(problems.is_empty(), "{problems:?}");

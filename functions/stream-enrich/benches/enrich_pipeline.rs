@@ -18,7 +18,7 @@ use shopstream::config::{CoreConfig, Env};
 use shopstream::profile::CustomerProfile;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use stream_enrich::enrich::{enrich, DynamoProfiles, Enricher, ProfileCache};
+use stream_enrich::enrich::{enrich, DynamoProfiles, Enricher, ProfileCache, Profiles};
 use stream_enrich::objects::plan;
 use stream_enrich::pipeline::triage;
 use stream_enrich::source::{parse_event, Slice};
@@ -70,11 +70,7 @@ fn kinesis_event() -> (Value, usize) {
 }
 
 /// The CPU path of one slice, profiles from the cache; returns bytes produced.
-fn run_in_memory(
-    slice: &Slice,
-    core: &CoreConfig,
-    profiles: &std::collections::HashMap<String, Option<CustomerProfile>>,
-) -> usize {
+fn run_in_memory(slice: &Slice, core: &CoreConfig, profiles: &Profiles) -> usize {
     let triaged = triage(slice, core);
     let mut accepted = triaged.accepted;
     enrich(&mut accepted, profiles, &core.fraud);
@@ -95,7 +91,7 @@ fn thread_cpu_time() -> Duration {
         .unwrap_or_else(|e| panic!("clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed: {e}"))
 }
 
-fn profiles() -> std::collections::HashMap<String, Option<CustomerProfile>> {
+fn profiles() -> Profiles {
     (0..USERS)
         .map(|u| {
             let id = format!("user_{u:06}");

@@ -39,16 +39,16 @@ pub struct FraudAlert {
 impl FraudAlert {
     pub fn new(tx: &CleanTransaction, position: RecordPosition, arrived_at: DateTime<Utc>) -> Self {
         FraudAlert {
-            event_id: tx.event_id.clone(),
-            user_id: tx.user_id.clone(),
+            event_id: tx.event_id.to_string(),
+            user_id: tx.user_id.to_string(),
             event_timestamp: tx.event_time,
             score: tx.fraud.score,
             risk_level: tx.fraud.risk_level.as_str(),
             matched_rules: tx.fraud.matched_rules.clone(),
             total_amount: format_cents(tx.total_amount_cents),
-            currency: tx.currency.clone(),
-            payment_method: tx.payment_method.clone(),
-            country_name: tx.country_name.clone(),
+            currency: tx.currency.as_deref().map(str::to_owned),
+            payment_method: tx.payment_method.as_deref().map(str::to_owned),
+            country_name: tx.country_name.as_deref().map(str::to_owned),
             profile_country: tx.profile_country.clone(),
             summary: describe(tx),
             position,

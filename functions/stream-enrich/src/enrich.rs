@@ -8,11 +8,16 @@ use lru::LruCache;
 use shopstream::clean::CleanRecord;
 use shopstream::fraud::{FraudContext, FraudRules};
 use shopstream::profile::CustomerProfile;
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use thiserror::Error;
+
+/// Customer profiles by user id; `None` is a user known to have no profile. Looked up once per
+/// transaction, hence the fast hasher.
+pub type Profiles = HashMap<String, Option<CustomerProfile>, foldhash::fast::RandomState>;
 use tokio::task::JoinSet;
 
 /// BatchGetItem takes at most 100 keys per call.
@@ -65,9 +70,9 @@ impl ProfileCache {
         &self,
         user_ids: impl IntoIterator<Item = &'a str>,
         now: Instant,
-    ) -> (HashMap<String, Option<CustomerProfile>>, Vec<String>) {
+    ) -> (Profiles, Vec<String>) {
         let mut cache = self.lock();
-        let mut known = HashMap::new();
+        let mut known = Profiles::default();
         let mut missing = Vec::new();
         for id in user_ids {
             match cache.get(id) {
@@ -224,14 +229,11 @@ impl Enricher {
     }
 
     /// The profiles of the transactions' users.
-    pub async fn profiles_for(
-        &self,
-        accepted: &[Accepted],
-    ) -> Result<HashMap<String, Option<CustomerProfile>>, EnrichError> {
+    pub async fn profiles_for(&self, accepted: &[Accepted<'_>]) -> Result<Profiles, EnrichError> {
         let user_ids: BTreeSet<&str> = accepted
             .iter()
             .filter_map(|a| match &a.record {
-                CleanRecord::Transaction(t) => Some(t.user_id.as_str()),
+                CleanRecord::Transaction(t) => Some(t.user_id.as_ref()),
                 _ => None,
             })
             .collect();
@@ -252,24 +254,21 @@ impl Enricher {
 
 /// Fills profile fields and the fraud assessment of every transaction. Velocity sees the
 /// user's other transactions in the slice.
-pub fn enrich(
-    accepted: &mut [Accepted],
-    profiles: &HashMap<String, Option<CustomerProfile>>,
-    rules: &FraudRules,
-) {
+pub fn enrich(accepted: &mut [Accepted<'_>], profiles: &Profiles, rules: &FraudRules) {
     // Each transaction's user as an index into `times_of_user`, so the map borrowing the
     // user ids can be dropped before the records are updated.
     let mut user_of_record: Vec<Option<usize>> = Vec::with_capacity(accepted.len());
     let mut times_of_user: Vec<Vec<(usize, DateTime<Utc>)>> = Vec::new();
     {
-        let mut user_index: HashMap<&str, usize> = HashMap::with_capacity(accepted.len());
+        let mut user_index: foldhash::HashMap<&str, usize> =
+            foldhash::HashMap::with_capacity_and_hasher(accepted.len(), Default::default());
         for (position, a) in accepted.iter().enumerate() {
             let CleanRecord::Transaction(t) = &a.record else {
                 user_of_record.push(None);
                 continue;
             };
             let next = times_of_user.len();
-            let user = *user_index.entry(t.user_id.as_str()).or_insert(next);
+            let user = *user_index.entry(t.user_id.as_ref()).or_insert(next);
             if user == next {
                 times_of_user.push(Vec::new());
             }
@@ -282,7 +281,7 @@ pub fn enrich(
         let CleanRecord::Transaction(tx) = &mut a.record else {
             continue;
         };
-        let profile = profiles.get(&tx.user_id).and_then(Option::as_ref);
+        let profile = profiles.get(tx.user_id.as_ref()).and_then(Option::as_ref);
         others.clear();
         if let Some(times) = user_of_record[position].map(|user| &times_of_user[user]) {
             others.extend(
@@ -295,7 +294,8 @@ pub fn enrich(
         tx.customer_segment = profile.and_then(|p| p.segment.clone());
         tx.profile_country = profile
             .and_then(|p| p.country.as_deref())
-            .and_then(shopstream::geo::normalize_country);
+            .and_then(shopstream::geo::normalize_country)
+            .map(Cow::into_owned);
         tx.fraud = rules.assess(
             tx,
             &FraudContext {

@@ -292,7 +292,7 @@ fn fraud_alerts(slice: &Slice, accepted: &[Accepted]) -> (Vec<FraudAlert>, Vec<u
 /// Returns the final cut.
 async fn repair(
     writer: &LakeWriter,
-    written: &mut Vec<(LakeObject, usize)>,
+    written: &mut Vec<(LakeObject<'_>, usize)>,
     mut cut: usize,
 ) -> usize {
     for _ in 0..REPAIR_ROUNDS {

@@ -6,7 +6,7 @@ use crate::pipeline::{Accepted, Refused};
 use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use shopstream::clean::{CleanClickstream, CleanInventory, CleanRecord, CleanTransaction};
 use shopstream::columnar::{
-    clickstream_batch, inventory_batch, to_parquet_bytes, transactions_batch, EncodeError,
+    clickstream_to_parquet, inventory_to_parquet, transactions_to_parquet, EncodeError,
 };
 use shopstream::lake::{quarantine_key, silver_key, SourceRange};
 use shopstream::quarantine::{to_jsonl, QuarantineEntry};
@@ -18,14 +18,14 @@ pub const JSONL_CONTENT_TYPE: &str = "application/x-ndjson";
 
 /// The rows of one object.
 #[derive(Debug, Clone)]
-pub enum Rows {
-    Transactions(Vec<CleanTransaction>),
-    Clickstream(Vec<CleanClickstream>),
-    Inventory(Vec<CleanInventory>),
+pub enum Rows<'a> {
+    Transactions(Vec<CleanTransaction<'a>>),
+    Clickstream(Vec<CleanClickstream<'a>>),
+    Inventory(Vec<CleanInventory<'a>>),
     Quarantine(Vec<QuarantineEntry>),
 }
 
-impl Rows {
+impl<'a> Rows<'a> {
     pub fn len(&self) -> usize {
         match self {
             Rows::Transactions(r) => r.len(),
@@ -40,7 +40,7 @@ impl Rows {
     }
 
     /// Keeps the rows whose `keep` flag is set (flags parallel to the rows).
-    fn filtered(&self, keep: &[bool]) -> Rows {
+    fn filtered(&self, keep: &[bool]) -> Rows<'a> {
         fn pick<T: Clone>(rows: &[T], keep: &[bool]) -> Vec<T> {
             rows.iter()
                 .zip(keep)
@@ -59,13 +59,13 @@ impl Rows {
 
 /// One object to write: its key, its rows, and the slice index of each row.
 #[derive(Debug, Clone)]
-pub struct LakeObject {
+pub struct LakeObject<'a> {
     pub key: String,
     pub indices: Vec<usize>,
-    pub rows: Rows,
+    pub rows: Rows<'a>,
 }
 
-impl LakeObject {
+impl<'a> LakeObject<'a> {
     pub fn is_quarantine(&self) -> bool {
         matches!(self.rows, Rows::Quarantine(_))
     }
@@ -81,9 +81,9 @@ impl LakeObject {
     /// The object's bytes: snappy Parquet in the entity's silver schema, or JSON lines.
     pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
         match &self.rows {
-            Rows::Transactions(rows) => to_parquet_bytes(&transactions_batch(rows)?),
-            Rows::Clickstream(rows) => to_parquet_bytes(&clickstream_batch(rows)?),
-            Rows::Inventory(rows) => to_parquet_bytes(&inventory_batch(rows)?),
+            Rows::Transactions(rows) => transactions_to_parquet(rows),
+            Rows::Clickstream(rows) => clickstream_to_parquet(rows),
+            Rows::Inventory(rows) => inventory_to_parquet(rows),
             Rows::Quarantine(rows) => Ok(to_jsonl(rows)),
         }
     }
@@ -98,7 +98,7 @@ impl LakeObject {
 
     /// The same object holding only rows from records before `limit`; `None` when nothing
     /// would remain.
-    pub fn truncated(&self, limit: usize) -> Option<LakeObject> {
+    pub fn truncated(&self, limit: usize) -> Option<LakeObject<'a>> {
         let keep: Vec<bool> = self.indices.iter().map(|i| *i < limit).collect();
         if !keep.contains(&true) {
             return None;
@@ -117,12 +117,12 @@ impl LakeObject {
 }
 
 /// Groups a slice's outcome into objects (sorted by key).
-pub fn plan(
+pub fn plan<'a>(
     range: &SourceRange,
     first_arrival: DateTime<Utc>,
-    accepted: Vec<Accepted>,
+    accepted: Vec<Accepted<'a>>,
     refused: Vec<Refused>,
-) -> Vec<LakeObject> {
+) -> Vec<LakeObject<'a>> {
     // Rows are grouped by partition, so each object's key is formatted once, not once per
     // row, and counted first, so each object's vectors are allocated once: growing them would
     // move every (large) row again.

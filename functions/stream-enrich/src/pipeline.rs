@@ -11,9 +11,9 @@ use shopstream::reason::Rejection;
 
 /// A kept record and its index in the slice.
 #[derive(Debug, Clone)]
-pub struct Accepted {
+pub struct Accepted<'a> {
     pub index: usize,
-    pub record: CleanRecord,
+    pub record: CleanRecord<'a>,
 }
 
 /// A refused record and its index in the slice.
@@ -25,15 +25,15 @@ pub struct Refused {
 
 /// The outcome of a slice's records, each list in slice order.
 #[derive(Debug, Clone, Default)]
-pub struct Triage {
-    pub accepted: Vec<Accepted>,
+pub struct Triage<'a> {
+    pub accepted: Vec<Accepted<'a>>,
     pub refused: Vec<Refused>,
 }
 
 /// Decodes, validates, cleans and deduplicates (first occurrence of an `event_id` wins) the
 /// records of a slice. Validation runs against each record's arrival time, so the outcome is
 /// a pure function of the slice.
-pub fn triage(slice: &Slice, core: &CoreConfig) -> Triage {
+pub fn triage<'a>(slice: &'a Slice, core: &CoreConfig) -> Triage<'a> {
     let mut triage = Triage {
         accepted: Vec::with_capacity(slice.records.len()),
         refused: Vec::new(),
@@ -51,11 +51,11 @@ pub fn triage(slice: &Slice, core: &CoreConfig) -> Triage {
     triage
 }
 
-fn process(
-    source: &SourceRecord,
+fn process<'a>(
+    source: &'a SourceRecord,
     core: &CoreConfig,
     dedupe: &mut Deduplicator,
-) -> Result<CleanRecord, Box<QuarantineEntry>> {
+) -> Result<CleanRecord<'a>, Box<QuarantineEntry>> {
     let refuse = |payload: &[u8], rejections: Vec<Rejection>| {
         Box::new(QuarantineEntry::new(
             payload,

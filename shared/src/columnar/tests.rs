@@ -1,26 +1,16 @@
 use super::*;
-use crate::clean::{accept, CleanRecord};
-use crate::decode::decode_json;
-use crate::testdata::{iti_transaction, json_of, test_now};
-use crate::validate::ValidationRules;
+use crate::testdata::{cleaned, iti_transaction};
 use arrow::array::Array;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
-fn clean_sample(n: usize) -> Vec<CleanTransaction> {
+fn clean_sample(n: usize) -> Vec<CleanTransaction<'static>> {
     (0..n)
         .map(|i| {
             let mut t = iti_transaction();
-            t.event_id = Some(format!("e-{i}"));
+            t.event_id = Some(format!("e-{i}").into());
             t.quantity = Some(1 + (i as i64 % 5));
-            match accept(
-                decode_json(&json_of(&t)).unwrap(),
-                test_now(),
-                &ValidationRules::default(),
-            ) {
-                Ok(CleanRecord::Transaction(c)) => c,
-                other => panic!("{other:?}"),
-            }
+            cleaned(&t)
         })
         .collect()
 }

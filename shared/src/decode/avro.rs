@@ -124,7 +124,10 @@ fn limit_avro_allocations() {
 }
 
 /// Decodes one Confluent-framed Avro record.
-pub fn decode_confluent(payload: &[u8], schemas: &AvroSchemas) -> Result<Decoded, Rejection> {
+pub fn decode_confluent(
+    payload: &[u8],
+    schemas: &AvroSchemas,
+) -> Result<Decoded<'static>, Rejection> {
     limit_avro_allocations();
     if payload.len() < HEADER_LEN {
         return Err(Rejection::new(

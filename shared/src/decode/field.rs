@@ -2,7 +2,9 @@
 //! null, of the expected type, or of another type, so decoding can explain every problem at
 //! once instead of stopping at the first.
 
+use crate::record::Text;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -22,11 +24,15 @@ impl<T> Field<T> {
     }
 }
 
-/// The JSON types a field accepts, and how each converts.
-pub(crate) trait FieldType: Sized {
+/// The JSON types a field accepts, and how each converts. `'de` is the payload's lifetime:
+/// text read as-is is borrowed from it.
+pub(crate) trait FieldType<'de>: Sized {
     const EXPECTED: &'static str;
     fn from_str(_: &str) -> Result<Self, &'static str> {
         Err("a string")
+    }
+    fn from_borrowed_str(v: &'de str) -> Result<Self, &'static str> {
+        Self::from_str(v)
     }
     fn from_i64(_: i64) -> Result<Self, &'static str> {
         Err("a number")
@@ -45,14 +51,17 @@ pub(crate) trait FieldType: Sized {
     }
 }
 
-impl FieldType for String {
+impl<'de: 'a, 'a> FieldType<'de> for Text<'a> {
     const EXPECTED: &'static str = "a string";
     fn from_str(v: &str) -> Result<Self, &'static str> {
-        Ok(v.to_owned())
+        Ok(Cow::Owned(v.to_owned()))
+    }
+    fn from_borrowed_str(v: &'de str) -> Result<Self, &'static str> {
+        Ok(Cow::Borrowed(v))
     }
 }
 
-impl FieldType for i64 {
+impl FieldType<'_> for i64 {
     const EXPECTED: &'static str = "an integer";
     fn from_i64(v: i64) -> Result<Self, &'static str> {
         Ok(v)
@@ -67,7 +76,7 @@ impl FieldType for i64 {
     }
 }
 
-impl FieldType for f64 {
+impl FieldType<'_> for f64 {
     const EXPECTED: &'static str = "a number";
     fn from_i64(v: i64) -> Result<Self, &'static str> {
         Ok(v as f64)
@@ -80,14 +89,14 @@ impl FieldType for f64 {
     }
 }
 
-impl FieldType for bool {
+impl FieldType<'_> for bool {
     const EXPECTED: &'static str = "a boolean";
     fn from_bool(v: bool) -> Result<Self, &'static str> {
         Ok(v)
     }
 }
 
-impl FieldType for crate::record::ProductPrice {
+impl FieldType<'_> for crate::record::ProductPrice {
     const EXPECTED: &'static str = "a number or a price string";
     fn from_str(v: &str) -> Result<Self, &'static str> {
         Ok(crate::record::ProductPrice::Text(v.to_owned()))
@@ -112,7 +121,7 @@ fn settle<T>(converted: Result<T, &'static str>) -> Field<T> {
 
 struct FieldVisitor<T>(PhantomData<T>);
 
-impl<'de, T: FieldType> Visitor<'de> for FieldVisitor<T> {
+impl<'de, T: FieldType<'de>> Visitor<'de> for FieldVisitor<T> {
     type Value = Field<T>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -120,6 +129,9 @@ impl<'de, T: FieldType> Visitor<'de> for FieldVisitor<T> {
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Field<T>, E> {
         Ok(settle(T::from_str(v)))
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Field<T>, E> {
+        Ok(settle(T::from_borrowed_str(v)))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Field<T>, E> {
         Ok(settle(T::from_i64(v)))
@@ -152,7 +164,7 @@ impl<'de, T: FieldType> Visitor<'de> for FieldVisitor<T> {
     }
 }
 
-impl<'de, T: FieldType> Deserialize<'de> for Field<T> {
+impl<'de, T: FieldType<'de>> Deserialize<'de> for Field<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(FieldVisitor(PhantomData))
     }

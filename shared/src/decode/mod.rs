@@ -25,14 +25,14 @@ pub enum PayloadFormat {
 
 /// A readable record and the field-level problems found while reading it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Decoded {
-    pub record: Record,
+pub struct Decoded<'a> {
+    pub record: Record<'a>,
     pub problems: Vec<Rejection>,
     pub format: PayloadFormat,
 }
 
 /// Decodes one JSON object.
-pub fn decode_json(payload: &[u8]) -> Result<Decoded, Rejection> {
+pub fn decode_json(payload: &[u8]) -> Result<Decoded<'_>, Rejection> {
     // serde would also read a JSON array positionally into the struct: only objects are records.
     match payload.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => {}
@@ -65,11 +65,13 @@ pub fn decode_json(payload: &[u8]) -> Result<Decoded, Rejection> {
 }
 
 /// Decodes an already-parsed JSON value (used for Avro bodies and API request arrays).
-pub fn decode_json_value(value: serde_json::Value) -> Result<Decoded, Rejection> {
+pub fn decode_json_value(value: serde_json::Value) -> Result<Decoded<'static>, Rejection> {
+    use serde::Deserialize;
     if !value.is_object() {
         return Err(not_an_object());
     }
-    let wire: WireRecord = serde_json::from_value(value).map_err(json_rejection)?;
+    // A Value hands out owned strings, so the record owns its text.
+    let wire = WireRecord::<'static>::deserialize(value).map_err(json_rejection)?;
     let (record, problems) = wire.into_record()?;
     Ok(Decoded {
         record,
@@ -81,7 +83,10 @@ pub fn decode_json_value(value: serde_json::Value) -> Result<Decoded, Rejection>
 /// Decodes a stream payload whose encoding is not known in advance: a payload starting with
 /// the Confluent magic byte 0 is Avro (JSON text never starts with a NUL byte), anything else
 /// is read as JSON.
-pub fn decode_payload(payload: &[u8], schemas: &AvroSchemas) -> Result<Decoded, Rejection> {
+pub fn decode_payload<'a>(
+    payload: &'a [u8],
+    schemas: &AvroSchemas,
+) -> Result<Decoded<'a>, Rejection> {
     match payload.first() {
         Some(&CONFLUENT_MAGIC) => avro::decode_confluent(payload, schemas),
         Some(_) => decode_json(payload),

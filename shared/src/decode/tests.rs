@@ -6,7 +6,8 @@ use proptest::prelude::*;
 
 #[test]
 fn decodes_an_iti_json_transaction() {
-    let decoded = decode_json(&json_of(&iti_transaction())).unwrap();
+    let payload = json_of(&iti_transaction());
+    let decoded = decode_json(&payload).unwrap();
     assert_eq!(decoded.record, Record::Transaction(iti_transaction()));
     assert!(decoded.problems.is_empty());
     assert_eq!(decoded.format, PayloadFormat::Json);
@@ -274,19 +275,19 @@ prop_compose! {
         marketing in (proptest::option::of(arb_text()), proptest::option::of(arb_text()), proptest::option::of(arb_text()), proptest::option::of(any::<bool>())),
         status in (arb_text(), arb_text(), arb_text(), arb_text(), proptest::option::of(arb_text())),
         date in (arb_text(), 0i64..3000, 1i64..13, 1i64..32, 0i64..24),
-    ) -> Transaction {
+    ) -> Transaction<'static> {
         Transaction {
-            event_id: Some(ids.0), quantity: Some(ids.1 % 1000), total_amount: None, feedback_score: ids.2,
-            user_id: user.0, user_name: Some(user.1), user_email: Some(user.2), user_phone: user.3,
+            event_id: Some(ids.0.into()), quantity: Some(ids.1 % 1000), total_amount: None, feedback_score: ids.2,
+            user_id: user.0.map(Into::into), user_name: Some(user.1.into()), user_email: Some(user.2.into()), user_phone: user.3.map(Into::into),
             is_first_purchase: Some(user.4),
-            language: Some(place.0), currency: Some(place.1), city_name: Some(place.2), country_name: Some(place.3),
-            product_id: Some(product.0), product_name: Some(product.1), product_category: Some(product.2),
-            product_brand: Some(product.3), product_price: Some(product.4),
-            shipping_address: shipping.0, postal_code: shipping.1, device_type: Some(shipping.2), browser: Some(shipping.3),
-            referral_source: marketing.0, campaign: marketing.1, coupon_code: marketing.2, coupon_code_flag: marketing.3,
-            payment_method: Some(status.0), payment_status: Some(status.1), transaction_status: Some(status.2),
-            action_type: Some(status.3), event_timestamp: status.4,
-            dt_date: Some(date.0), year: Some(date.1), month: Some(date.2), day: Some(date.3), hour: Some(date.4),
+            language: Some(place.0.into()), currency: Some(place.1.into()), city_name: Some(place.2.into()), country_name: Some(place.3.into()),
+            product_id: Some(product.0), product_name: Some(product.1.into()), product_category: Some(product.2.into()),
+            product_brand: Some(product.3.into()), product_price: Some(product.4),
+            shipping_address: shipping.0.map(Into::into), postal_code: shipping.1.map(Into::into), device_type: Some(shipping.2.into()), browser: Some(shipping.3.into()),
+            referral_source: marketing.0.map(Into::into), campaign: marketing.1.map(Into::into), coupon_code: marketing.2.map(Into::into), coupon_code_flag: marketing.3,
+            payment_method: Some(status.0.into()), payment_status: Some(status.1.into()), transaction_status: Some(status.2.into()),
+            action_type: Some(status.3.into()), event_timestamp: status.4.map(Into::into),
+            dt_date: Some(date.0.into()), year: Some(date.1), month: Some(date.2), day: Some(date.3), hour: Some(date.4),
         }
     }
 }
@@ -294,7 +295,8 @@ prop_compose! {
 proptest! {
     #[test]
     fn json_round_trips_any_transaction(t in arb_transaction()) {
-        let decoded = decode_json(&json_of(&t)).unwrap();
+        let payload = json_of(&t);
+        let decoded = decode_json(&payload).unwrap();
         prop_assert!(decoded.problems.is_empty());
         prop_assert_eq!(decoded.record, Record::Transaction(t));
     }

@@ -3,63 +3,97 @@
 
 use super::field::{Field, FieldType};
 use crate::reason::{RejectReason, Rejection};
-use crate::record::{ClickstreamEvent, Entity, InventoryEvent, ProductPrice, Record, Transaction};
+use crate::record::{
+    ClickstreamEvent, Entity, InventoryEvent, ProductPrice, Record, Text, Transaction,
+};
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct WireRecord {
+pub(crate) struct WireRecord<'a> {
     /// Optional explicit entity ("transaction", "clickstream", "inventory").
-    record_type: Field<String>,
+    #[serde(borrow)]
+    record_type: Field<Text<'a>>,
     // Shared by several entities.
-    event_id: Field<String>,
-    user_id: Field<String>,
-    event_timestamp: Field<String>,
+    #[serde(borrow)]
+    event_id: Field<Text<'a>>,
+    #[serde(borrow)]
+    user_id: Field<Text<'a>>,
+    #[serde(borrow)]
+    event_timestamp: Field<Text<'a>>,
     product_id: Field<i64>,
-    device_type: Field<String>,
-    browser: Field<String>,
-    country_name: Field<String>,
-    referral_source: Field<String>,
-    action_type: Field<String>,
+    #[serde(borrow)]
+    device_type: Field<Text<'a>>,
+    #[serde(borrow)]
+    browser: Field<Text<'a>>,
+    #[serde(borrow)]
+    country_name: Field<Text<'a>>,
+    #[serde(borrow)]
+    referral_source: Field<Text<'a>>,
+    #[serde(borrow)]
+    action_type: Field<Text<'a>>,
     // Transaction.
     quantity: Field<i64>,
     total_amount: Field<f64>,
     feedback_score: Field<i64>,
-    user_name: Field<String>,
-    user_email: Field<String>,
-    user_phone: Field<String>,
+    #[serde(borrow)]
+    user_name: Field<Text<'a>>,
+    #[serde(borrow)]
+    user_email: Field<Text<'a>>,
+    #[serde(borrow)]
+    user_phone: Field<Text<'a>>,
     is_first_purchase: Field<bool>,
-    language: Field<String>,
-    currency: Field<String>,
-    city_name: Field<String>,
-    product_name: Field<String>,
-    product_category: Field<String>,
-    product_brand: Field<String>,
+    #[serde(borrow)]
+    language: Field<Text<'a>>,
+    #[serde(borrow)]
+    currency: Field<Text<'a>>,
+    #[serde(borrow)]
+    city_name: Field<Text<'a>>,
+    #[serde(borrow)]
+    product_name: Field<Text<'a>>,
+    #[serde(borrow)]
+    product_category: Field<Text<'a>>,
+    #[serde(borrow)]
+    product_brand: Field<Text<'a>>,
     product_price: Field<ProductPrice>,
-    shipping_address: Field<String>,
-    postal_code: Field<String>,
-    campaign: Field<String>,
-    coupon_code: Field<String>,
+    #[serde(borrow)]
+    shipping_address: Field<Text<'a>>,
+    #[serde(borrow)]
+    postal_code: Field<Text<'a>>,
+    #[serde(borrow)]
+    campaign: Field<Text<'a>>,
+    #[serde(borrow)]
+    coupon_code: Field<Text<'a>>,
     coupon_code_flag: Field<bool>,
-    payment_method: Field<String>,
-    payment_status: Field<String>,
-    transaction_status: Field<String>,
-    dt_date: Field<String>,
+    #[serde(borrow)]
+    payment_method: Field<Text<'a>>,
+    #[serde(borrow)]
+    payment_status: Field<Text<'a>>,
+    #[serde(borrow)]
+    transaction_status: Field<Text<'a>>,
+    #[serde(borrow)]
+    dt_date: Field<Text<'a>>,
     year: Field<i64>,
     month: Field<i64>,
     day: Field<i64>,
     hour: Field<i64>,
     // Clickstream.
-    event_type: Field<String>,
-    session_id: Field<String>,
-    page_url: Field<String>,
-    search_query: Field<String>,
+    #[serde(borrow)]
+    event_type: Field<Text<'a>>,
+    #[serde(borrow)]
+    session_id: Field<Text<'a>>,
+    #[serde(borrow)]
+    page_url: Field<Text<'a>>,
+    #[serde(borrow)]
+    search_query: Field<Text<'a>>,
     // Inventory.
-    warehouse_id: Field<String>,
+    #[serde(borrow)]
+    warehouse_id: Field<Text<'a>>,
     quantity_change: Field<i64>,
     stock_level: Field<i64>,
     unit_cost: Field<f64>,
-    reason: Field<String>,
+    #[serde(borrow)]
+    reason: Field<Text<'a>>,
 }
 
 /// Collects field problems while converting lenient fields to plain options.
@@ -69,7 +103,7 @@ struct Taker {
 
 impl Taker {
     /// A field we keep: a wrong type is refused with `reason`.
-    fn take<T: FieldType>(
+    fn take<'de, T: FieldType<'de>>(
         &mut self,
         name: &str,
         field: Field<T>,
@@ -89,7 +123,7 @@ impl Taker {
         }
     }
 
-    fn keep<T: FieldType>(&mut self, name: &str, field: Field<T>) -> Option<T> {
+    fn keep<'de, T: FieldType<'de>>(&mut self, name: &str, field: Field<T>) -> Option<T> {
         self.take(name, field, RejectReason::SchemaMismatch)
     }
 
@@ -103,7 +137,7 @@ impl Taker {
     }
 }
 
-impl WireRecord {
+impl<'a> WireRecord<'a> {
     /// Which entity this record is: an explicit `record_type` wins; otherwise clickstream
     /// events carry `event_type`, inventory events a warehouse or a quantity change, and
     /// everything else is read as a transaction (the ITI producers send no type field).
@@ -123,7 +157,7 @@ impl WireRecord {
     }
 
     /// Converts to the entity's record, with the field problems found on the way.
-    pub(crate) fn into_record(self) -> Result<(Record, Vec<Rejection>), Rejection> {
+    pub(crate) fn into_record(self) -> Result<(Record<'a>, Vec<Rejection>), Rejection> {
         let entity = self.entity()?;
         let mut t = Taker {
             problems: Vec::new(),

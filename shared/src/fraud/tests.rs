@@ -1,29 +1,19 @@
 use super::*;
-use crate::clean::{accept, CleanRecord};
-use crate::decode::decode_json;
 use crate::record::{ProductPrice, Transaction};
-use crate::testdata::{iti_transaction, json_of, test_now};
-use crate::validate::ValidationRules;
+use crate::testdata::{cleaned, iti_transaction};
 use proptest::prelude::*;
 
-fn clean_with(change: impl FnOnce(&mut Transaction)) -> CleanTransaction {
+fn clean_with(change: impl FnOnce(&mut Transaction<'static>)) -> CleanTransaction<'static> {
     let mut t = iti_transaction();
     change(&mut t);
-    match accept(
-        decode_json(&json_of(&t)).unwrap(),
-        test_now(),
-        &ValidationRules::default(),
-    ) {
-        Ok(CleanRecord::Transaction(c)) => c,
-        other => panic!("{other:?}"),
-    }
+    cleaned(&t)
 }
 
-fn priced(amount: f64, method: &str) -> CleanTransaction {
+fn priced(amount: f64, method: &str) -> CleanTransaction<'static> {
     clean_with(|t| {
         t.product_price = Some(ProductPrice::Amount(amount));
         t.quantity = Some(1);
-        t.payment_method = Some(method.into());
+        t.payment_method = Some(method.to_owned().into());
     })
 }
 
@@ -51,7 +41,7 @@ fn profile_and_history_rules() {
     let rules = FraudRules::default();
     let tx = priced(6_000.0, "gift_card");
     let foreign = CustomerProfile {
-        user_id: tx.user_id.clone(),
+        user_id: tx.user_id.to_string(),
         country: Some("DE".into()),
         lifetime_orders: Some(0),
         ..CustomerProfile::default()

@@ -1,3 +1,4 @@
+use super::Text;
 use serde::{Deserialize, Serialize};
 
 /// `event_type` values of a clickstream event.
@@ -5,17 +6,17 @@ pub const CLICKSTREAM_EVENT_TYPES: [&str; 4] = ["page_view", "add_to_cart", "sea
 
 /// A clickstream event (`shared/schemas/clickstream.avsc`), as received.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ClickstreamEvent {
-    pub event_id: Option<String>,
-    pub event_type: Option<String>,
-    pub user_id: Option<String>,
-    pub session_id: Option<String>,
-    pub event_timestamp: Option<String>,
-    pub page_url: Option<String>,
+pub struct ClickstreamEvent<'a> {
+    pub event_id: Option<Text<'a>>,
+    pub event_type: Option<Text<'a>>,
+    pub user_id: Option<Text<'a>>,
+    pub session_id: Option<Text<'a>>,
+    pub event_timestamp: Option<Text<'a>>,
+    pub page_url: Option<Text<'a>>,
     pub product_id: Option<i64>,
-    pub search_query: Option<String>,
-    pub device_type: Option<String>,
-    pub browser: Option<String>,
-    pub referral_source: Option<String>,
-    pub country_name: Option<String>,
+    pub search_query: Option<Text<'a>>,
+    pub device_type: Option<Text<'a>>,
+    pub browser: Option<Text<'a>>,
+    pub referral_source: Option<Text<'a>>,
+    pub country_name: Option<Text<'a>>,
 }

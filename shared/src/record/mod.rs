@@ -12,7 +12,12 @@ pub use inventory::{InventoryEvent, INVENTORY_ACTIONS};
 pub use transaction::{ProductPrice, Transaction, TRANSACTION_ACTIONS};
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
+
+/// A text field: borrowed from the payload when it was read as-is (the usual case), owned when
+/// decoding or cleaning had to change it (JSON escapes, Avro, trimming, case).
+pub type Text<'a> = Cow<'a, str>;
 use std::str::FromStr;
 
 /// The kinds of record the pipeline carries; each has its own lake prefix and Parquet schema.
@@ -62,13 +67,13 @@ impl FromStr for Entity {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
-pub enum Record {
-    Transaction(Transaction),
-    Clickstream(ClickstreamEvent),
-    Inventory(InventoryEvent),
+pub enum Record<'a> {
+    Transaction(Transaction<'a>),
+    Clickstream(ClickstreamEvent<'a>),
+    Inventory(InventoryEvent<'a>),
 }
 
-impl Record {
+impl Record<'_> {
     pub fn entity(&self) -> Entity {
         match self {
             Record::Transaction(_) => Entity::Transaction,
@@ -108,7 +113,7 @@ impl Record {
             Record::Clickstream(r) => &mut r.event_id,
             Record::Inventory(r) => &mut r.event_id,
         };
-        *slot = Some(event_id);
+        *slot = Some(Cow::Owned(event_id));
     }
 
     /// The record as a JSON object, with `null` for absent fields (the ITI producers' shape).

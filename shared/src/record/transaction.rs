@@ -1,3 +1,4 @@
+use super::Text;
 use serde::{Deserialize, Serialize};
 
 /// `action_type` values a transaction may carry (lower-case; input is compared case-insensitively).
@@ -5,39 +6,39 @@ pub const TRANSACTION_ACTIONS: [&str; 5] = ["purchase", "refund", "return", "exc
 
 /// The ITI `Transaction` (`shared/schemas/transaction.avsc`, 36 fields), as received.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Transaction {
-    pub event_id: Option<String>,
+pub struct Transaction<'a> {
+    pub event_id: Option<Text<'a>>,
     pub quantity: Option<i64>,
     pub total_amount: Option<f64>,
     pub feedback_score: Option<i64>,
-    pub user_id: Option<String>,
-    pub user_name: Option<String>,
-    pub user_email: Option<String>,
-    pub user_phone: Option<String>,
+    pub user_id: Option<Text<'a>>,
+    pub user_name: Option<Text<'a>>,
+    pub user_email: Option<Text<'a>>,
+    pub user_phone: Option<Text<'a>>,
     pub is_first_purchase: Option<bool>,
-    pub language: Option<String>,
-    pub currency: Option<String>,
-    pub city_name: Option<String>,
-    pub country_name: Option<String>,
+    pub language: Option<Text<'a>>,
+    pub currency: Option<Text<'a>>,
+    pub city_name: Option<Text<'a>>,
+    pub country_name: Option<Text<'a>>,
     pub product_id: Option<i64>,
-    pub product_name: Option<String>,
-    pub product_category: Option<String>,
-    pub product_brand: Option<String>,
+    pub product_name: Option<Text<'a>>,
+    pub product_category: Option<Text<'a>>,
+    pub product_brand: Option<Text<'a>>,
     pub product_price: Option<ProductPrice>,
-    pub shipping_address: Option<String>,
-    pub postal_code: Option<String>,
-    pub device_type: Option<String>,
-    pub browser: Option<String>,
-    pub referral_source: Option<String>,
-    pub campaign: Option<String>,
-    pub coupon_code: Option<String>,
+    pub shipping_address: Option<Text<'a>>,
+    pub postal_code: Option<Text<'a>>,
+    pub device_type: Option<Text<'a>>,
+    pub browser: Option<Text<'a>>,
+    pub referral_source: Option<Text<'a>>,
+    pub campaign: Option<Text<'a>>,
+    pub coupon_code: Option<Text<'a>>,
     pub coupon_code_flag: Option<bool>,
-    pub payment_method: Option<String>,
-    pub payment_status: Option<String>,
-    pub transaction_status: Option<String>,
-    pub action_type: Option<String>,
-    pub event_timestamp: Option<String>,
-    pub dt_date: Option<String>,
+    pub payment_method: Option<Text<'a>>,
+    pub payment_status: Option<Text<'a>>,
+    pub transaction_status: Option<Text<'a>>,
+    pub action_type: Option<Text<'a>>,
+    pub event_timestamp: Option<Text<'a>>,
+    pub dt_date: Option<Text<'a>>,
     pub year: Option<i64>,
     pub month: Option<i64>,
     pub day: Option<i64>,
@@ -53,7 +54,7 @@ pub enum ProductPrice {
     Text(String),
 }
 
-impl Transaction {
+impl Transaction<'_> {
     /// Names of the 36 fields, in schema order.
     pub const FIELD_NAMES: [&'static str; 36] = [
         "event_id",

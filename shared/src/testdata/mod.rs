@@ -3,7 +3,7 @@
 use crate::record::{ProductPrice, Transaction};
 
 /// A complete, valid ITI transaction (a completed purchase on 2024-11-05 07:15 UTC).
-pub(crate) fn iti_transaction() -> Transaction {
+pub(crate) fn iti_transaction() -> Transaction<'static> {
     Transaction {
         event_id: Some("3f2b6c1e-8a4d-4f7e-9b1a-2c3d4e5f6a7b".into()),
         quantity: Some(2),
@@ -52,4 +52,19 @@ pub(crate) fn test_now() -> chrono::DateTime<chrono::Utc> {
 
 pub(crate) fn json_of(t: &Transaction) -> Vec<u8> {
     serde_json::to_vec(t).unwrap()
+}
+
+/// `t` as JSON, decoded and cleaned with the default rules; panics when it is refused. The
+/// payload is leaked so the clean row can borrow from it for the rest of the test.
+pub(crate) fn cleaned(t: &Transaction) -> crate::clean::CleanTransaction<'static> {
+    let payload: &'static [u8] = Box::leak(json_of(t).into_boxed_slice());
+    let decoded = crate::decode::decode_json(payload).unwrap();
+    match crate::clean::accept(
+        decoded,
+        test_now(),
+        &crate::validate::ValidationRules::default(),
+    ) {
+        Ok(crate::clean::CleanRecord::Transaction(clean)) => clean,
+        other => panic!("expected a clean transaction, got {other:?}"),
+    }
 }

@@ -5,14 +5,15 @@ use crate::testdata::{iti_transaction, json_of, test_now};
 use proptest::prelude::*;
 
 fn reasons_of(t: &Transaction, rules: &ValidationRules) -> Vec<RejectReason> {
-    let decoded = decode_json(&json_of(t)).unwrap();
+    let payload = json_of(t);
+    let decoded = decode_json(&payload).unwrap();
     validate(&decoded, test_now(), rules)
         .into_iter()
         .map(|r| r.reason)
         .collect()
 }
 
-fn with(change: impl FnOnce(&mut Transaction)) -> Transaction {
+fn with(change: impl FnOnce(&mut Transaction<'static>)) -> Transaction<'static> {
     let mut t = iti_transaction();
     change(&mut t);
     t
@@ -65,7 +66,7 @@ fn each_rule_gives_its_reason() {
         ),
         (
             "no event id",
-            with(|t| t.event_id = Some(String::new())),
+            with(|t| t.event_id = Some(String::new().into())),
             MissingEventId,
         ),
         ("zero quantity", with(|t| t.quantity = Some(0)), BadQuantity),
@@ -262,7 +263,7 @@ proptest! {
     fn future_skew_is_respected(ahead_seconds in -86_400i64..86_400, skew in 0i64..7_200) {
         let rules = ValidationRules { max_future_skew: TimeDelta::seconds(skew), ..ValidationRules::default() };
         let time = test_now() + TimeDelta::seconds(ahead_seconds);
-        let t = with(|t| t.event_timestamp = Some(time.to_rfc3339()));
+        let t = with(|t| t.event_timestamp = Some(time.to_rfc3339().into()));
         let reasons = reasons_of(&t, &rules);
         prop_assert_eq!(reasons.contains(&RejectReason::FutureTimestamp), ahead_seconds > skew);
     }

@@ -10,6 +10,8 @@ const PRODUCT_DOMAIN: u64 = 0xCA7A;
 pub struct Catalog {
     seed: u64,
     per_category: u64,
+    /// ln of each category's lowest and highest price in cents (prices are log-uniform).
+    log_price_range: Vec<(f64, f64)>,
 }
 
 pub struct Product {
@@ -25,6 +27,10 @@ impl Catalog {
         Catalog {
             seed,
             per_category: (size / CATEGORIES.len() as u64).max(1),
+            log_price_range: CATEGORIES
+                .iter()
+                .map(|c| ((c.min_cents as f64).ln(), (c.max_cents as f64).ln()))
+                .collect(),
         }
     }
 
@@ -40,8 +46,8 @@ impl Catalog {
         let category: &Category = &CATEGORIES[category_index];
         let mut rng = Rng::keyed(self.seed, PRODUCT_DOMAIN, id);
         // Log-uniform inside the category's range: many cheap items, a few expensive ones.
-        let (low, high) = (category.min_cents as f64, category.max_cents as f64);
-        let price = (low.ln() + rng.unit() * (high.ln() - low.ln())).exp();
+        let (low, high) = self.log_price_range[category_index];
+        let price = (low + rng.unit() * (high - low)).exp();
         // Prices end in .99 like real shelves.
         let price_cents = ((price / 100.0).floor() as u64 * 100 + 99)
             .clamp(category.min_cents, category.max_cents);

@@ -1,7 +1,7 @@
 //! A JSON line written field by field straight into a byte buffer: no intermediate structs,
 //! no allocation per record. Strings are escaped, so any text is safe.
 
-use super::timeline::{push_date, push_timestamp};
+use super::timeline::{push_date, push_timestamp, TimeParts};
 use chrono::{DateTime, Utc};
 
 pub struct Line<'a> {
@@ -97,6 +97,10 @@ impl<'a> Line<'a> {
 
     /// A UTC time as `"2025-11-05T20:15:03Z"`.
     pub fn timestamp(&mut self, key: &str, time: DateTime<Utc>) {
+        self.timestamp_parts(key, &TimeParts::of(time));
+    }
+
+    pub fn timestamp_parts(&mut self, key: &str, time: &TimeParts) {
         self.key(key);
         self.out.push(b'"');
         push_timestamp(self.out, time);
@@ -104,7 +108,7 @@ impl<'a> Line<'a> {
     }
 
     /// A UTC date as `"2025-11-05"`.
-    pub fn date(&mut self, key: &str, time: DateTime<Utc>) {
+    pub fn date_parts(&mut self, key: &str, time: &TimeParts) {
         self.key(key);
         self.out.push(b'"');
         push_date(self.out, time);

@@ -24,7 +24,7 @@ use shopstream::geo::{find_country, Country};
 use shopstream::reason::RejectReason;
 use shopstream::record::Entity;
 use std::collections::BTreeMap;
-use timeline::Timeline;
+use timeline::{TimeParts, Timeline};
 use world::{
     BROWSERS, CAMPAIGNS, CATEGORIES, COUNTRY_PROFILES, COUPONS, PAYMENT_METHODS,
     PREFERENCE_PROFILES, REFERRALS,
@@ -118,6 +118,9 @@ pub struct Generator {
     category_spellings: Vec<[String; 3]>,
     /// One bit per user: has this user bought before?
     purchased: Vec<u64>,
+    /// Reused for values assembled before they are written (postal codes, price texts), so
+    /// no event allocates.
+    scratch: Vec<u8>,
     last_event_id: [u8; 36],
     counts: GeneratedCounts,
 }
@@ -161,6 +164,7 @@ impl Generator {
                 })
                 .collect(),
             purchased: vec![0; (config.users as usize).div_ceil(64)],
+            scratch: Vec::with_capacity(64),
             last_event_id: [b'0'; 36],
             counts: GeneratedCounts::default(),
             config,
@@ -255,12 +259,11 @@ impl Generator {
         line.int("quantity", quantity);
         line.null("total_amount");
         line.opt_int("feedback_score", self.feedback());
-        let user_id_text = user_id(user.index);
         match anomaly {
             Some(RejectReason::NullUserId) => line.null("user_id"),
             Some(RejectReason::SystemRecord) => line.str("user_id", "SYSTEM_HEALTHCHECK"),
             Some(RejectReason::SchemaMismatch) => line.int("user_id", user.index as i64),
-            _ => line.str("user_id", &user_id_text),
+            _ => line.str("user_id", UserId::new(user.index).as_str()),
         }
         let first = world::FIRST_NAMES[user.first_name];
         let last = world::LAST_NAMES[user.last_name];
@@ -337,11 +340,11 @@ impl Generator {
             );
         }
         let (_, _, postal_seed) = user.addresses[0];
-        let mut postal = Vec::with_capacity(12);
-        push_postal_code(&mut postal, user.country.postal_format, postal_seed);
+        self.scratch.clear();
+        push_postal_code(&mut self.scratch, user.country.postal_format, postal_seed);
         line.str(
             "postal_code",
-            std::str::from_utf8(&postal).unwrap_or_default(),
+            std::str::from_utf8(&self.scratch).unwrap_or_default(),
         );
         line.str("device_type", user.device);
         line.str("browser", BROWSERS[self.browsers.pick(&mut self.rng)].0);
@@ -375,18 +378,17 @@ impl Generator {
         } else {
             time
         };
+        let parts = TimeParts::of(shown_time);
         match anomaly {
             Some(RejectReason::NullTimestamp) => line.null("event_timestamp"),
             Some(RejectReason::BadTimestamp) => line.str("event_timestamp", "31/12/2025 25:61"),
-            _ => {
-                line.timestamp("event_timestamp", shown_time);
-            }
+            _ => line.timestamp_parts("event_timestamp", &parts),
         }
-        line.date("dt_date", shown_time);
-        line.int("year", i64::from(shown_time.year()));
-        line.int("month", i64::from(shown_time.month()));
-        line.int("day", i64::from(shown_time.day()));
-        line.int("hour", i64::from(shown_time.hour()));
+        line.date_parts("dt_date", &parts);
+        line.int("year", i64::from(parts.year));
+        line.int("month", i64::from(parts.month));
+        line.int("day", i64::from(parts.day));
+        line.int("hour", i64::from(parts.hour));
         line.close();
     }
 
@@ -408,12 +410,13 @@ impl Generator {
             return;
         }
         if self.rng.chance(0.05) {
-            let mut text = Vec::with_capacity(16);
-            text.extend_from_slice(currency_symbol(currency).as_bytes());
-            push_grouped_cents(&mut text, cents);
+            self.scratch.clear();
+            self.scratch
+                .extend_from_slice(currency_symbol(currency).as_bytes());
+            push_grouped_cents(&mut self.scratch, cents);
             line.str(
                 "product_price",
-                std::str::from_utf8(&text).unwrap_or_default(),
+                std::str::from_utf8(&self.scratch).unwrap_or_default(),
             );
         } else {
             line.cents("product_price", cents);
@@ -456,7 +459,7 @@ impl Generator {
             std::str::from_utf8(&event_id).unwrap_or_default(),
         );
         line.str("event_type", event_type);
-        line.str("user_id", &user_id(user.index));
+        line.str("user_id", UserId::new(user.index).as_str());
         let mut session = itoa::Buffer::new();
         let session_key = user.index.wrapping_mul(31) ^ (time.timestamp() as u64 / 1800);
         line.str_parts(
@@ -532,7 +535,34 @@ pub fn population(config: &GeneratorConfig) -> Population {
 
 /// `user_0000042`: the id of user number 42.
 pub fn user_id(index: u64) -> String {
-    format!("user_{index:07}")
+    UserId::new(index).as_str().to_owned()
+}
+
+/// A user id written into a stack buffer (the generator writes one per event).
+pub struct UserId {
+    text: [u8; 25],
+    len: usize,
+}
+
+impl UserId {
+    /// `user_` and the index, zero-padded to at least 7 digits.
+    pub fn new(index: u64) -> Self {
+        let mut text = [b'0'; 25];
+        text[..5].copy_from_slice(b"user_");
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(index).as_bytes();
+        let width = digits.len().max(7);
+        text[5 + width - digits.len()..5 + width].copy_from_slice(digits);
+        UserId {
+            text,
+            len: 5 + width,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII was written.
+        std::str::from_utf8(&self.text[..self.len]).unwrap_or_default()
+    }
 }
 
 fn currency_symbol(currency: &str) -> &'static str {

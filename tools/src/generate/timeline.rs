@@ -78,29 +78,52 @@ impl Timeline {
     }
 }
 
+/// The calendar fields of a UTC time, read once (each of chrono's accessors decodes the
+/// date again).
+#[derive(Debug, Clone, Copy)]
+pub struct TimeParts {
+    pub year: i32,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+}
+
+impl TimeParts {
+    pub fn of(time: DateTime<Utc>) -> Self {
+        let naive = time.naive_utc();
+        let (date, clock) = (naive.date(), naive.time());
+        TimeParts {
+            year: date.year(),
+            month: date.month(),
+            day: date.day(),
+            hour: clock.hour(),
+            minute: clock.minute(),
+            second: clock.second(),
+        }
+    }
+}
+
 /// Writes `2025-11-05T20:15:03Z` (whole seconds, UTC) without going through a formatter.
-pub fn push_timestamp(out: &mut Vec<u8>, time: DateTime<Utc>) {
-    let date = time.date_naive();
-    push_padded(out, date.year() as u32, 4);
-    out.push(b'-');
-    push_padded(out, date.month(), 2);
-    out.push(b'-');
-    push_padded(out, date.day(), 2);
+pub fn push_timestamp(out: &mut Vec<u8>, time: &TimeParts) {
+    push_date(out, time);
     out.push(b'T');
-    push_padded(out, time.hour(), 2);
+    push_padded(out, time.hour, 2);
     out.push(b':');
-    push_padded(out, time.minute(), 2);
+    push_padded(out, time.minute, 2);
     out.push(b':');
-    push_padded(out, time.second(), 2);
+    push_padded(out, time.second, 2);
     out.push(b'Z');
 }
 
-pub fn push_date(out: &mut Vec<u8>, time: DateTime<Utc>) {
-    push_padded(out, time.year() as u32, 4);
+/// Writes `2025-11-05`.
+pub fn push_date(out: &mut Vec<u8>, time: &TimeParts) {
+    push_padded(out, time.year as u32, 4);
     out.push(b'-');
-    push_padded(out, time.month(), 2);
+    push_padded(out, time.month, 2);
     out.push(b'-');
-    push_padded(out, time.day(), 2);
+    push_padded(out, time.day, 2);
 }
 
 fn push_padded(out: &mut Vec<u8>, value: u32, width: usize) {
@@ -132,7 +155,7 @@ mod tests {
     fn timestamps_are_formatted_like_rfc3339() {
         let time = Utc.with_ymd_and_hms(2025, 3, 7, 9, 5, 1).unwrap();
         let mut out = Vec::new();
-        push_timestamp(&mut out, time);
+        push_timestamp(&mut out, &TimeParts::of(time));
         assert_eq!(out, b"2025-03-07T09:05:01Z");
     }
 }

@@ -46,7 +46,14 @@ pub struct RejectLine {
     pub rejections: Vec<Rejection>,
 }
 
-type Outcome = Result<(Entity, Option<String>, Result<CleanRecord, Vec<Rejection>>), Rejection>;
+type Outcome<'a> = Result<
+    (
+        Entity,
+        Option<String>,
+        Result<CleanRecord<'a>, Vec<Rejection>>,
+    ),
+    Rejection,
+>;
 
 impl QualityReport {
     pub fn new(path: &Path, format: InputFormat, now: DateTime<Utc>) -> Self {
@@ -81,7 +88,7 @@ impl QualityReport {
     }
 
     /// Counts one record's outcome; returns the reject line when it was refused.
-    pub fn count(&mut self, position: usize, outcome: Outcome) -> Option<RejectLine> {
+    pub fn count(&mut self, position: usize, outcome: Outcome<'_>) -> Option<RejectLine> {
         self.records += 1;
         let (entity_name, event_id, rejections) = match outcome {
             Ok((entity, _, Ok(_))) => {
