@@ -156,3 +156,30 @@ proptest! {
         prop_assert_eq!(trimmed(Some(text.clone().into())), text.trim());
     }
 }
+
+proptest! {
+    /// Text borrowed from the payload (the JSON path) and owned text (Avro bodies and API
+    /// arrays decode through a `Value`) are cleaned to the same row.
+    #[test]
+    fn borrowed_and_owned_text_clean_the_same(
+        city in "[ a-zA-Zã]{0,12}",
+        category in "[ a-zé]{0,10}",
+        email in "[ A-Za-z.@]{0,16}",
+        phone in "[ +0-9-]{0,14}",
+        action in "[ a-zA-Z]{0,9}",
+    ) {
+        let t = with(|t| {
+            t.city_name = Some(city.into());
+            t.product_category = Some(category.into());
+            t.user_email = Some(email.into());
+            t.user_phone = Some(phone.into());
+            t.action_type = Some(action.into());
+        });
+        let payload = json_of(&t);
+        let rules = ValidationRules::default();
+        let borrowed = accept(decode_json(&payload).unwrap(), test_now(), &rules);
+        let value: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        let owned = accept(crate::decode::decode_json_value(value).unwrap(), test_now(), &rules);
+        prop_assert_eq!(borrowed, owned);
+    }
+}

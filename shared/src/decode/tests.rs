@@ -337,3 +337,17 @@ fn json_that_is_not_utf8_is_a_decode_error() {
         rejection.detail
     );
 }
+
+#[test]
+fn text_is_borrowed_from_the_payload_unless_it_had_escapes() {
+    let payload = br#"{"event_id":"plain","user_id":"quote\"d \u00e9","event_type":"search"}"#;
+    let decoded = decode_json(payload).unwrap();
+    let Record::Clickstream(c) = decoded.record else {
+        panic!("expected clickstream");
+    };
+    assert!(matches!(
+        c.event_id,
+        Some(std::borrow::Cow::Borrowed("plain"))
+    ));
+    assert!(matches!(c.user_id, Some(std::borrow::Cow::Owned(ref s)) if s == "quote\"d é"));
+}
