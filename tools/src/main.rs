@@ -7,7 +7,7 @@ use shopstream::config::{CoreConfig, Env};
 use shopstream::record::Entity;
 use shopstream_cli::generate::anomaly::AnomalyRates;
 use shopstream_cli::generate::{generate, Generator, GeneratorConfig, OutputFormat};
-use shopstream_cli::run::{run_pipeline, RunOptions};
+use shopstream_cli::run::{default_shards, run_pipeline, Endpoints, RunOptions};
 use shopstream_cli::send::{
     load_aws_config, parse_header, send_generated, HttpSender, KafkaSender, KinesisSender,
     PayloadEncoding, SendOptions, Target,
@@ -49,11 +49,13 @@ enum Command {
     Generate(GenerateArgs),
     /// Run the streaming half of the pipeline locally, with the real Lambda handlers.
     ///
-    /// Starts a local AWS emulator (moto) unless --endpoint names a running one, creates the
-    /// stream, tables, bucket and event bus, then: generate events → ingest-api (API Gateway
-    /// v2 requests of up to 500 records) → Kinesis → stream-enrich (event-source-mapping-style
-    /// batches, honouring partial batch responses) → silver Parquet / quarantine JSONL in S3,
-    /// read back at the end. Prints a stage-by-stage summary; stops what it started.
+    /// Starts local AWS emulators (two moto servers: Kinesis, and S3/DynamoDB/EventBridge)
+    /// unless --endpoint names a running one, creates the stream, tables, bucket and event bus,
+    /// then: generate events → ingest-api (API Gateway v2 requests of up to 500 records) →
+    /// Kinesis → stream-enrich (event-source-mapping-style batches of up to 10,000 records and
+    /// 6 MB, honouring partial batch responses) → silver Parquet / quarantine JSONL in S3, read
+    /// back at the end and checked against every stage's counts. Prints a stage-by-stage
+    /// summary; stops what it started.
     Run(RunArgs),
     /// Measure the hot paths on this machine: the generator, the core decode → Parquet path,
     /// the ingest-api handler (sink excluded) and a stream-enrich batch. Build with
@@ -141,12 +143,21 @@ struct RunArgs {
     /// Records per API request (at most 500).
     #[arg(long, default_value_t = 500)]
     request_size: usize,
-    /// Records per stream-enrich invocation (the event source mapping's batch size).
-    #[arg(long, default_value_t = 1_000)]
-    batch_size: usize,
-    /// Shards of the Kinesis stream.
-    #[arg(long, default_value_t = 2)]
-    shards: i32,
+    /// API requests handled at the same time (their PutRecords calls take turns).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    api_concurrency: u16,
+    /// Records per stream-enrich invocation (the event source mapping's BatchSize, 1 to
+    /// 10,000); an invocation also stops short of a 6 MB event, Lambda's payload limit.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u16).range(1..=10_000))]
+    batch_size: u16,
+    /// Shards of the Kinesis stream [default: one per 500 events, at least 2, at most 2,000].
+    /// moto's Kinesis slows down with the records per shard (each put copies the shard's
+    /// sequence numbers) and with the shard count (each put scans the shards).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=10_000))]
+    shards: Option<u16>,
+    /// Shards drained at the same time.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1_000))]
+    shard_concurrency: u16,
     /// Customer profiles to seed in the profiles table (users 0..N).
     #[arg(long, default_value_t = 5_000)]
     profiles: u64,
@@ -273,6 +284,9 @@ fn run_generate(args: GenerateArgs) -> Result<ExitCode> {
     };
     let bar = progress_bar(show_progress, args.events, "events");
     let started = Instant::now();
+    // This thread's CPU time too: events per CPU-second is the per-core speed, whatever else
+    // the machine is running.
+    let cpu_started = shopstream_testkit::thread_cpu_time().ok();
     let mut generator = Generator::new(config);
     let counts = generate(&mut generator, args.format, &mut out, &mut |n| {
         if let Some(bar) = &bar {
@@ -284,8 +298,19 @@ fn run_generate(args: GenerateArgs) -> Result<ExitCode> {
         bar.finish_and_clear();
     }
     let seconds = started.elapsed().as_secs_f64();
+    let cpu_seconds = cpu_started
+        .zip(shopstream_testkit::thread_cpu_time().ok())
+        .map(|(start, end)| end.saturating_sub(start).as_secs_f64());
+    let per_cpu_second = cpu_seconds
+        .map(|cpu| {
+            format!(
+                ", {:.0} per CPU-second",
+                counts.events as f64 / cpu.max(1e-9)
+            )
+        })
+        .unwrap_or_default();
     eprintln!(
-        "generated {} events in {seconds:.2} s ({:.0} events/s): {}",
+        "generated {} events in {seconds:.2} s ({:.0} events/s{per_cpu_second}): {}",
         counts.events,
         counts.events as f64 / seconds.max(1e-9),
         serde_json::to_string(&counts)?
@@ -392,17 +417,33 @@ fn run_run(args: RunArgs) -> Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        // Kept alive until the run ends; dropping it stops the emulator.
-        let (_moto, endpoint) = match &args.endpoint {
-            Some(endpoint) => (None, endpoint.clone()),
+        // Kept alive until the run ends; dropping them stops the emulators.
+        let (_moto, stream_endpoint, services_endpoint) = match &args.endpoint {
+            Some(endpoint) => (Vec::new(), endpoint.clone(), endpoint.clone()),
             None => {
-                eprintln!("starting moto (local AWS emulator) on 127.0.0.1 ...");
-                let moto = shopstream_testkit::MotoServer::start().await?;
-                let endpoint = moto.endpoint_url().to_owned();
-                (Some(moto), endpoint)
+                // Two processes, one for the Kinesis stream and one for S3, DynamoDB and
+                // EventBridge: each serves one request at a time.
+                eprintln!("starting moto (local AWS emulator, twice) on 127.0.0.1 ...");
+                let (stream, services) = tokio::try_join!(
+                    shopstream_testkit::MotoServer::start(),
+                    shopstream_testkit::MotoServer::start()
+                )?;
+                let (stream_endpoint, services_endpoint) = (
+                    stream.endpoint_url().to_owned(),
+                    services.endpoint_url().to_owned(),
+                );
+                (vec![stream, services], stream_endpoint, services_endpoint)
             }
         };
-        let sdk = shopstream::aws::local_sdk_config(&endpoint).await;
+        let endpoints = Endpoints {
+            stream: shopstream::aws::local_sdk_config(&stream_endpoint).await,
+            services: shopstream::aws::local_sdk_config(&services_endpoint).await,
+        };
+        let endpoint = if stream_endpoint == services_endpoint {
+            stream_endpoint
+        } else {
+            format!("{stream_endpoint} (Kinesis) and {services_endpoint}")
+        };
         let options = RunOptions {
             generator: GeneratorConfig {
                 seed: args.seed,
@@ -414,22 +455,30 @@ fn run_run(args: RunArgs) -> Result<ExitCode> {
                 ..GeneratorConfig::default()
             },
             request_size: args.request_size,
-            batch_size: args.batch_size.max(1),
-            shards: args.shards.max(1),
+            api_concurrency: args.api_concurrency.into(),
+            batch_size: args.batch_size.into(),
+            shards: args
+                .shards
+                .map_or_else(|| default_shards(args.events), i32::from),
+            shard_concurrency: args.shard_concurrency.into(),
             profiles: args.profiles,
         };
         eprintln!(
             "running {} events through ingest-api → Kinesis → stream-enrich → S3 at {endpoint} ...",
             args.events
         );
-        let summary = run_pipeline(&sdk, &options).await?;
+        let summary = run_pipeline(&endpoints, &options).await?;
         print!("{summary}");
         if let Some(path) = &args.summary_json {
             std::fs::write(path, serde_json::to_vec_pretty(&summary)?)
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
-        if summary.totals.lost != 0 {
-            eprintln!("{} records were lost: see the summary", summary.totals.lost);
+        if summary.totals.lost != 0 || !summary.totals.disagreements.is_empty() {
+            eprintln!(
+                "{} records were lost, {} counts disagree: see the summary",
+                summary.totals.lost,
+                summary.totals.disagreements.len()
+            );
             return Ok(ExitCode::from(3));
         }
         Ok(ExitCode::SUCCESS)

@@ -8,18 +8,14 @@ fn count(value: &Value) -> u64 {
     value.as_u64().unwrap_or(0)
 }
 
-#[test]
-fn twenty_thousand_events_through_the_streaming_half() {
+/// Runs `shopstream run` with `args` and returns its summary.
+fn run(args: &[&str]) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let summary_path = dir.path().join("summary.json");
     let output = Command::new(env!("CARGO_BIN_EXE_shopstream"))
-        .args([
-            "run",
-            "--events",
-            "20000",
-            "--summary-json",
-            summary_path.to_str().unwrap(),
-        ])
+        .arg("run")
+        .args(args)
+        .args(["--summary-json", summary_path.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(
@@ -28,38 +24,71 @@ fn twenty_thousand_events_through_the_streaming_half() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    let summary: Value = serde_json::from_slice(&std::fs::read(&summary_path).unwrap()).unwrap();
-    let (generate, ingest, enrich, lake, totals) = (
-        &summary["generate"],
+    serde_json::from_slice(&std::fs::read(&summary_path).unwrap()).unwrap()
+}
+
+/// What every run must satisfy: nothing lost, and the lake read back agrees with what
+/// stream-enrich reports it wrote and published.
+fn assert_accounted(summary: &Value, events: u64) {
+    let (ingest, enrich, lake, totals) = (
         &summary["ingest"],
         &summary["enrich"],
         &summary["lake"],
         &summary["totals"],
     );
-
-    // in = accepted + rejected, stage by stage.
-    assert_eq!(count(&generate["events"]), 20_000);
-    assert_eq!(count(&ingest["records"]), 20_000);
+    assert_eq!(count(&summary["generate"]["events"]), events);
+    assert_eq!(count(&ingest["records"]), events);
     assert_eq!(
         count(&ingest["accepted"]) + count(&ingest["rejected"]),
-        20_000
+        events
     );
     assert_eq!(
         count(&enrich["records_in"]),
         count(&ingest["accepted"]),
         "everything put on the stream was consumed"
     );
-    // Silver rows read back = accepted by stream-enrich; quarantine lines = refused by it.
     assert_eq!(
         count(&lake["silver_rows"]) + count(&lake["quarantine_lines"]),
         count(&enrich["records_in"])
+    );
+    assert_eq!(
+        count(&lake["silver_rows"]),
+        count(&enrich["handler_accepted"])
+    );
+    assert_eq!(
+        count(&lake["quarantine_lines"]),
+        count(&enrich["handler_rejected"])
+    );
+    assert_eq!(
+        count(&lake["silver_objects"]) + count(&lake["quarantine_objects"]),
+        count(&enrich["objects_written"])
     );
     assert_eq!(
         count(&totals["in"]),
         count(&totals["accepted"]) + count(&totals["rejected"])
     );
     assert_eq!(totals["lost"], 0);
+    assert_eq!(totals["disagreements"], serde_json::json!([]));
     assert_eq!(count(&enrich["reported_failures"]), 0);
+    assert_eq!(
+        count(&totals["fraud_alerts"]),
+        count(&totals["fraud_alerts_published"]),
+        "every alert stream-enrich published reached the bus"
+    );
+}
+
+#[test]
+fn twenty_thousand_events_through_the_streaming_half() {
+    let summary = run(&["--events", "20000"]);
+    assert_accounted(&summary, 20_000);
+    // The default shard count: one per 500 events.
+    assert_eq!(count(&summary["enrich"]["shards"]), 40);
+    let (generate, ingest, lake, totals) = (
+        &summary["generate"],
+        &summary["ingest"],
+        &summary["lake"],
+        &summary["totals"],
+    );
 
     // Every broken record the generator made was refused by the API with its own reason,
     // except duplicates, which only the stream side can see, and missing event ids, which the
@@ -100,4 +129,25 @@ fn twenty_thousand_events_through_the_streaming_half() {
             && count(&silver["inventory"]) > 500
     );
     assert!(count(&totals["fraud_alerts"]) > 0);
+}
+
+/// One shard holding every record: GetRecords pages of 10,000 whose events would pass 6 MB,
+/// so a page is cut into several invocations, in order, and still nothing is lost.
+#[test]
+fn pages_larger_than_six_megabytes_are_cut_into_several_invocations() {
+    let summary = run(&[
+        "--events",
+        "12000",
+        "--shards",
+        "1",
+        "--shard-concurrency",
+        "1",
+    ]);
+    assert_accounted(&summary, 12_000);
+    let enrich = &summary["enrich"];
+    assert_eq!(count(&enrich["shards"]), 1);
+    assert!(count(&enrich["payload_limited_invocations"]) >= 2);
+    // More invocations than GetRecords calls (the last of which finds the shard's end).
+    assert!(count(&enrich["invocations"]) > count(&enrich["get_records_calls"]));
+    assert!(count(&enrich["largest_event_bytes"]) <= 6 * 1024 * 1024);
 }

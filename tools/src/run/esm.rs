@@ -1,13 +1,17 @@
-//! The enrich stage, driven like a Kinesis event source mapping: each shard is read with
-//! GetRecords in batches of `batch_size`, each batch handed to stream-enrich as a Kinesis event,
-//! and a partial batch response makes the next read start again at the lowest failed record.
+//! The enrich stage, driven like a Kinesis event source mapping: each shard is read in order
+//! with GetRecords in batches of `batch_size` records (the mapping's BatchSize, at most 10,000),
+//! each batch handed to stream-enrich as a Kinesis event of at most 6 MB (Lambda's synchronous
+//! payload limit: a page that would make a larger event is split), and a partial batch
+//! response makes the next read start again at the lowest failed record. Shards are drained
+//! concurrently, `concurrency` at a time (the mapping runs one invocation per shard at once).
 
 use super::ingest::percentiles;
-use super::Resources;
+use super::{Endpoints, Resources};
 use anyhow::{bail, Context, Result};
 use aws_config::SdkConfig;
 use aws_sdk_kinesis::types::ShardIteratorType;
 use base64::Engine;
+use futures::{StreamExt, TryStreamExt};
 use lambda_runtime::{Context as LambdaContext, LambdaEvent};
 use serde_json::{json, Value};
 use shopstream::config::{CoreConfig, Env};
@@ -19,15 +23,35 @@ use stream_enrich::{handle, Config, Deps};
 
 /// Retries of one batch before the run gives up (the mapping's MaximumRetryAttempts).
 const MAX_RETRIES: u32 = 3;
+/// The largest BatchSize a Kinesis event source mapping takes (and GetRecords' own limit).
+pub const MAX_BATCH_SIZE: usize = 10_000;
+/// Lambda's limit on a synchronous invocation's payload: the mapping never builds a larger event.
+pub const MAX_INVOCATION_BYTES: usize = 6 * 1024 * 1024;
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct EnrichStage {
+    pub shards: u64,
+    /// Shards drained at the same time.
+    pub concurrency: u64,
+    pub batch_size: u64,
+    pub get_records_calls: u64,
     pub invocations: u64,
+    /// Invocations that carried fewer records than the GetRecords page because the event
+    /// would have exceeded 6 MB.
+    pub payload_limited_invocations: u64,
+    pub largest_event_bytes: u64,
     pub records_in: u64,
     pub retried_batches: u64,
     pub reported_failures: u64,
+    /// stream-enrich's own counts, summed from its metrics (`RecordsAccepted`,
+    /// `RecordsRejected`, `FraudAlertsPublished`, `ObjectsWritten`).
+    pub handler_accepted: u64,
+    pub handler_rejected: u64,
+    pub alerts_published: u64,
+    pub objects_written: u64,
     pub seconds: f64,
-    /// Of `seconds`: waiting for GetRecords, and inside the stream-enrich handler.
+    /// Summed over the shards (which overlap, so the sum can exceed `seconds`): waiting for
+    /// GetRecords, and inside the stream-enrich handler.
     pub get_records_seconds: f64,
     pub handler_seconds: f64,
     /// From the record's arrival on the stream to the end of the invocation that wrote it.
@@ -66,41 +90,58 @@ fn deps(sdk: &SdkConfig, resources: &Resources) -> Result<Deps> {
 }
 
 pub async fn drain_stream(
-    sdk: &SdkConfig,
+    endpoints: &Endpoints,
     resources: &Resources,
     batch_size: usize,
+    concurrency: usize,
 ) -> Result<EnrichStage> {
-    let deps = deps(sdk, resources)?;
-    let kinesis = aws_sdk_kinesis::Client::new(sdk);
-    let shards = kinesis
-        .list_shards()
-        .stream_name(&resources.stream)
-        .send()
-        .await?;
+    let deps = deps(&endpoints.services, resources)?;
+    let kinesis = aws_sdk_kinesis::Client::new(&endpoints.stream);
+    let shards = list_shards(&kinesis, &resources.stream).await?;
     let stream_arn = format!(
         "arn:aws:kinesis:us-east-1:000000000000:stream/{}",
         resources.stream
     );
+    let batch_size = batch_size.clamp(1, MAX_BATCH_SIZE);
+    let concurrency = concurrency.max(1);
     let started = Instant::now();
-    // Like the event source mapping, every shard is consumed concurrently, each in order.
-    let per_shard = futures::future::try_join_all(shards.shards().iter().map(|shard| {
-        drain_shard(
-            &kinesis,
-            &deps,
-            &resources.stream,
-            &stream_arn,
-            shard.shard_id(),
-            batch_size,
-        )
-    }))
-    .await?;
-    let mut stage = EnrichStage::default();
+    // Like the event source mapping, shards are consumed concurrently, each in order. All of
+    // them at once would only make the emulator juggle threads: `concurrency` at a time.
+    let per_shard: Vec<(EnrichStage, Vec<f64>)> = futures::stream::iter(&shards)
+        .map(|shard| {
+            drain_shard(
+                &kinesis,
+                &deps,
+                &resources.stream,
+                &stream_arn,
+                shard.shard_id(),
+                batch_size,
+            )
+        })
+        .buffer_unordered(concurrency)
+        .try_collect()
+        .await?;
+    let mut stage = EnrichStage {
+        shards: per_shard.len() as u64,
+        concurrency: concurrency as u64,
+        batch_size: batch_size as u64,
+        ..EnrichStage::default()
+    };
     let mut latencies = Vec::new();
     for (shard_stage, shard_latencies) in per_shard {
+        stage.get_records_calls += shard_stage.get_records_calls;
         stage.invocations += shard_stage.invocations;
+        stage.payload_limited_invocations += shard_stage.payload_limited_invocations;
+        stage.largest_event_bytes = stage
+            .largest_event_bytes
+            .max(shard_stage.largest_event_bytes);
         stage.records_in += shard_stage.records_in;
         stage.retried_batches += shard_stage.retried_batches;
         stage.reported_failures += shard_stage.reported_failures;
+        stage.handler_accepted += shard_stage.handler_accepted;
+        stage.handler_rejected += shard_stage.handler_rejected;
+        stage.alerts_published += shard_stage.alerts_published;
+        stage.objects_written += shard_stage.objects_written;
         stage.get_records_seconds += shard_stage.get_records_seconds;
         stage.handler_seconds += shard_stage.handler_seconds;
         latencies.extend(shard_latencies);
@@ -111,6 +152,28 @@ pub async fn drain_stream(
         stage.arrival_to_silver_ms_p99,
     ) = percentiles(&mut latencies);
     Ok(stage)
+}
+
+/// Every shard of the stream (ListShards pages hold up to 1,000).
+async fn list_shards(
+    kinesis: &aws_sdk_kinesis::Client,
+    stream: &str,
+) -> Result<Vec<aws_sdk_kinesis::types::Shard>> {
+    let mut shards = Vec::new();
+    let mut next_token: Option<String> = None;
+    loop {
+        // A page after the first is asked for by its token alone.
+        let request = match &next_token {
+            Some(token) => kinesis.list_shards().next_token(token),
+            None => kinesis.list_shards().stream_name(stream),
+        };
+        let page = request.send().await.context("listing the shards")?;
+        shards.extend_from_slice(page.shards());
+        next_token = page.next_token().map(str::to_owned);
+        if next_token.is_none() {
+            return Ok(shards);
+        }
+    }
 }
 
 /// Reads one shard to its end, invoking stream-enrich per batch; returns the shard's counts
@@ -144,39 +207,63 @@ async fn drain_shard(
             .send()
             .await?;
         stage.get_records_seconds += reading.elapsed().as_secs_f64();
+        stage.get_records_calls += 1;
         let records = page.records();
         if records.is_empty() {
             break;
         }
-        let event = kinesis_event(shard_id, stream_arn, records);
-        let invoked = Instant::now();
-        let (response, _metrics) = handle(deps, LambdaEvent::new(event, LambdaContext::default()))
-            .await
-            .map_err(|e| anyhow::anyhow!("stream-enrich failed the whole batch: {e}"))?;
-        let finished = chrono::Utc::now();
-        stage.handler_seconds += invoked.elapsed().as_secs_f64();
-        stage.invocations += 1;
-        let failures = response.failures();
-        let lowest_failure = failures
-            .iter()
-            .filter_map(|(_, sequence)| sequence.parse::<u128>().ok())
-            .min();
-        for record in records {
-            let sequence = record.sequence_number().parse::<u128>().ok();
-            let processed = match (lowest_failure, sequence) {
-                (Some(low), Some(sequence)) => sequence < low,
-                _ => true,
-            };
-            if processed {
-                stage.records_in += 1;
-                if let Some(arrival) = record.approximate_arrival_timestamp() {
-                    let arrival_ms =
-                        arrival.secs() as f64 * 1000.0 + f64::from(arrival.subsec_nanos()) / 1e6;
-                    latencies.push(finished.timestamp_millis() as f64 - arrival_ms);
+        // One page is one batch, unless its event would pass 6 MB: then consecutive
+        // invocations, in order, each as large as the limit allows.
+        let mut start = 0;
+        let mut failed = None;
+        while start < records.len() {
+            let (event, taken, bytes) = kinesis_event(shard_id, stream_arn, &records[start..]);
+            let batch = &records[start..start + taken];
+            if start + taken < records.len() {
+                stage.payload_limited_invocations += 1;
+            }
+            stage.largest_event_bytes = stage.largest_event_bytes.max(bytes as u64);
+            let invoked = Instant::now();
+            let (response, metrics) =
+                handle(deps, LambdaEvent::new(event, LambdaContext::default()))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("stream-enrich failed the whole batch: {e}"))?;
+            let finished = chrono::Utc::now();
+            stage.handler_seconds += invoked.elapsed().as_secs_f64();
+            stage.invocations += 1;
+            let counted = |name: &str| metrics.value(name).unwrap_or(0.0) as u64;
+            stage.handler_accepted += counted("RecordsAccepted");
+            stage.handler_rejected += counted("RecordsRejected");
+            stage.alerts_published += counted("FraudAlertsPublished");
+            stage.objects_written += counted("ObjectsWritten");
+            let failures = response.failures();
+            let lowest_failure = failures
+                .iter()
+                .filter_map(|(_, sequence)| sequence.parse::<u128>().ok())
+                .min();
+            for record in batch {
+                let sequence = record.sequence_number().parse::<u128>().ok();
+                let processed = match (lowest_failure, sequence) {
+                    (Some(low), Some(sequence)) => sequence < low,
+                    _ => true,
+                };
+                if processed {
+                    stage.records_in += 1;
+                    if let Some(arrival) = record.approximate_arrival_timestamp() {
+                        let arrival_ms = arrival.secs() as f64 * 1000.0
+                            + f64::from(arrival.subsec_nanos()) / 1e6;
+                        latencies.push(finished.timestamp_millis() as f64 - arrival_ms);
+                    }
                 }
             }
+            if let Some(sequence) = lowest_failure {
+                stage.reported_failures += failures.len() as u64;
+                failed = Some(sequence);
+                break;
+            }
+            start += taken;
         }
-        match lowest_failure {
+        match failed {
             None => {
                 retries = 0;
                 match page.next_shard_iterator() {
@@ -185,7 +272,7 @@ async fn drain_shard(
                 }
             }
             Some(sequence) => {
-                stage.reported_failures += failures.len() as u64;
+                // The rest of the page is dropped and read again from the failed record.
                 stage.retried_batches += 1;
                 retries += 1;
                 if retries > MAX_RETRIES {
@@ -207,30 +294,56 @@ async fn drain_shard(
     Ok((stage, latencies))
 }
 
-/// The event a Kinesis event source mapping delivers for these records.
+/// The event a Kinesis event source mapping delivers for the first of these records: as many
+/// as fit in [`MAX_INVOCATION_BYTES`] of JSON (at least one). Returns the event, how many
+/// records it holds and its size in bytes.
 fn kinesis_event(
     shard_id: &str,
     stream_arn: &str,
     records: &[aws_sdk_kinesis::types::Record],
-) -> Value {
-    let records: Vec<Value> = records
-        .iter()
-        .map(|r| {
-            let arrival = r
-                .approximate_arrival_timestamp()
-                .map(|t| t.secs() as f64 + f64::from(t.subsec_nanos()) / 1e9)
-                .unwrap_or(0.0);
-            kinesis_record(
-                shard_id,
-                stream_arn,
-                r.partition_key().unwrap_or_default(),
-                r.sequence_number(),
-                r.data().as_ref(),
-                arrival,
-            )
-        })
-        .collect();
-    json!({ "Records": records })
+) -> (Value, usize, usize) {
+    // `{"Records":[` ... `]}`, and a comma between records.
+    let mut bytes = r#"{"Records":[]}"#.len();
+    let mut items = Vec::with_capacity(records.len());
+    for r in records {
+        let arrival = r
+            .approximate_arrival_timestamp()
+            .map(|t| t.secs() as f64 + f64::from(t.subsec_nanos()) / 1e9)
+            .unwrap_or(0.0);
+        let item = kinesis_record(
+            shard_id,
+            stream_arn,
+            r.partition_key().unwrap_or_default(),
+            r.sequence_number(),
+            r.data().as_ref(),
+            arrival,
+        );
+        let size = json_len(&item) + usize::from(!items.is_empty());
+        if !items.is_empty() && bytes + size > MAX_INVOCATION_BYTES {
+            break;
+        }
+        bytes += size;
+        items.push(item);
+    }
+    let taken = items.len();
+    (json!({ "Records": items }), taken, bytes)
+}
+
+/// Length of `value` serialised as compact JSON.
+fn json_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value).expect("a JSON value always serialises");
+    count.0
 }
 
 /// One record of a Kinesis event as the event source mapping delivers it (`data` base64,
@@ -259,4 +372,64 @@ pub fn kinesis_record(
         "awsRegion": "us-east-1",
         "eventSourceARN": stream_arn,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_kinesis::primitives::Blob;
+    use aws_sdk_kinesis::types::Record;
+
+    fn records(count: usize, bytes: usize) -> Vec<Record> {
+        (0..count)
+            .map(|i| {
+                Record::builder()
+                    .sequence_number(format!("{}", 1_000 + i))
+                    .partition_key(format!("user_{i}"))
+                    .data(Blob::new(vec![b'x'; bytes]))
+                    .build()
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    fn split(records: &[Record]) -> Vec<(usize, usize)> {
+        let mut events = Vec::new();
+        let mut start = 0;
+        while start < records.len() {
+            let (event, taken, bytes) = kinesis_event("shardId-000", "arn", &records[start..]);
+            assert_eq!(serde_json::to_vec(&event).unwrap().len(), bytes);
+            assert_eq!(event["Records"].as_array().unwrap().len(), taken);
+            events.push((taken, bytes));
+            start += taken;
+        }
+        events
+    }
+
+    #[test]
+    fn a_small_page_is_one_event() {
+        let events = split(&records(1_000, 800));
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].0, 1_000);
+    }
+
+    #[test]
+    fn a_large_page_is_cut_into_events_under_six_megabytes() {
+        // 10,000 records of 1 KB make about 15 MB of event: three invocations.
+        let page = records(10_000, 1_000);
+        let events = split(&page);
+        assert_eq!(events.iter().map(|(n, _)| n).sum::<usize>(), 10_000);
+        assert_eq!(events.len(), 3);
+        for (taken, bytes) in &events[..events.len() - 1] {
+            assert!(*bytes <= MAX_INVOCATION_BYTES);
+            // Full: one more record would not have fitted.
+            assert!(bytes + bytes / taken > MAX_INVOCATION_BYTES);
+        }
+    }
+
+    #[test]
+    fn a_record_larger_than_the_limit_still_goes_alone() {
+        let events = split(&records(2, MAX_INVOCATION_BYTES));
+        assert_eq!(events.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [1, 1]);
+    }
 }

@@ -1,15 +1,20 @@
 //! The API stage: NDJSON requests of up to `request_size` records, as API Gateway (HTTP API,
 //! payload v2) hands them to ingest-api, through the real handler and its Kinesis sink.
+//! `concurrency` requests are handled at once, but their PutRecords calls take turns: moto's
+//! Kinesis numbers a shard's records without a lock, so concurrent writes can lose records.
 
 use super::Resources;
 use anyhow::{bail, Context, Result};
 use aws_config::SdkConfig;
+use futures::StreamExt;
 use ingest_api::config::{IngestConfig, SinkConfig};
-use ingest_api::sink::KinesisSink;
+use ingest_api::records::Prepared;
+use ingest_api::sink::{KinesisSink, Outcome, Sink};
 use ingest_api::{handle, ApiEvent, Deps};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// What the API stage did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -21,8 +26,37 @@ pub struct IngestStage {
     pub rejected_by_reason: BTreeMap<String, u64>,
     pub responses_by_status: BTreeMap<u16, u64>,
     pub seconds: f64,
+    /// Requests handled at the same time.
+    pub concurrency: u64,
+    /// Of `seconds`: in PutRecords (calls take turns, so this never exceeds `seconds`).
+    pub put_records_seconds: f64,
     pub request_latency_ms_p50: f64,
     pub request_latency_ms_p99: f64,
+}
+
+/// ingest-api's Kinesis sink with its writes taken one at a time, timed.
+struct SerialSink {
+    inner: KinesisSink,
+    turn: tokio::sync::Mutex<()>,
+    busy: Mutex<Duration>,
+}
+
+impl Sink for SerialSink {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn max_record_bytes(&self) -> usize {
+        self.inner.max_record_bytes()
+    }
+
+    async fn put(&self, records: &[Prepared]) -> Vec<Outcome> {
+        let _turn = self.turn.lock().await;
+        let started = Instant::now();
+        let outcomes = self.inner.put(records).await;
+        *self.busy.lock().unwrap_or_else(|e| e.into_inner()) += started.elapsed();
+        outcomes
+    }
 }
 
 pub async fn send_all(
@@ -30,36 +64,53 @@ pub async fn send_all(
     resources: &Resources,
     ndjson: &[u8],
     request_size: usize,
+    concurrency: usize,
 ) -> Result<IngestStage> {
     let stream = resources.stream.clone();
     let deps = Deps {
         config: IngestConfig::with_sink(SinkConfig::Kinesis {
             stream: stream.clone(),
         }),
-        sink: KinesisSink::new(aws_sdk_kinesis::Client::new(sdk), stream),
+        sink: SerialSink {
+            inner: KinesisSink::new(aws_sdk_kinesis::Client::new(sdk), stream),
+            turn: tokio::sync::Mutex::new(()),
+            busy: Mutex::new(Duration::ZERO),
+        },
         idempotency: None,
     };
+    let concurrency = concurrency.max(1);
     let lines: Vec<&[u8]> = ndjson
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
         .collect();
-    let mut stage = IngestStage::default();
+    let mut stage = IngestStage {
+        concurrency: concurrency as u64,
+        ..IngestStage::default()
+    };
     let mut latencies = Vec::new();
     let started = Instant::now();
-    for (number, chunk) in lines.chunks(request_size.clamp(1, 500)).enumerate() {
-        let mut body = Vec::with_capacity(chunk.iter().map(|l| l.len() + 1).sum());
-        for line in chunk {
-            body.extend_from_slice(line);
-            body.push(b'\n');
-        }
-        let event = api_request(&format!("local-{number:08}"), &body)?;
-        let sent = Instant::now();
-        let (response, _metrics) = handle(&deps, event, None, chrono::Utc::now()).await;
-        latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+    let deps = &deps;
+    let mut responses = futures::stream::iter(lines.chunks(request_size.clamp(1, 500)).enumerate())
+        .map(|(number, chunk)| async move {
+            let mut body = Vec::with_capacity(chunk.iter().map(|l| l.len() + 1).sum());
+            for line in chunk {
+                body.extend_from_slice(line);
+                body.push(b'\n');
+            }
+            let event = api_request(&format!("local-{number:08}"), &body)?;
+            let sent = Instant::now();
+            let (response, _metrics) = handle(deps, event, None, chrono::Utc::now()).await;
+            let latency_ms = sent.elapsed().as_secs_f64() * 1000.0;
+            anyhow::Ok((number, chunk.len(), response, latency_ms))
+        })
+        .buffered(concurrency);
+    while let Some(answered) = responses.next().await {
+        let (number, sent, response, latency_ms) = answered?;
+        latencies.push(latency_ms);
         let status = response.status();
         *stage.responses_by_status.entry(status).or_default() += 1;
         stage.requests += 1;
-        stage.records += chunk.len() as u64;
+        stage.records += sent as u64;
         let body = response.body_json();
         match status {
             202 | 422 => {
@@ -72,11 +123,10 @@ pub async fn send_all(
                         *stage.rejected_by_reason.entry(reason).or_default() += 1;
                     }
                 }
-                if accepted + rejected.len() as u64 != chunk.len() as u64 {
+                if accepted + rejected.len() as u64 != sent as u64 {
                     bail!(
-                        "request {number}: {accepted} accepted + {} rejected != {} sent",
+                        "request {number}: {accepted} accepted + {} rejected != {sent} sent",
                         rejected.len(),
-                        chunk.len()
                     );
                 }
             }
@@ -84,6 +134,12 @@ pub async fn send_all(
         }
     }
     stage.seconds = started.elapsed().as_secs_f64();
+    stage.put_records_seconds = deps
+        .sink
+        .busy
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_secs_f64();
     (stage.request_latency_ms_p50, stage.request_latency_ms_p99) = percentiles(&mut latencies);
     Ok(stage)
 }

@@ -1,10 +1,11 @@
 //! Reading the lake back after the run: rows per silver entity (and whether any event_id
-//! appears twice), quarantine lines per reason, fraud alerts that reached the bus.
+//! appears twice) and quarantine lines per reason.
 
 use super::Resources;
 use anyhow::{Context, Result};
 use arrow::array::{Array, StringArray};
 use aws_config::SdkConfig;
+use futures::{StreamExt, TryStreamExt};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 use shopstream::quarantine::from_jsonl;
@@ -23,6 +24,8 @@ pub struct LakeContents {
     pub quarantine_objects: u64,
     pub quarantine_lines: u64,
     pub quarantine_by_reason: BTreeMap<String, u64>,
+    /// Listing and reading every object back.
+    pub seconds: f64,
 }
 
 async fn list(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<Vec<(String, i64)>> {
@@ -53,13 +56,31 @@ async fn read(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<bytes:
         .into_bytes())
 }
 
+/// GetObject calls in flight while reading the lake back.
+const READ_CONCURRENCY: usize = 4;
+
+/// The bytes of `keys`, fetched `READ_CONCURRENCY` at a time, in order.
+fn fetch_all<'a>(
+    s3: &'a aws_sdk_s3::Client,
+    bucket: &'a str,
+    keys: Vec<(String, i64)>,
+) -> impl futures::Stream<Item = Result<(String, i64, bytes::Bytes)>> + 'a {
+    futures::stream::iter(keys)
+        .map(move |(key, size)| async move {
+            let bytes = read(s3, bucket, &key).await?;
+            Ok((key, size, bytes))
+        })
+        .buffered(READ_CONCURRENCY)
+}
+
 pub async fn read_lake(sdk: &SdkConfig, resources: &Resources) -> Result<LakeContents> {
     let s3 = shopstream::aws::s3_client(sdk);
     let mut lake = LakeContents::default();
     let mut seen = HashSet::new();
-    for (key, size) in list(&s3, &resources.bucket, "silver/").await? {
+    let silver = list(&s3, &resources.bucket, "silver/").await?;
+    let mut objects = fetch_all(&s3, &resources.bucket, silver);
+    while let Some((key, size, bytes)) = objects.try_next().await? {
         let entity = key.split('/').nth(1).unwrap_or("unknown").to_owned();
-        let bytes = read(&s3, &resources.bucket, &key).await?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)?;
         let event_id_column = builder
             .schema()
@@ -87,8 +108,9 @@ pub async fn read_lake(sdk: &SdkConfig, resources: &Resources) -> Result<LakeCon
         lake.silver_objects += 1;
         lake.silver_bytes += size.max(0) as u64;
     }
-    for (key, _) in list(&s3, &resources.bucket, "quarantine/").await? {
-        let bytes = read(&s3, &resources.bucket, &key).await?;
+    let quarantine = list(&s3, &resources.bucket, "quarantine/").await?;
+    let mut objects = fetch_all(&s3, &resources.bucket, quarantine);
+    while let Some((key, _, bytes)) = objects.try_next().await? {
         let entries = from_jsonl(&bytes)
             .map_err(anyhow::Error::msg)
             .with_context(|| format!("reading {key}"))?;
@@ -104,35 +126,4 @@ pub async fn read_lake(sdk: &SdkConfig, resources: &Resources) -> Result<LakeCon
         }
     }
     Ok(lake)
-}
-
-/// `FraudSuspected` events delivered to the run's queue through the bus rule.
-pub async fn count_alerts(sdk: &SdkConfig, resources: &Resources) -> Result<u64> {
-    let sqs = aws_sdk_sqs::Client::new(sdk);
-    let mut count = 0;
-    let mut empty_polls = 0;
-    while empty_polls < 2 {
-        let received = sqs
-            .receive_message()
-            .queue_url(&resources.alert_queue_url)
-            .max_number_of_messages(10)
-            .send()
-            .await?;
-        let messages = received.messages();
-        if messages.is_empty() {
-            empty_polls += 1;
-            continue;
-        }
-        count += messages.len() as u64;
-        for message in messages {
-            if let Some(handle) = message.receipt_handle() {
-                sqs.delete_message()
-                    .queue_url(&resources.alert_queue_url)
-                    .receipt_handle(handle)
-                    .send()
-                    .await?;
-            }
-        }
-    }
-    Ok(count)
 }

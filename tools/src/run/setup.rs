@@ -1,10 +1,9 @@
-//! Creating the run's stream, tables, bucket, bus and alert queue on the emulator, and seeding
+//! Creating the run's stream, tables, bucket, bus and alert archive on the emulator, and seeding
 //! customer profiles from the generator's population.
 
-use super::{Resources, RunOptions};
+use super::{Endpoints, Resources, RunOptions};
 use crate::generate::{user_id, world::COUNTRY_PROFILES, GeneratorConfig};
 use anyhow::{Context, Result};
-use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, PutRequest,
     ScalarAttributeType, WriteRequest,
@@ -12,14 +11,15 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_kinesis::types::StreamStatus;
 use std::time::Duration;
 
-pub async fn create(sdk: &SdkConfig, options: &RunOptions) -> Result<Resources> {
+pub async fn create(endpoints: &Endpoints, options: &RunOptions) -> Result<Resources> {
+    let sdk = &endpoints.services;
     let run_id = format!("{:x}", chrono::Utc::now().timestamp_millis());
     let resources = Resources {
         bucket: format!("shopstream-lake-{run_id}"),
         stream: format!("shopstream-events-{run_id}"),
         profile_table: format!("shopstream-profiles-{run_id}"),
         bus: format!("shopstream-{run_id}"),
-        alert_queue_url: String::new(),
+        alert_archive: format!("fraud-alerts-{run_id}"),
     };
     let s3 = shopstream::aws::s3_client(sdk);
     s3.create_bucket()
@@ -28,7 +28,7 @@ pub async fn create(sdk: &SdkConfig, options: &RunOptions) -> Result<Resources> 
         .await
         .context("creating the lake bucket")?;
 
-    let kinesis = aws_sdk_kinesis::Client::new(sdk);
+    let kinesis = aws_sdk_kinesis::Client::new(&endpoints.stream);
     kinesis
         .create_stream()
         .stream_name(&resources.stream)
@@ -80,54 +80,31 @@ pub async fn create(sdk: &SdkConfig, options: &RunOptions) -> Result<Resources> 
     )
     .await?;
 
+    // The bus keeps its `FraudSuspected` events in an archive, as the deployed bus does; the
+    // archive's event count is what reached the bus. (On moto an archive costs a fixed few
+    // milliseconds an event, where an SQS target walks the whole queue for every message sent
+    // or received: the old alert queue made its costs grow with the square of the alerts.)
     let events = aws_sdk_eventbridge::Client::new(sdk);
-    events
+    let bus_arn = events
         .create_event_bus()
         .name(&resources.bus)
         .send()
         .await
-        .context("creating the event bus")?;
-    let sqs = aws_sdk_sqs::Client::new(sdk);
-    let queue = sqs
-        .create_queue()
-        .queue_name(format!("fraud-alerts-{run_id}"))
-        .send()
-        .await?;
-    let queue_url = queue.queue_url().context("queue url")?.to_owned();
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await?;
-    let queue_arn = attributes
-        .attributes()
-        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
-        .context("queue arn")?
-        .clone();
+        .context("creating the event bus")?
+        .event_bus_arn
+        .context("the new bus has no ARN")?;
     events
-        .put_rule()
-        .name("fraud-to-queue")
-        .event_bus_name(&resources.bus)
-        .event_pattern(r#"{"detail-type":["FraudSuspected"]}"#)
+        .create_archive()
+        .archive_name(&resources.alert_archive)
+        .event_source_arn(bus_arn)
+        .event_pattern(format!(
+            r#"{{"detail-type":["{}"]}}"#,
+            stream_enrich::alerts::DETAIL_TYPE
+        ))
         .send()
-        .await?;
-    events
-        .put_targets()
-        .rule("fraud-to-queue")
-        .event_bus_name(&resources.bus)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("queue")
-                .arn(queue_arn)
-                .build()?,
-        )
-        .send()
-        .await?;
-    Ok(Resources {
-        alert_queue_url: queue_url,
-        ..resources
-    })
+        .await
+        .context("creating the fraud alert archive")?;
+    Ok(resources)
 }
 
 /// Profiles of users 0..count: their home country (from the generator's population), a

@@ -28,7 +28,16 @@ pub struct Totals {
     pub quarantined: u64,
     /// in − accepted − rejected: records unaccounted for (must be 0).
     pub lost: i64,
+    /// Stage counts that disagree (must be empty): records consumed vs accepted by the API,
+    /// silver rows / quarantine lines / objects read back vs what stream-enrich reports, alerts
+    /// archived vs published.
+    pub disagreements: Vec<String>,
+    /// `FraudSuspected` alerts that reached the bus (its archive's event count) ...
     pub fraud_alerts: u64,
+    /// ... of the alerts stream-enrich reports it published.
+    pub fraud_alerts_published: u64,
+    /// Creating the stream, table (with its seeded profiles), bucket, bus and archive.
+    pub setup_seconds: f64,
     pub wall_seconds: f64,
 }
 
@@ -47,6 +56,7 @@ impl RunSummary {
         generated: GeneratedCounts,
         generate_seconds: f64,
         bytes: usize,
+        setup_seconds: f64,
         ingest: IngestStage,
         enrich: EnrichStage,
         lake: LakeContents,
@@ -62,7 +72,10 @@ impl RunSummary {
             rejected_by_api: ingest.rejected,
             quarantined: lake.quarantine_lines,
             lost: generated.events as i64 - accepted as i64 - rejected as i64,
+            disagreements: disagreements(&ingest, &enrich, &lake, fraud_alerts),
             fraud_alerts,
+            fraud_alerts_published: enrich.alerts_published,
+            setup_seconds,
             wall_seconds,
         };
         RunSummary {
@@ -79,6 +92,50 @@ impl RunSummary {
             totals,
         }
     }
+}
+
+fn disagreements(
+    ingest: &IngestStage,
+    enrich: &EnrichStage,
+    lake: &LakeContents,
+    fraud_alerts: u64,
+) -> Vec<String> {
+    [
+        (
+            "records consumed from the stream",
+            enrich.records_in,
+            "records the API accepted",
+            ingest.accepted,
+        ),
+        (
+            "silver rows read back",
+            lake.silver_rows,
+            "records stream-enrich accepted",
+            enrich.handler_accepted,
+        ),
+        (
+            "quarantine lines read back",
+            lake.quarantine_lines,
+            "records stream-enrich rejected",
+            enrich.handler_rejected,
+        ),
+        (
+            "objects read back",
+            lake.silver_objects + lake.quarantine_objects,
+            "objects stream-enrich wrote",
+            enrich.objects_written,
+        ),
+        (
+            "fraud alerts archived by the bus",
+            fraud_alerts,
+            "alerts stream-enrich published",
+            enrich.alerts_published,
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, a, _, b)| a != b)
+    .map(|(what, a, other, b)| format!("{what} ({a}) != {other} ({b})"))
+    .collect()
 }
 
 fn rate(count: u64, seconds: f64) -> f64 {
@@ -122,19 +179,30 @@ impl fmt::Display for RunSummary {
             e.seconds,
             rate(e.records_in, e.seconds)
         )?;
+        writeln!(
+            f,
+            "  read back      {:>10}   {:>11}   {:>8}   {:>9.2}   {:>10.0}",
+            l.silver_rows + l.quarantine_lines,
+            l.silver_rows,
+            l.quarantine_lines,
+            l.seconds,
+            rate(l.silver_rows + l.quarantine_lines, l.seconds)
+        )?;
         writeln!(f)?;
         writeln!(
             f,
-            "  API requests: {} ({} per status: {:?}); latency p50 {:.1} ms, p99 {:.1} ms",
+            "  API requests: {} ({} at a time; per status: {:?}); latency p50 {:.1} ms, p99 {:.1} ms; {:.1} s in PutRecords",
             i.requests,
-            i.requests,
+            i.concurrency,
             i.responses_by_status,
             i.request_latency_ms_p50,
-            i.request_latency_ms_p99
+            i.request_latency_ms_p99,
+            i.put_records_seconds
         )?;
         writeln!(f, "  refused by the API: {:?}", i.rejected_by_reason)?;
-        writeln!(f, "  enrich invocations: {} (retried batches {}, reported failures {}); {:.1} s in the handler, {:.1} s in GetRecords",
-            e.invocations, e.retried_batches, e.reported_failures, e.handler_seconds, e.get_records_seconds)?;
+        writeln!(f, "  enrich: {} shards, {} at a time, batch size {}; {} GetRecords calls, {} invocations ({} cut short by the 6 MB payload limit, largest event {:.1} MB; retried batches {}, reported failures {}); summed over shards {:.1} s in the handler, {:.1} s in GetRecords",
+            e.shards, e.concurrency, e.batch_size, e.get_records_calls, e.invocations, e.payload_limited_invocations,
+            e.largest_event_bytes as f64 / 1e6, e.retried_batches, e.reported_failures, e.handler_seconds, e.get_records_seconds)?;
         writeln!(f, "  arrival-to-silver latency: p50 {:.0} ms, p99 {:.0} ms (reading the stream after ingestion finished)",
             e.arrival_to_silver_ms_p50, e.arrival_to_silver_ms_p99)?;
         writeln!(
@@ -151,18 +219,33 @@ impl fmt::Display for RunSummary {
             "  quarantine: {} lines in {} objects {:?}",
             l.quarantine_lines, l.quarantine_objects, l.quarantine_by_reason
         )?;
-        writeln!(f, "  fraud alerts published: {}", t.fraud_alerts)?;
+        writeln!(
+            f,
+            "  stream-enrich's own counts: accepted {}, rejected {}, {} objects written",
+            e.handler_accepted, e.handler_rejected, e.objects_written
+        )?;
+        writeln!(
+            f,
+            "  fraud alerts: {} published by stream-enrich, {} archived by the bus",
+            t.fraud_alerts_published, t.fraud_alerts
+        )?;
         writeln!(f)?;
         writeln!(
             f,
-            "  in {} = accepted {} + rejected {} (API {} + quarantine {}); lost {}; wall {:.1} s",
+            "  in {} = accepted {} + rejected {} (API {} + quarantine {}); lost {}; wall {:.1} s (setup {:.1} s)",
             t.r#in,
             t.accepted,
             t.rejected,
             t.rejected_by_api,
             t.quarantined,
             t.lost,
-            t.wall_seconds
-        )
+            t.wall_seconds,
+            t.setup_seconds
+        )?;
+        if t.disagreements.is_empty() {
+            writeln!(f, "  every stage's counts agree with what was read back")
+        } else {
+            writeln!(f, "  DISAGREEMENTS: {}", t.disagreements.join("; "))
+        }
     }
 }
