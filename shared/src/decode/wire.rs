@@ -8,6 +8,8 @@ use crate::record::{
 };
 use serde::Deserialize;
 
+/// `'a` is the payload's lifetime. serde borrows only `&str` fields by itself: each text field
+/// is marked `borrow` so a string without escapes is a slice of the payload, not a copy.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct WireRecord<'a> {
