@@ -200,19 +200,7 @@ fn upper(value: Option<Text<'_>>) -> Option<Text<'_>> {
 }
 
 fn upper_str(value: &str) -> Option<Cow<'_, str>> {
-    tidy_str(value).map(|v| {
-        if v.is_ascii() {
-            if v.bytes().any(|b| b.is_ascii_lowercase()) {
-                Cow::Owned(v.to_ascii_uppercase())
-            } else {
-                v
-            }
-        } else if v.chars().any(char::is_lowercase) {
-            Cow::Owned(v.to_uppercase())
-        } else {
-            v
-        }
-    })
+    tidy_str(value).map(crate::contact::uppercase)
 }
 
 fn lower(value: Option<Text<'_>>) -> Option<Text<'_>> {

@@ -44,6 +44,21 @@ pub(crate) fn lowercase(text: Cow<'_, str>) -> Cow<'_, str> {
     }
 }
 
+/// Upper-cased; the text itself when it has no lower-case letter.
+pub(crate) fn uppercase(text: Cow<'_, str>) -> Cow<'_, str> {
+    if text.is_ascii() {
+        if text.bytes().any(|b| b.is_ascii_lowercase()) {
+            Cow::Owned(text.to_ascii_uppercase())
+        } else {
+            text
+        }
+    } else if text.chars().any(char::is_lowercase) {
+        Cow::Owned(text.to_uppercase())
+    } else {
+        text
+    }
+}
+
 fn valid_domain(domain: &str) -> bool {
     let Some((_, tld)) = domain.rsplit_once('.') else {
         return false;
