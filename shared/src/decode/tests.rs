@@ -351,3 +351,169 @@ fn text_is_borrowed_from_the_payload_unless_it_had_escapes() {
     ));
     assert!(matches!(c.user_id, Some(std::borrow::Cow::Owned(ref s)) if s == "quote\"d é"));
 }
+
+/// The keys WireRecord reads, a key it ignores and one only an escape makes a known key.
+const KEYS: &[&str] = &[
+    "event_id",
+    "user_id",
+    "quantity",
+    "total_amount",
+    "product_price",
+    "product_id",
+    "event_timestamp",
+    "action_type",
+    "event_type",
+    "warehouse_id",
+    "quantity_change",
+    "record_type",
+    "coupon_code_flag",
+    "unit_cost",
+    "feedback_score",
+    "user_email",
+    "ingested_at",
+    "event\\u005fid",
+];
+
+/// JSON value texts: every scalar form, edge-case numbers, escapes, control characters,
+/// nested values and malformed ones.
+fn arb_value_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "\"[ -~é€]{0,20}\"",
+        "\"[a-z\\\\\"\n\t\u{1}/]{0,8}\"",
+        Just("\"a\\u00e9\\n\"".to_owned()),
+        "-?(0|[1-9][0-9]{0,21})(\\.[0-9]{1,6})?([eE][+-]?[0-9]{1,3})?",
+        "-?0[0-9]{1,3}",
+        prop_oneof![
+            Just("9223372036854775807"),
+            Just("9223372036854775808"),
+            Just("-9223372036854775808"),
+            Just("-9223372036854775809"),
+            Just("18446744073709551615"),
+            Just("18446744073709551616"),
+            Just("-0"),
+            Just("1e309"),
+            Just("-1e400"),
+            Just("1e-400"),
+            Just("1."),
+            Just(".5"),
+            Just("+1"),
+            Just("--1"),
+            Just("1e"),
+            Just("2.0"),
+            Just("1299.99"),
+            Just("0.1"),
+        ]
+        .prop_map(str::to_owned),
+        prop_oneof![
+            Just("true"),
+            Just("false"),
+            Just("null"),
+            Just("nul"),
+            Just("truex"),
+            Just("NaN")
+        ]
+        .prop_map(str::to_owned),
+        prop_oneof![
+            Just("{}"),
+            Just("[]"),
+            Just("[1,\"a\"]"),
+            Just("{\"a\":{\"b\":[null]}}"),
+            Just("")
+        ]
+        .prop_map(str::to_owned),
+    ]
+}
+
+fn arb_whitespace() -> impl Strategy<Value = &'static str> {
+    prop_oneof![
+        Just(""),
+        Just(""),
+        Just(" "),
+        Just("\n\t"),
+        Just("\r"),
+        Just("\u{c}")
+    ]
+}
+
+/// A JSON object (mostly) of the keys above, with whitespace and trailing text that may
+/// break it.
+fn arb_object_text() -> impl Strategy<Value = String> {
+    let member = (
+        proptest::sample::select(KEYS),
+        arb_whitespace(),
+        arb_value_text(),
+        arb_whitespace(),
+    );
+    (
+        proptest::collection::vec(member, 0..8),
+        arb_whitespace(),
+        prop_oneof![
+            Just(""),
+            Just(""),
+            Just(" \n"),
+            Just(","),
+            Just("x"),
+            Just("}")
+        ],
+        prop_oneof![
+            Just(","),
+            Just(","),
+            Just(","),
+            Just(" , "),
+            Just(";"),
+            Just("")
+        ],
+    )
+        .prop_map(|(members, space, trailing, separator)| {
+            let members: Vec<String> = members
+                .iter()
+                .map(|(key, before, value, after)| {
+                    format!("{before}\"{key}\"{after}:{before}{value}{after}")
+                })
+                .collect();
+            format!("{space}{{{}}}{space}{trailing}", members.join(separator))
+        })
+}
+
+proptest! {
+    #[test]
+    fn the_fast_path_decodes_any_object_as_serde_json_does(text in arb_object_text()) {
+        prop_assert_eq!(decode_json(text.as_bytes()), decode_json_with_serde(text.as_bytes()));
+    }
+
+    #[test]
+    fn the_fast_path_decodes_any_damaged_record_as_serde_json_does(
+        t in arb_transaction(),
+        damage in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+    ) {
+        let mut payload = json_of(&t);
+        for (at, byte) in damage {
+            let at = at.index(payload.len());
+            payload[at] = byte;
+        }
+        prop_assert_eq!(decode_json(&payload), decode_json_with_serde(&payload));
+    }
+}
+
+#[test]
+fn the_fast_path_reads_plain_records_and_leaves_the_rest_to_serde_json() {
+    let plain = json_of(&iti_transaction());
+    let text = std::str::from_utf8(&plain).unwrap();
+    assert!(flat::read_flat_object(text, &mut wire::WireRecord::default()).is_some());
+    for unusual in [
+        r#"{"event_id":"a\"b"}"#,
+        r#"{"event_id":"a","event_id":"b"}"#,
+        r#"{"product_price":{"amount":3}}"#,
+        r#"{"extra":[1]}"#,
+        r#"{"event_id":"a",}"#,
+        r#"{"quantity":1e999}"#,
+        r#"{"event_id":"a"} x"#,
+    ] {
+        let read = flat::read_flat_object(unusual, &mut wire::WireRecord::default());
+        assert!(read.is_none(), "{unusual}");
+        assert_eq!(
+            decode_json(unusual.as_bytes()),
+            decode_json_with_serde(unusual.as_bytes())
+        );
+    }
+}
