@@ -59,7 +59,7 @@ pub struct CleanTransaction<'a> {
     pub fraud: FraudAssessment,
     /// Filled by enrichment from the customer profile, when there is one.
     pub customer_segment: Option<String>,
-    pub profile_country: Option<String>,
+    pub profile_country: Option<Text<'a>>,
 }
 
 /// A clickstream event ready for the silver layer.

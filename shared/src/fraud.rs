@@ -8,6 +8,7 @@ use crate::money::format_cents;
 use crate::profile::CustomerProfile;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -46,7 +47,8 @@ pub enum FraudCondition {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FraudRule {
-    pub name: String,
+    /// Shared, so naming the rule on every transaction it fires for copies no text.
+    pub name: Arc<str>,
     pub weight: f64,
     #[serde(flatten)]
     pub condition: FraudCondition,
@@ -77,7 +79,7 @@ fn default_review_above() -> f64 {
 impl Default for FraudRules {
     fn default() -> Self {
         let rule = |name: &str, weight: f64, condition| FraudRule {
-            name: name.to_owned(),
+            name: name.into(),
             weight,
             condition,
         };
@@ -145,7 +147,7 @@ pub struct FraudAssessment {
     pub risk_level: RiskLevel,
     pub review: bool,
     /// Names of the rules that fired, in rule order.
-    pub matched_rules: Vec<String>,
+    pub matched_rules: Vec<Arc<str>>,
 }
 
 impl FraudRules {

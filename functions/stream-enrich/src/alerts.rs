@@ -44,12 +44,17 @@ impl FraudAlert {
             event_timestamp: tx.event_time,
             score: tx.fraud.score,
             risk_level: tx.fraud.risk_level.as_str(),
-            matched_rules: tx.fraud.matched_rules.clone(),
+            matched_rules: tx
+                .fraud
+                .matched_rules
+                .iter()
+                .map(|r| r.to_string())
+                .collect(),
             total_amount: format_cents(tx.total_amount_cents),
             currency: tx.currency.as_deref().map(str::to_owned),
             payment_method: tx.payment_method.as_deref().map(str::to_owned),
             country_name: tx.country_name.as_deref().map(str::to_owned),
-            profile_country: tx.profile_country.clone(),
+            profile_country: tx.profile_country.as_deref().map(str::to_owned),
             summary: describe(tx),
             position,
             arrived_at,

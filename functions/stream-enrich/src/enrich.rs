@@ -294,8 +294,7 @@ pub fn enrich(accepted: &mut [Accepted<'_>], profiles: &Profiles, rules: &FraudR
         tx.customer_segment = profile.and_then(|p| p.segment.clone());
         tx.profile_country = profile
             .and_then(|p| p.country.as_deref())
-            .and_then(shopstream::geo::normalize_country)
-            .map(Cow::into_owned);
+            .and_then(profile_country);
         tx.fraud = rules.assess(
             tx,
             &FraudContext {
@@ -303,6 +302,15 @@ pub fn enrich(accepted: &mut [Accepted<'_>], profiles: &Profiles, rules: &FraudR
                 recent_order_times: &others,
             },
         );
+    }
+}
+
+/// A profile's country as the order's country is cleaned: a known country is its canonical
+/// name, borrowed from the country table, so most rows copy nothing.
+fn profile_country(country: &str) -> Option<Cow<'static, str>> {
+    match shopstream::geo::find_country(country) {
+        Some(known) => Some(Cow::Borrowed(known.name)),
+        None => shopstream::geo::normalize_country(country).map(|c| Cow::Owned(c.into_owned())),
     }
 }
 

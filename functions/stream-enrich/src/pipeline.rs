@@ -71,7 +71,7 @@ fn process<'a>(
     let decoded = decode_payload(payload, &core.avro_schemas)
         .map_err(|rejection| refuse(payload, vec![rejection]))?;
     let entity = decoded.record.entity();
-    let event_id = decoded.record.event_id().map(str::to_owned);
+    let event_id = decoded.record.event_id_text();
     let clean = accept(decoded, source.arrival, &core.validation).map_err(|rejections| {
         Box::new(refuse(payload, rejections).with_record(entity, event_id.as_deref()))
     })?;

@@ -28,7 +28,7 @@ fn design_rules_score_amounts_and_payment_methods() {
     );
     let large = rules.assess(&priced(1_200.0, "credit_card"), &none);
     assert_eq!((large.score, large.risk_level), (0.3, RiskLevel::Low));
-    assert_eq!(large.matched_rules, vec!["amount_over_1000"]);
+    assert_eq!(large.matched_rules, vec!["amount_over_1000".into()]);
     let huge_gift = rules.assess(&priced(6_000.0, "Gift_Card"), &none);
     assert_eq!(
         (huge_gift.score, huge_gift.risk_level, huge_gift.review),
@@ -57,10 +57,10 @@ fn profile_and_history_rules() {
     assert_eq!(assessment.risk_level, RiskLevel::High);
     assert!(assessment
         .matched_rules
-        .contains(&"country_mismatch".to_owned()));
+        .contains(&"country_mismatch".into()));
     assert!(assessment
         .matched_rules
-        .contains(&"new_user_large_order".to_owned()));
+        .contains(&"new_user_large_order".into()));
 
     let home = CustomerProfile {
         country: Some("brasil".into()),
@@ -73,9 +73,7 @@ fn profile_and_history_rules() {
             recent_order_times: &[],
         },
     );
-    assert!(!at_home
-        .matched_rules
-        .contains(&"country_mismatch".to_owned()));
+    assert!(!at_home.matched_rules.contains(&"country_mismatch".into()));
 
     let burst: Vec<_> = (1..=5)
         .map(|m| tx.event_time - chrono::TimeDelta::minutes(m))
@@ -87,7 +85,7 @@ fn profile_and_history_rules() {
             recent_order_times: &burst,
         },
     );
-    assert_eq!(fast.matched_rules, vec!["order_velocity"]);
+    assert_eq!(fast.matched_rules, vec!["order_velocity".into()]);
     let slow: Vec<_> = (1..=5)
         .map(|h| tx.event_time - chrono::TimeDelta::hours(h))
         .collect();

@@ -73,7 +73,7 @@ pub enum Record<'a> {
     Inventory(InventoryEvent<'a>),
 }
 
-impl Record<'_> {
+impl<'a> Record<'a> {
     pub fn entity(&self) -> Entity {
         match self {
             Record::Transaction(_) => Entity::Transaction,
@@ -87,6 +87,16 @@ impl Record<'_> {
             Record::Transaction(r) => r.event_id.as_deref(),
             Record::Clickstream(r) => r.event_id.as_deref(),
             Record::Inventory(r) => r.event_id.as_deref(),
+        }
+    }
+
+    /// The event id as its own value, outliving the record: a copy of the text only when the
+    /// record owns it (it had escapes), else another borrow of the payload.
+    pub fn event_id_text(&self) -> Option<Text<'a>> {
+        match self {
+            Record::Transaction(r) => r.event_id.clone(),
+            Record::Clickstream(r) => r.event_id.clone(),
+            Record::Inventory(r) => r.event_id.clone(),
         }
     }
 
