@@ -85,6 +85,9 @@ pub fn normalize_phone<'a>(phone: Option<&'a str>, country: Option<&str>) -> Cow
 
 fn to_e164<'a>(phone: &'a str, country: Option<&str>) -> Option<Cow<'a, str>> {
     let phone = phone.trim();
+    if is_e164(phone) {
+        return Some(Cow::Borrowed(phone));
+    }
     let (international, rest) = if let Some(rest) = phone.strip_prefix('+') {
         (true, rest)
     } else if let Some(rest) = phone.strip_prefix("00") {
@@ -92,37 +95,39 @@ fn to_e164<'a>(phone: &'a str, country: Option<&str>) -> Option<Cow<'a, str>> {
     } else {
         (false, phone)
     };
-    let mut digits = String::with_capacity(rest.len());
+    // Built in place: '+', then the digits.
+    let mut e164 = String::with_capacity(rest.len() + 4);
+    e164.push('+');
     for c in rest.chars() {
         match c {
-            '0'..='9' => digits.push(c),
+            '0'..='9' => e164.push(c),
             ' ' | '-' | '.' | '(' | ')' | '/' => {}
             _ => return None,
         }
     }
-    let full = if international {
-        digits
-    } else {
+    if !international {
         let calling_code = find_country(country?)?.calling_code;
-        if calling_code == "1" && digits.len() == 11 && digits.starts_with('1') {
-            digits
-        } else {
-            let national = digits.strip_prefix('0').unwrap_or(&digits);
+        let digits = &e164[1..];
+        let north_american = calling_code == "1" && digits.len() == 11 && digits.starts_with('1');
+        if !north_american {
+            let national = digits.strip_prefix('0').unwrap_or(digits);
             if !(6..=12).contains(&national.len()) {
                 return None;
             }
-            format!("{calling_code}{national}")
+            e164 = format!("+{calling_code}{national}");
         }
+    }
+    is_e164(&e164).then_some(Cow::Owned(e164))
+}
+
+/// `+` and 8 to 15 digits, the first not 0.
+fn is_e164(phone: &str) -> bool {
+    let Some(digits) = phone.strip_prefix('+') else {
+        return false;
     };
-    let plausible = (8..=15).contains(&full.len()) && !full.starts_with('0');
-    if !plausible {
-        return None;
-    }
-    // Already "+<digits>": the input itself.
-    if phone.len() == full.len() + 1 && phone.starts_with('+') {
-        return Some(Cow::Borrowed(phone));
-    }
-    Some(Cow::Owned(format!("+{full}")))
+    (8..=15).contains(&digits.len())
+        && !digits.starts_with('0')
+        && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -175,6 +180,13 @@ mod tests {
         assert_eq!(
             normalize_phone(Some("030 1234567"), Some("Germany")),
             "+49301234567"
+        );
+        assert!(
+            matches!(
+                normalize_phone(Some(" +14155550100"), None),
+                Cow::Borrowed("+14155550100")
+            ),
+            "an E.164 number is kept without a copy"
         );
     }
 
