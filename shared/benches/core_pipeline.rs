@@ -1,16 +1,13 @@
 //! The core's per-record path on 100,000 JSON transactions: decode → validate → clean →
-//! fraud score → Parquet encode. Reported twice, as records/s and as input MB/s. The
-//! `json_decode` group compares JSON decoding with its fast path against serde_json alone on
-//! the same payloads.
+//! fraud score → Parquet encode. Reported twice, as records/s and as input MB/s.
 //!
 //! `cargo bench -p shopstream --bench core_pipeline`
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use shopstream::clean::{accept, CleanRecord};
 use shopstream::columnar::transactions_to_parquet;
-use shopstream::decode::{decode_json, decode_json_with_serde, Decoded};
+use shopstream::decode::decode_json;
 use shopstream::fraud::{FraudContext, FraudRules};
-use shopstream::reason::Rejection;
 use shopstream::validate::ValidationRules;
 use std::hint::black_box;
 use std::time::Duration;
@@ -142,29 +139,6 @@ fn core_pipeline(c: &mut Criterion) {
     group.bench_function(BenchmarkId::new("json_bytes", RECORDS), |b| {
         b.iter(|| black_box(process(black_box(&payloads), &rules, &fraud)))
     });
-    group.finish();
-
-    // A Kinesis batch's worth (cache-resident, as in the Lambda) and all 100,000.
-    let mut group = c.benchmark_group("json_decode");
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(10));
-    for records in [10_000, RECORDS] {
-        let payloads = &payloads[..records];
-        let decode_all = |decode: fn(&[u8]) -> Result<Decoded<'_>, Rejection>| {
-            payloads
-                .iter()
-                .filter(|payload| decode(payload).is_ok())
-                .count()
-        };
-        group.throughput(Throughput::Elements(records as u64));
-        group.bench_function(BenchmarkId::new("fast_path", records), |b| {
-            b.iter(|| black_box(decode_all(decode_json)))
-        });
-        group.bench_function(BenchmarkId::new("serde_json", records), |b| {
-            b.iter(|| black_box(decode_all(decode_json_with_serde)))
-        });
-    }
     group.finish();
 }
 

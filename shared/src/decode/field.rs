@@ -2,7 +2,6 @@
 //! null, of the expected type, or of another type, so decoding can explain every problem at
 //! once instead of stopping at the first.
 
-use super::flat::Scalar;
 use crate::record::Text;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
@@ -110,20 +109,6 @@ impl FieldType<'_> for crate::record::ProductPrice {
     }
     fn from_f64(v: f64) -> Result<Self, &'static str> {
         Ok(crate::record::ProductPrice::Amount(v))
-    }
-}
-
-impl<'de, T: FieldType<'de>> Field<T> {
-    /// The field a scalar read by the fast path makes: what [`FieldVisitor`] makes of it.
-    pub(crate) fn from_scalar(value: Scalar<'de>) -> Self {
-        match value {
-            Scalar::Str(v) => settle(T::from_borrowed_str(v)),
-            Scalar::U64(v) => settle(T::from_u64(v)),
-            Scalar::I64(v) => settle(T::from_i64(v)),
-            Scalar::F64(v) => settle(T::from_f64(v)),
-            Scalar::Bool(v) => settle(T::from_bool(v)),
-            Scalar::Null => Field::Null,
-        }
     }
 }
 

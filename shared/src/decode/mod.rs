@@ -7,7 +7,6 @@
 
 pub mod avro;
 mod field;
-mod flat;
 mod wire;
 
 pub use avro::{AvroSchemas, CONFLUENT_MAGIC};
@@ -34,25 +33,6 @@ pub struct Decoded<'a> {
 
 /// Decodes one JSON object.
 pub fn decode_json(payload: &[u8]) -> Result<Decoded<'_>, Rejection> {
-    let text = json_object_text(payload)?;
-    let mut wire = WireRecord::default();
-    if flat::read_flat_object(text, &mut wire).is_none() {
-        // Escapes, nesting or an error: serde_json reads it (and says what is wrong).
-        wire = serde_json::from_str(text).map_err(json_rejection)?;
-    }
-    decoded_json(wire)
-}
-
-/// [`decode_json`] without its fast path: every payload through serde_json. The reference
-/// the fast path is tested, fuzzed and benchmarked against.
-#[doc(hidden)]
-pub fn decode_json_with_serde(payload: &[u8]) -> Result<Decoded<'_>, Rejection> {
-    let text = json_object_text(payload)?;
-    decoded_json(serde_json::from_str(text).map_err(json_rejection)?)
-}
-
-/// The payload as text, when it can be a JSON object at all.
-fn json_object_text(payload: &[u8]) -> Result<&str, Rejection> {
     // serde would also read a JSON array positionally into the struct: only objects are records.
     match payload.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => {}
@@ -66,7 +46,7 @@ fn json_object_text(payload: &[u8]) -> Result<&str, Rejection> {
     }
     // One UTF-8 check of the whole payload is much cheaper than serde_json's check of every
     // string in it.
-    std::str::from_utf8(payload).map_err(|err| {
+    let text = std::str::from_utf8(payload).map_err(|err| {
         Rejection::new(
             RejectReason::DecodeError,
             format!(
@@ -74,10 +54,8 @@ fn json_object_text(payload: &[u8]) -> Result<&str, Rejection> {
                 err.valid_up_to()
             ),
         )
-    })
-}
-
-fn decoded_json(wire: WireRecord<'_>) -> Result<Decoded<'_>, Rejection> {
+    })?;
+    let wire: WireRecord = serde_json::from_str(text).map_err(json_rejection)?;
     let (record, problems) = wire.into_record()?;
     Ok(Decoded {
         record,

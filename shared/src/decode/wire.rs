@@ -2,7 +2,6 @@
 //! classifies the record and collects every field-level problem.
 
 use super::field::{Field, FieldType};
-use super::flat::Scalar;
 use crate::reason::{RejectReason, Rejection};
 use crate::record::{
     ClickstreamEvent, Entity, InventoryEvent, ProductPrice, Record, Text, Transaction,
@@ -156,66 +155,6 @@ impl<'a> WireRecord<'a> {
             Ok(Entity::Inventory)
         } else {
             Ok(Entity::Transaction)
-        }
-    }
-
-    /// Sets the field named `key` from a scalar read by the fast path, as serde's derived
-    /// visitor would; unknown keys are ignored, as serde ignores them. `false` when the field
-    /// was already set (serde_json refuses a duplicated key).
-    pub(crate) fn set(&mut self, key: &str, value: Scalar<'a>) -> bool {
-        fn put<'a, T: FieldType<'a>>(field: &mut Field<T>, value: Scalar<'a>) -> bool {
-            let first = matches!(field, Field::Absent);
-            *field = Field::from_scalar(value);
-            first
-        }
-        match key {
-            "record_type" => put(&mut self.record_type, value),
-            "event_id" => put(&mut self.event_id, value),
-            "user_id" => put(&mut self.user_id, value),
-            "event_timestamp" => put(&mut self.event_timestamp, value),
-            "product_id" => put(&mut self.product_id, value),
-            "device_type" => put(&mut self.device_type, value),
-            "browser" => put(&mut self.browser, value),
-            "country_name" => put(&mut self.country_name, value),
-            "referral_source" => put(&mut self.referral_source, value),
-            "action_type" => put(&mut self.action_type, value),
-            "quantity" => put(&mut self.quantity, value),
-            "total_amount" => put(&mut self.total_amount, value),
-            "feedback_score" => put(&mut self.feedback_score, value),
-            "user_name" => put(&mut self.user_name, value),
-            "user_email" => put(&mut self.user_email, value),
-            "user_phone" => put(&mut self.user_phone, value),
-            "is_first_purchase" => put(&mut self.is_first_purchase, value),
-            "language" => put(&mut self.language, value),
-            "currency" => put(&mut self.currency, value),
-            "city_name" => put(&mut self.city_name, value),
-            "product_name" => put(&mut self.product_name, value),
-            "product_category" => put(&mut self.product_category, value),
-            "product_brand" => put(&mut self.product_brand, value),
-            "product_price" => put(&mut self.product_price, value),
-            "shipping_address" => put(&mut self.shipping_address, value),
-            "postal_code" => put(&mut self.postal_code, value),
-            "campaign" => put(&mut self.campaign, value),
-            "coupon_code" => put(&mut self.coupon_code, value),
-            "coupon_code_flag" => put(&mut self.coupon_code_flag, value),
-            "payment_method" => put(&mut self.payment_method, value),
-            "payment_status" => put(&mut self.payment_status, value),
-            "transaction_status" => put(&mut self.transaction_status, value),
-            "dt_date" => put(&mut self.dt_date, value),
-            "year" => put(&mut self.year, value),
-            "month" => put(&mut self.month, value),
-            "day" => put(&mut self.day, value),
-            "hour" => put(&mut self.hour, value),
-            "event_type" => put(&mut self.event_type, value),
-            "session_id" => put(&mut self.session_id, value),
-            "page_url" => put(&mut self.page_url, value),
-            "search_query" => put(&mut self.search_query, value),
-            "warehouse_id" => put(&mut self.warehouse_id, value),
-            "quantity_change" => put(&mut self.quantity_change, value),
-            "stock_level" => put(&mut self.stock_level, value),
-            "unit_cost" => put(&mut self.unit_cost, value),
-            "reason" => put(&mut self.reason, value),
-            _ => true,
         }
     }
 
