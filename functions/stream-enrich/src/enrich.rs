@@ -305,12 +305,13 @@ pub fn enrich(accepted: &mut [Accepted<'_>], profiles: &Profiles, rules: &FraudR
     }
 }
 
-/// A profile's country as the order's country is cleaned: a known country is its canonical
-/// name, borrowed from the country table, so most rows copy nothing.
+/// A profile's country cleaned as an order's country is (`geo::normalize_country`), but a
+/// known country's canonical name is borrowed from the country table for as long as the row
+/// needs it, so most rows copy nothing.
 fn profile_country(country: &str) -> Option<Cow<'static, str>> {
     match shopstream::geo::find_country(country) {
         Some(known) => Some(Cow::Borrowed(known.name)),
-        None => shopstream::geo::normalize_country(country).map(|c| Cow::Owned(c.into_owned())),
+        None => shopstream::geo::normalize_place(country).map(|c| Cow::Owned(c.into_owned())),
     }
 }
 
@@ -336,6 +337,18 @@ mod tests {
         assert_eq!(missing, ["a"], "expired");
         cache.insert("c".into(), None, start);
         assert_eq!(cache.len(), 2, "capacity bounds the cache");
+    }
+
+    #[test]
+    fn profile_countries_are_cleaned_like_order_countries() {
+        for name in ["usa", "Germany", " brasil ", "atlantis  city", ""] {
+            assert_eq!(
+                profile_country(name),
+                shopstream::geo::normalize_country(name).map(|c| Cow::Owned(c.into_owned())),
+                "{name:?}"
+            );
+        }
+        assert!(matches!(profile_country("usa"), Some(Cow::Borrowed(_))));
     }
 
     #[test]
