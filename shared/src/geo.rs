@@ -145,6 +145,15 @@ pub fn normalize_country(name: &str) -> Option<Cow<'_, str>> {
     }
 }
 
+/// [`normalize_country`] as a value that does not borrow `name`: a known country's canonical
+/// name is still borrowed (from the country table), only an unknown one is copied.
+pub fn normalize_country_detached(name: &str) -> Option<Cow<'static, str>> {
+    match find_country(name) {
+        Some(country) => Some(Cow::Borrowed(country.name)),
+        None => normalize_place(name).map(|place| Cow::Owned(place.into_owned())),
+    }
+}
+
 /// A city or other place name, tidied the same way.
 pub fn normalize_place(name: &str) -> Option<Cow<'_, str>> {
     let collapsed = if is_collapsed(name) {
@@ -241,6 +250,21 @@ mod tests {
         );
         assert_eq!(normalize_country("atlantis").as_deref(), Some("Atlantis"));
         assert_eq!(normalize_country("   "), None);
+    }
+
+    #[test]
+    fn detached_countries_clean_the_same_and_copy_only_unknown_ones() {
+        for name in ["usa", "Germany", " brasil ", "atlantis  city", ""] {
+            assert_eq!(
+                normalize_country_detached(name),
+                normalize_country(name),
+                "{name:?}"
+            );
+        }
+        assert!(matches!(
+            normalize_country_detached("usa"),
+            Some(Cow::Borrowed(_))
+        ));
     }
 
     #[test]

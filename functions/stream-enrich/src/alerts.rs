@@ -8,6 +8,7 @@ use shopstream::clean::CleanTransaction;
 use shopstream::fraud::describe;
 use shopstream::money::format_cents;
 use shopstream::quarantine::RecordPosition;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub const DETAIL_TYPE: &str = "FraudSuspected";
@@ -24,7 +25,7 @@ pub struct FraudAlert {
     pub event_timestamp: DateTime<Utc>,
     pub score: f64,
     pub risk_level: &'static str,
-    pub matched_rules: Vec<String>,
+    pub matched_rules: Vec<Arc<str>>,
     /// Signed amount in currency units, two decimals ("1234.00").
     pub total_amount: String,
     pub currency: Option<String>,
@@ -44,12 +45,7 @@ impl FraudAlert {
             event_timestamp: tx.event_time,
             score: tx.fraud.score,
             risk_level: tx.fraud.risk_level.as_str(),
-            matched_rules: tx
-                .fraud
-                .matched_rules
-                .iter()
-                .map(|r| r.to_string())
-                .collect(),
+            matched_rules: tx.fraud.matched_rules.clone(),
             total_amount: format_cents(tx.total_amount_cents),
             currency: tx.currency.as_deref().map(str::to_owned),
             payment_method: tx.payment_method.as_deref().map(str::to_owned),

@@ -8,7 +8,6 @@ use lru::LruCache;
 use shopstream::clean::CleanRecord;
 use shopstream::fraud::{FraudContext, FraudRules};
 use shopstream::profile::CustomerProfile;
-use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
@@ -294,7 +293,7 @@ pub fn enrich(accepted: &mut [Accepted<'_>], profiles: &Profiles, rules: &FraudR
         tx.customer_segment = profile.and_then(|p| p.segment.clone());
         tx.profile_country = profile
             .and_then(|p| p.country.as_deref())
-            .and_then(profile_country);
+            .and_then(shopstream::geo::normalize_country_detached);
         tx.fraud = rules.assess(
             tx,
             &FraudContext {
@@ -302,16 +301,6 @@ pub fn enrich(accepted: &mut [Accepted<'_>], profiles: &Profiles, rules: &FraudR
                 recent_order_times: &others,
             },
         );
-    }
-}
-
-/// A profile's country cleaned as an order's country is (`geo::normalize_country`), but a
-/// known country's canonical name is borrowed from the country table for as long as the row
-/// needs it, so most rows copy nothing.
-fn profile_country(country: &str) -> Option<Cow<'static, str>> {
-    match shopstream::geo::find_country(country) {
-        Some(known) => Some(Cow::Borrowed(known.name)),
-        None => shopstream::geo::normalize_place(country).map(|c| Cow::Owned(c.into_owned())),
     }
 }
 
@@ -337,18 +326,6 @@ mod tests {
         assert_eq!(missing, ["a"], "expired");
         cache.insert("c".into(), None, start);
         assert_eq!(cache.len(), 2, "capacity bounds the cache");
-    }
-
-    #[test]
-    fn profile_countries_are_cleaned_like_order_countries() {
-        for name in ["usa", "Germany", " brasil ", "atlantis  city", ""] {
-            assert_eq!(
-                profile_country(name),
-                shopstream::geo::normalize_country(name).map(|c| Cow::Owned(c.into_owned())),
-                "{name:?}"
-            );
-        }
-        assert!(matches!(profile_country("usa"), Some(Cow::Borrowed(_))));
     }
 
     #[test]
