@@ -6,5 +6,6 @@
 pub mod config;
 pub mod delete;
 pub mod guard;
+pub mod plan;
 
 pub use config::Config;

@@ -213,3 +213,65 @@ resource "aws_iam_role_policy" "orders_to_bronze" {
   role   = aws_iam_role.orders_to_bronze.id
   policy = data.aws_iam_policy_document.orders_to_bronze.json
 }
+
+# ------------------------------------------------------------------ quarantine-replay
+resource "aws_iam_role" "quarantine_replay" {
+  name               = "${local.prefix}-quarantine-replay"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  tags               = local.tags
+}
+
+data "aws_iam_policy_document" "quarantine_replay" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.quarantine_replay.arn}:*"]
+  }
+
+  statement {
+    sid       = "Tracing"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "DataKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = [aws_kms_key.data.arn]
+  }
+
+  statement {
+    sid       = "ListQuarantine"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.lake.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["quarantine/*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadAndMoveQuarantine"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${aws_s3_bucket.lake.arn}/quarantine/*"]
+  }
+
+  statement {
+    sid       = "ReadAndReDriveStream"
+    actions   = ["kinesis:PutRecords", "kinesis:GetShardIterator", "kinesis:GetRecords"]
+    resources = [aws_kinesis_stream.events.arn]
+  }
+
+  statement {
+    sid       = "DrainStreamDlq"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
+    resources = [aws_sqs_queue.stream_enrich_dlq.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "quarantine_replay" {
+  name   = "quarantine-replay"
+  role   = aws_iam_role.quarantine_replay.id
+  policy = data.aws_iam_policy_document.quarantine_replay.json
+}

@@ -153,6 +153,46 @@ resource "aws_lambda_function" "orders_to_bronze" {
   depends_on = [aws_iam_role_policy.orders_to_bronze]
 }
 
+resource "aws_lambda_function" "quarantine_replay" {
+  #checkov:skip=CKV_AWS_116:Invoked synchronously by an operator; the answer reports every outcome, nothing is queued.
+  #checkov:skip=CKV_AWS_115:Manual invocations only; reserving concurrency would take account capacity.
+  #checkov:skip=CKV_AWS_117:Talks only to AWS APIs (S3, Kinesis, SQS) over TLS; no VPC resources to reach.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the deploying account owns; artifacts come from CI builds.
+  function_name    = "${local.prefix}-quarantine-replay"
+  description      = "Manual - corrected quarantine entries and DLQ'd stream ranges back onto the stream"
+  role             = aws_iam_role.quarantine_replay.arn
+  runtime          = "provided.al2023"
+  architectures    = ["arm64"]
+  handler          = "bootstrap"
+  filename         = "${var.lambda_artifacts_dir}/quarantine-replay/bootstrap.zip"
+  source_code_hash = filebase64sha256("${var.lambda_artifacts_dir}/quarantine-replay/bootstrap.zip")
+  memory_size      = 512
+  timeout          = 900
+  kms_key_arn      = aws_kms_key.data.arn
+  tags             = local.tags
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.quarantine_replay.name
+  }
+
+  environment {
+    variables = {
+      RUST_LOG                = var.log_level
+      LAKE_BUCKET             = aws_s3_bucket.lake.id
+      STREAM_NAME             = aws_kinesis_stream.events.name
+      DLQ_QUEUE_URL           = aws_sqs_queue.stream_enrich_dlq.url
+      MAX_FUTURE_SKEW_SECONDS = tostring(var.max_future_skew_seconds)
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.quarantine_replay]
+}
+
 # ------------------------------------------------------------------ event source mappings
 resource "aws_lambda_event_source_mapping" "stream_enrich_kinesis" {
   function_name                      = aws_lambda_function.stream_enrich.arn

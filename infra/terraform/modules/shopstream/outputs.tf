@@ -60,6 +60,11 @@ output "orders_to_bronze_function_name" {
   value       = aws_lambda_function.orders_to_bronze.function_name
 }
 
+output "quarantine_replay_function_name" {
+  description = "quarantine-replay function (invoke manually; see functions/quarantine-replay/README.md)"
+  value       = aws_lambda_function.quarantine_replay.function_name
+}
+
 output "stream_enrich_dlq_url" {
   description = "On-failure destination of the stream-enrich mappings"
   value       = aws_sqs_queue.stream_enrich_dlq.id

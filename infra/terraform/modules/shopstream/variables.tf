@@ -109,9 +109,9 @@ variable "idempotency_ttl_seconds" {
 }
 
 variable "kinesis_retention_hours" {
-  description = "Retention of the events stream; failed batches can be re-read from their DLQ position for this long."
+  description = "Retention of the events stream; quarantine-replay's replay-dlq can re-read a failed batch from its DLQ position for this long (beyond 24 h it is billed per GB-month, see functions/quarantine-replay/README.md)."
   type        = number
-  default     = 24
+  default     = 168
   validation {
     condition     = var.kinesis_retention_hours >= 24 && var.kinesis_retention_hours <= 8760
     error_message = "kinesis_retention_hours must be between 24 and 8760."
