@@ -44,7 +44,10 @@ pub fn folder(key: &str) -> Option<&str> {
 /// every part the batch wrote, also any a retried transform left beside the listed ones. Only
 /// folders that name the batch are returned, so a manifest can never point cleanup at another
 /// batch's files.
-pub fn gold_folders<'a>(batch_id: &str, gold_keys: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+pub fn gold_folders<'a>(
+    batch_id: &str,
+    gold_keys: impl IntoIterator<Item = &'a str>,
+) -> BTreeSet<String> {
     let marker = format!("/batch_id={}/", shopstream::lake::safe_segment(batch_id));
     gold_keys
         .into_iter()
@@ -81,12 +84,30 @@ mod tests {
     #[test]
     fn retention_counts_from_the_load() {
         let loaded = Utc.with_ymd_and_hms(2024, 11, 5, 9, 0, 0).unwrap();
-        let retention = Retention { gold: TimeDelta::days(30), silver: TimeDelta::days(7) };
+        let retention = Retention {
+            gold: TimeDelta::days(30),
+            silver: TimeDelta::days(7),
+        };
         let due = |days: i64| Due::at(loaded, loaded + TimeDelta::days(days), retention);
-        assert_eq!(due(6), Due { gold: false, silver: false });
-        assert_eq!(due(7), Due { gold: false, silver: true });
+        assert_eq!(
+            due(6),
+            Due {
+                gold: false,
+                silver: false
+            }
+        );
+        assert_eq!(
+            due(7),
+            Due {
+                gold: false,
+                silver: true
+            }
+        );
         assert!(due(30).all());
-        let none = Retention { gold: TimeDelta::zero(), silver: TimeDelta::zero() };
+        let none = Retention {
+            gold: TimeDelta::zero(),
+            silver: TimeDelta::zero(),
+        };
         assert!(Due::at(loaded, loaded, none).all());
     }
 
@@ -104,13 +125,16 @@ mod tests {
             ],
         );
         let expected: BTreeSet<String> =
-            ["gold/dim_user/batch_id=b1/", "gold/final_fact/batch_id=b1/"].map(String::from).into();
+            ["gold/dim_user/batch_id=b1/", "gold/final_fact/batch_id=b1/"]
+                .map(String::from)
+                .into();
         assert_eq!(folders, expected);
     }
 
     #[test]
     fn protected_and_non_silver_inputs_stay() {
-        let protected: HashSet<String> = ["silver/t/dt=2024-11-05/hour=07/b.parquet".to_owned()].into();
+        let protected: HashSet<String> =
+            ["silver/t/dt=2024-11-05/hour=07/b.parquet".to_owned()].into();
         let (free, kept) = silver_candidates(
             [
                 "silver/t/dt=2024-11-05/hour=07/a.parquet",
@@ -119,8 +143,14 @@ mod tests {
             ],
             &protected,
         );
-        assert_eq!(free.into_iter().collect::<Vec<_>>(), ["silver/t/dt=2024-11-05/hour=07/a.parquet"]);
-        assert_eq!(kept.into_iter().collect::<Vec<_>>(), ["silver/t/dt=2024-11-05/hour=07/b.parquet"]);
+        assert_eq!(
+            free.into_iter().collect::<Vec<_>>(),
+            ["silver/t/dt=2024-11-05/hour=07/a.parquet"]
+        );
+        assert_eq!(
+            kept.into_iter().collect::<Vec<_>>(),
+            ["silver/t/dt=2024-11-05/hour=07/b.parquet"]
+        );
     }
 
     proptest! {
