@@ -73,7 +73,9 @@ async fn forward(
     for (name, value) in &request.head {
         let lower = name.to_ascii_lowercase();
         let checksum = lower == "content-md5" || lower.starts_with("x-amz-checksum-");
-        if !["content-length", "connection"].contains(&lower.as_str()) && !(changed && checksum) {
+        let dropped =
+            ["content-length", "connection"].contains(&lower.as_str()) || (changed && checksum);
+        if !dropped {
             out.push_str(&format!("{name}: {value}\r\n"));
         }
     }
