@@ -7,16 +7,20 @@ use shopstream::config::{ConfigError, Env};
 use std::time::Duration;
 
 pub const DEFAULT_PREFIXES: &str = "gold/,silver/";
-pub const DEFAULT_GOLD_RETENTION_DAYS: u32 = 30;
+pub const DEFAULT_GOLD_RETENTION_DAYS: u32 = 90;
 pub const DEFAULT_SILVER_RETENTION_DAYS: u32 = 14;
 
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `LAKE_BUCKET`.
     pub lake_bucket: String,
+    /// `BATCHES_TABLE`: the batch ledger.
+    pub batches_table: String,
+    /// `EVENT_BUS_NAME`: where `BatchCleaned` goes.
+    pub event_bus_name: String,
     /// `CLEANUP_PREFIXES` (`gold/,silver/`): the only places anything is deleted.
     pub guard: PrefixGuard,
-    /// `GOLD_RETENTION_DAYS` (30): how long after its load a batch's gold files stay.
+    /// `GOLD_RETENTION_DAYS` (90): how long after its load a batch's gold files stay.
     pub gold_retention: TimeDelta,
     /// `SILVER_RETENTION_DAYS` (14): how long after the load the silver inputs stay.
     pub silver_retention: TimeDelta,
@@ -60,6 +64,8 @@ impl Config {
         }
         Ok(Config {
             lake_bucket: env.required("LAKE_BUCKET")?.to_owned(),
+            batches_table: env.required("BATCHES_TABLE")?.to_owned(),
+            event_bus_name: env.required("EVENT_BUS_NAME")?.to_owned(),
             guard,
             gold_retention: days(env, "GOLD_RETENTION_DAYS", DEFAULT_GOLD_RETENTION_DAYS)?,
             silver_retention: days(env, "SILVER_RETENTION_DAYS", DEFAULT_SILVER_RETENTION_DAYS)?,
@@ -79,9 +85,14 @@ mod tests {
 
     #[test]
     fn defaults_and_errors_naming_the_variable() {
-        let config = Config::from_env(&Env::from_pairs([("LAKE_BUCKET", "lake")])).unwrap();
+        let required = [
+            ("LAKE_BUCKET", "lake"),
+            ("BATCHES_TABLE", "batches"),
+            ("EVENT_BUS_NAME", "bus"),
+        ];
+        let config = Config::from_env(&Env::from_pairs(required)).unwrap();
         assert_eq!(config.guard.prefixes(), ["gold/", "silver/"]);
-        assert_eq!(config.gold_retention, TimeDelta::days(30));
+        assert_eq!(config.gold_retention, TimeDelta::days(90));
         assert_eq!(config.silver_retention, TimeDelta::days(14));
         assert!(!config.dry_run);
         assert_eq!(
@@ -96,7 +107,9 @@ mod tests {
             ("DRY_RUN", "maybe"),
             ("DELETE_MAX_ATTEMPTS", "0"),
         ] {
-            let env = Env::from_pairs([("LAKE_BUCKET", "lake"), (name, value)]);
+            let mut pairs = required.to_vec();
+            pairs.push((name, value));
+            let env = Env::from_pairs(pairs);
             assert_eq!(
                 Config::from_env(&env).unwrap_err().variable(),
                 name,
