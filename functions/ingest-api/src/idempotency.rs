@@ -335,7 +335,11 @@ impl IdempotencyStore {
     }
 
     /// Adds the body indices of records a sink attempt delivered to the lease.
-    pub async fn record_delivered(&self, lease: &Lease, indices: &[usize]) -> Result<(), StoreError> {
+    pub async fn record_delivered(
+        &self,
+        lease: &Lease,
+        indices: &[usize],
+    ) -> Result<(), StoreError> {
         if indices.is_empty() {
             return Ok(());
         }

@@ -112,7 +112,9 @@ mod tests {
 
     #[test]
     fn jwt_claims_then_iam_then_anonymous() {
-        let jwt = authorizer(json!({"jwt": {"claims": {"sub": "p-1", "iss": "https://idp"}, "scopes": null}}));
+        let jwt = authorizer(
+            json!({"jwt": {"claims": {"sub": "p-1", "iss": "https://idp"}, "scopes": null}}),
+        );
         assert_eq!(
             Principal::from_v2(Some(&jwt)),
             Principal::Jwt {

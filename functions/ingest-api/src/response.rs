@@ -12,8 +12,8 @@
 
 use crate::error::ApiError;
 use crate::records::{Prepared, Refused};
-use crate::sink::Failure;
 use crate::request::PayloadVersion;
+use crate::sink::Failure;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderName, HeaderValue};

@@ -67,7 +67,12 @@ pub fn parse(arn: &str, text: &str, sasl: &KafkaSasl) -> Result<SaslCredentials,
     let document: SecretDocument = serde_json::from_str(text).map_err(|e| SecretError::Format {
         arn: arn.to_owned(),
         // serde's message names the missing field or the position, not the content.
-        problem: format!("{:?} at line {} column {}", e.classify(), e.line(), e.column()),
+        problem: format!(
+            "{:?} at line {} column {}",
+            e.classify(),
+            e.line(),
+            e.column()
+        ),
     })?;
     if document.username.is_empty() || document.password.is_empty() {
         return Err(SecretError::Format {
@@ -96,7 +101,8 @@ mod tests {
 
     #[test]
     fn the_secret_document_gives_the_credentials() {
-        let credentials = parse("arn:s", r#"{"username":"ingest","password":"pw"}"#, &sasl()).unwrap();
+        let credentials =
+            parse("arn:s", r#"{"username":"ingest","password":"pw"}"#, &sasl()).unwrap();
         assert_eq!(credentials.username, "ingest");
         assert_eq!(credentials.password, "pw");
         assert_eq!(credentials.mechanism, SaslMechanism::ScramSha512);

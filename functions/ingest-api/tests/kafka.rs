@@ -131,7 +131,13 @@ async fn a_missing_topic_is_a_500_without_retry_after_not_a_loss() -> anyhow::Re
     assert_eq!(response.header("retry-after"), None);
     let body = response.body_json();
     assert_eq!(body["error"], "sink_rejected");
-    assert!(body["reason"].as_str().unwrap_or_default().contains("does not exist"), "{body}");
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("does not exist"),
+        "{body}"
+    );
     assert_eq!(indices(&body, "failed"), vec![0, 1, 2]);
     Ok(())
 }

@@ -90,9 +90,16 @@ async fn events_go_to_kinesis_and_orders_to_dynamodb_by_default() -> anyhow::Res
     assert_eq!(order_ids.len(), 2);
 
     let on_stream = stream_ids(&kinesis).await;
-    assert_eq!(on_stream.len(), 3, "the events, and only them: {on_stream:?}");
+    assert_eq!(
+        on_stream.len(),
+        3,
+        "the events, and only them: {on_stream:?}"
+    );
     for id in &order_ids {
-        assert!(!on_stream.contains_key(id), "order {id} is not on the stream");
+        assert!(
+            !on_stream.contains_key(id),
+            "order {id} is not on the stream"
+        );
     }
     let items = dynamodb.scan().table_name(ORDERS).send().await?;
     let mut in_table: Vec<String> = items
@@ -138,11 +145,17 @@ async fn two_principals_with_the_same_key_and_body_do_not_collide() -> anyhow::R
         None,
         "not the other producer's replay"
     );
-    let (alice_ids, bob_ids) = (accepted_ids(&alice.body_json()), accepted_ids(&bob.body_json()));
+    let (alice_ids, bob_ids) = (
+        accepted_ids(&alice.body_json()),
+        accepted_ids(&bob.body_json()),
+    );
     // Record 0 carries the producer's own event_id; record 1 gets one derived from the key,
     // the body and the principal.
     assert_eq!(alice_ids[0], bob_ids[0]);
-    assert_ne!(alice_ids[1], bob_ids[1], "derived ids include the principal");
+    assert_ne!(
+        alice_ids[1], bob_ids[1],
+        "derived ids include the principal"
+    );
     assert_eq!(read_stream(&kinesis, STREAM).await.len(), 4);
 
     // Each replays its own response.
@@ -151,7 +164,11 @@ async fn two_principals_with_the_same_key_and_body_do_not_collide() -> anyhow::R
     assert_eq!(again.body_json(), alice.body_json());
     let (again, _) = call(&deps, event(idempotent_from("producer-b"))).await;
     assert_eq!(again.body_json(), bob.body_json());
-    assert_eq!(read_stream(&kinesis, STREAM).await.len(), 4, "nothing sent twice");
+    assert_eq!(
+        read_stream(&kinesis, STREAM).await.len(),
+        4,
+        "nothing sent twice"
+    );
 
     // Same subject, another issuer: another principal.
     let mut other_issuer = idempotent_from("producer-a");
@@ -254,7 +271,11 @@ async fn a_retry_after_a_crash_sends_only_what_was_not_delivered() -> anyhow::Re
     assert_eq!(response.status(), 202, "{}", response.body_text());
     assert_eq!(response.body_json()["accepted"], 6);
     assert_eq!(metrics.value("RecordsAlreadyDelivered"), Some(3.0));
-    assert_eq!(metrics.value("RecordsAccepted"), Some(3.0), "only the rest was sent");
+    assert_eq!(
+        metrics.value("RecordsAccepted"),
+        Some(3.0),
+        "only the rest was sent"
+    );
 
     let on_stream = stream_ids(&kinesis).await;
     assert_eq!(on_stream.len(), 6);

@@ -105,6 +105,34 @@ fn tls_config(config: &KafkaConfig) -> Result<Arc<rustls::ClientConfig>, KafkaSe
     Ok(Arc::new(tls))
 }
 
+/// What the client is built from besides the configuration: where the credentials come from,
+/// and the credentials read from there.
+#[derive(Debug)]
+pub struct ClientSettings {
+    pub source: Option<SecretSource>,
+    pub credentials: Option<SaslCredentials>,
+}
+
+/// Reads the SASL credentials `config` asks for (none without SASL) through `secrets`.
+pub async fn client_settings(
+    config: &KafkaConfig,
+    secrets: Option<aws_sdk_secretsmanager::Client>,
+) -> Result<ClientSettings, KafkaSetupError> {
+    let source = match (&config.sasl, secrets) {
+        (Some(sasl), Some(client)) => Some(SecretSource::new(client, sasl.clone())),
+        (Some(sasl), None) => return Err(KafkaSetupError::NoSecretSource(sasl.secret_arn.clone())),
+        (None, _) => None,
+    };
+    let credentials = match &source {
+        Some(source) => Some(source.read().await?),
+        None => None,
+    };
+    Ok(ClientSettings {
+        source,
+        credentials,
+    })
+}
+
 /// An rskafka client for `config`, with `credentials` when SASL is on.
 async fn build_client(
     config: &KafkaConfig,
@@ -140,17 +168,10 @@ impl KafkaSink {
         config: &KafkaConfig,
         secrets: Option<aws_sdk_secretsmanager::Client>,
     ) -> Result<Self, KafkaSetupError> {
-        let source = match (&config.sasl, secrets) {
-            (Some(sasl), Some(client)) => Some(SecretSource::new(client, sasl.clone())),
-            (Some(sasl), None) => {
-                return Err(KafkaSetupError::NoSecretSource(sasl.secret_arn.clone()))
-            }
-            (None, _) => None,
-        };
-        let credentials = match &source {
-            Some(source) => Some(source.read().await?),
-            None => None,
-        };
+        let ClientSettings {
+            source,
+            credentials,
+        } = client_settings(config, secrets).await?;
         let client = build_client(config, credentials.as_ref()).await?;
         Ok(KafkaSink {
             config: config.clone(),
@@ -188,7 +209,10 @@ impl KafkaSink {
         *self.client.write().await = Arc::new(client);
         *self.credentials.lock().unwrap_or_else(|e| e.into_inner()) = Some(fresh);
         *self.partitions.lock().await = Partitions::default();
-        tracing::info!(secret = source.arn(), "Kafka credentials re-read and changed; reconnected");
+        tracing::info!(
+            secret = source.arn(),
+            "Kafka credentials re-read and changed; reconnected"
+        );
         Ok(true)
     }
 
@@ -209,9 +233,14 @@ impl KafkaSink {
             )),
             Ok(false) => Outcome::permanent(format!(
                 "the brokers refused the credentials of secret {}: {error}",
-                self.secrets.as_ref().map(SecretSource::arn).unwrap_or_default()
+                self.secrets
+                    .as_ref()
+                    .map(SecretSource::arn)
+                    .unwrap_or_default()
             )),
-            Err(refresh) => Outcome::retryable(format!("{error}; re-reading the secret failed: {refresh}")),
+            Err(refresh) => {
+                Outcome::retryable(format!("{error}; re-reading the secret failed: {refresh}"))
+            }
         }
     }
 
