@@ -301,9 +301,29 @@ variable "bronze_retention_days" {
 }
 
 variable "silver_retention_days" {
-  description = "Days before silver/ objects expire (s3-cleanup deletes loaded batches earlier)."
+  description = "Days after its batch's load before s3-cleanup deletes a silver input (SILVER_RETENTION_DAYS); silver has no age-based expiry, so an object no batch has loaded is never lost."
+  type        = number
+  default     = 14
+  validation {
+    condition     = var.silver_retention_days >= 0
+    error_message = "silver_retention_days must be at least 0."
+  }
+}
+
+variable "gold_retention_days" {
+  description = "Days after its batch's load before s3-cleanup deletes a batch's gold table files (GOLD_RETENTION_DAYS); 60 days past the STANDARD_IA transition at 30, so no early-deletion charge."
   type        = number
   default     = 90
+  validation {
+    condition     = var.gold_retention_days >= 0
+    error_message = "gold_retention_days must be at least 0."
+  }
+}
+
+variable "cleanup_dry_run" {
+  description = "DRY_RUN of s3-cleanup - report what would be deleted, delete nothing."
+  type        = bool
+  default     = false
 }
 
 variable "quarantine_retention_days" {
