@@ -100,6 +100,8 @@ enum Judgement {
 
 struct ObjectPlan {
     key: String,
+    /// The object as read, so an object nothing changed in is not rewritten.
+    original: Vec<QuarantineEntry>,
     judged: Vec<Judged>,
     replayed_before: Vec<ReplayedEntry>,
 }
@@ -116,6 +118,7 @@ async fn plan_object(
         .map(ReplayedEntry::identity)
         .collect();
     let mut judged = Vec::with_capacity(entries.len());
+    let original = entries.clone();
     for entry in entries {
         let verdict = if done.contains(&entry_identity(&entry)) {
             Judgement::AlreadyReplayed
@@ -153,6 +156,7 @@ async fn plan_object(
     }
     Ok(ObjectPlan {
         key: key.to_owned(),
+        original,
         judged,
         replayed_before,
     })
@@ -280,7 +284,7 @@ pub async fn replay_quarantine(
         }
         if remaining.is_empty() {
             ctx.store.delete(&plan.key).await?;
-        } else {
+        } else if remaining != plan.original {
             ctx.store
                 .put(&plan.key, to_jsonl(&remaining), "application/x-ndjson")
                 .await?;
