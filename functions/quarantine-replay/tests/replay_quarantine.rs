@@ -263,3 +263,21 @@ async fn bad_corrections_and_selections_are_refused_before_anything_changes() ->
     assert_eq!(get(&setup.s3, REPLAYED).await, None);
     Ok(())
 }
+
+#[tokio::test]
+async fn dry_run_from_the_environment_sends_nothing_unless_a_request_says_otherwise(
+) -> anyhow::Result<()> {
+    let setup = setup_with(&[("DRY_RUN", "true")]).await?;
+    put(&setup.s3, KEY, to_jsonl(&quarantined())).await;
+    let mut request = sample("replay-quarantine-merge-patch.json");
+    request.as_object_mut().map(|r| r.remove("dryRun"));
+    let report = invoke(&setup.deps, request.clone()).await?;
+    assert!(report.dry_run);
+    assert_eq!(report.outcome("would_replay"), 1);
+    assert!(read_stream(&setup.kinesis).await.is_empty());
+    request["dryRun"] = json!(false);
+    let report = invoke(&setup.deps, request).await?;
+    assert_eq!(report.outcome("replayed"), 1);
+    assert_eq!(event_ids(&read_stream(&setup.kinesis).await), vec!["q-1"]);
+    Ok(())
+}

@@ -41,6 +41,10 @@ struct Lake {
 }
 
 async fn lake() -> anyhow::Result<Lake> {
+    lake_with(&[]).await
+}
+
+async fn lake_with(extra_env: &[(&str, &str)]) -> anyhow::Result<Lake> {
     let moto = MotoServer::start().await?;
     let sdk = moto.sdk_config();
     let s3 = moto.s3_client();
@@ -49,13 +53,15 @@ async fn lake() -> anyhow::Result<Lake> {
     create_table(&dynamodb, TABLE).await?;
     let events = aws_sdk_eventbridge::Client::new(&sdk);
     events.create_event_bus().name(BUS).send().await?;
-    let config = Config::from_env(&Env::from_pairs([
+    let mut env = vec![
         ("LAKE_BUCKET", BUCKET),
         ("BATCHES_TABLE", TABLE),
         ("EVENT_BUS_NAME", BUS),
         ("GOLD_RETENTION_DAYS", "30"),
         ("SILVER_RETENTION_DAYS", "14"),
-    ]))?;
+    ];
+    env.extend_from_slice(extra_env);
+    let config = Config::from_env(&Env::from_pairs(env))?;
     let ledger = Ledger::new(dynamodb.clone(), s3.clone(), TABLE, BUCKET);
     let deps = Deps::new(config, s3.clone(), dynamodb, events);
     Ok(Lake {
@@ -335,5 +341,37 @@ async fn deletes_exactly_the_expired_objects_of_loaded_batches() -> anyhow::Resu
     );
     assert_eq!(all_keys(&lake.s3).await, after);
     drop(lake.moto);
+    Ok(())
+}
+
+#[tokio::test]
+async fn dry_run_from_the_environment_deletes_nothing_unless_a_request_says_otherwise(
+) -> anyhow::Result<()> {
+    let lake = lake_with(&[("DRY_RUN", "true")]).await?;
+    let inputs = silver("env", 5);
+    put_all(&lake.s3, inputs.clone()).await;
+    let (id, gold) = batch(&lake, &inputs, &[("final_fact", 3)], Some(40)).await;
+    let before = all_keys(&lake.s3).await;
+
+    let scheduled = invoke(&lake.deps, sample("eventbridge-cleanup-due.json")).await;
+    assert!(scheduled.dry_run);
+    assert_eq!(scheduled.objects, 8);
+    assert_eq!(all_keys(&lake.s3).await, before);
+    assert_eq!(
+        lake.ledger.get(&id).await?.map(|r| r.state),
+        Some(BatchState::Loaded)
+    );
+
+    let mut request = sample("manual-batch.json");
+    request["batchId"] = json!(id);
+    let run = invoke(&lake.deps, request).await;
+    assert!(!run.dry_run);
+    let mut expected: BTreeSet<String> = gold.into_iter().collect();
+    expected.extend(inputs);
+    assert_eq!(keys_of(&run), expected);
+    assert_eq!(
+        lake.ledger.get(&id).await?.map(|r| r.state),
+        Some(BatchState::Cleaned)
+    );
     Ok(())
 }

@@ -23,6 +23,10 @@ pub struct Setup {
 }
 
 pub async fn setup() -> anyhow::Result<Setup> {
+    setup_with(&[]).await
+}
+
+pub async fn setup_with(extra_env: &[(&str, &str)]) -> anyhow::Result<Setup> {
     let moto = MotoServer::start().await?;
     let sdk = moto.sdk_config();
     let s3 = moto.s3_client();
@@ -43,12 +47,14 @@ pub async fn setup() -> anyhow::Result<Setup> {
         .queue_url()
         .unwrap_or_default()
         .to_owned();
-    let config = Config::from_env(&Env::from_pairs([
+    let mut env = vec![
         ("LAKE_BUCKET", BUCKET),
         ("STREAM_NAME", STREAM),
         ("DLQ_QUEUE_URL", queue_url.as_str()),
         ("SEND_BACKOFF_MS", "10"),
-    ]))?;
+    ];
+    env.extend_from_slice(extra_env);
+    let config = Config::from_env(&Env::from_pairs(env))?;
     let deps = Deps::new(config, s3.clone(), kinesis.clone(), sqs.clone());
     Ok(Setup {
         moto,
