@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod confluent;
 pub mod generate;
+pub mod gold;
 pub mod rng;
 pub mod run;
 pub mod send;

@@ -61,6 +61,12 @@ enum Command {
     /// the ingest-api handler (sink excluded) and a stream-enrich batch. Build with
     /// --release for meaningful figures.
     Bench(BenchArgs),
+    /// Transform silver to gold locally: the jobs/sql models on DataFusion, the same code as
+    /// the gold-transform Lambda. Every silver/quarantine object that no manifest under --gold
+    /// lists is one batch; prints a per-table summary.
+    Transform(shopstream_cli::gold::TransformArgs),
+    /// Run a KPI query of jobs/sql/kpi over the gold tables and print it.
+    Query(shopstream_cli::gold::QueryArgs),
     /// Decode, validate and clean a file of events and report on its quality.
     ///
     /// Exits with status 2 when the share of refused records exceeds --max-rejection-rate.
@@ -219,7 +225,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Validate(args) => run_validate(args),
         Command::Run(args) => run_run(args),
         Command::Bench(args) => run_bench(args),
+        Command::Transform(args) => gold_runtime()?.block_on(shopstream_cli::gold::run_transform(args)).map(|()| ExitCode::SUCCESS),
+        Command::Query(args) => gold_runtime()?.block_on(shopstream_cli::gold::run_query(args)).map(|()| ExitCode::SUCCESS),
     }
+}
+
+fn gold_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 fn parse_mix(spec: &str) -> Result<[(Entity, u64); 3]> {

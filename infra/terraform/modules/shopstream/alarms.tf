@@ -284,6 +284,66 @@ resource "aws_cloudwatch_metric_alarm" "s3_cleanup_throttles" {
   }
 }
 
+resource "aws_cloudwatch_metric_alarm" "gold_transform_errors" {
+  alarm_name          = "${local.prefix}-gold-transform-errors"
+  alarm_description   = "gold-transform invocations failed (the batch stays PLANNED and the next TransformDue retries it)"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = local.tags
+
+  dimensions = {
+    FunctionName = aws_lambda_function.gold_transform.function_name
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "gold_transform_throttles" {
+  alarm_name          = "${local.prefix}-gold-transform-throttles"
+  alarm_description   = "gold-transform invocations were throttled (one runs at a time)"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = local.tags
+
+  dimensions = {
+    FunctionName = aws_lambda_function.gold_transform.function_name
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "transform_too_large" {
+  alarm_name          = "${local.prefix}-transform-too-large"
+  alarm_description   = "A batch was over gold-transform's MAX_BATCH_ROWS / MAX_BATCH_BYTES and went to the EMR path"
+  namespace           = "shopstream"
+  metric_name         = "TransformTooLarge"
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = local.tags
+
+  dimensions = {
+    Function = "gold-transform"
+  }
+}
+
 resource "aws_cloudwatch_metric_alarm" "orders_to_bronze_iterator_age" {
   alarm_name          = "${local.prefix}-orders-to-bronze-iterator-age"
   alarm_description   = "orders-to-bronze is falling behind the orders table stream (it keeps 24 hours)"

@@ -346,3 +346,38 @@ resource "aws_scheduler_schedule" "cleanup" {
     }
   }
 }
+
+resource "aws_cloudwatch_event_rule" "transform_due" {
+  name           = "${local.prefix}-transform-due"
+  description    = "TransformDue on the shopstream bus - gold-transform plans and transforms the next batch"
+  event_bus_name = aws_cloudwatch_event_bus.shopstream.name
+  state          = "ENABLED"
+  tags           = local.tags
+  event_pattern = jsonencode({
+    source      = ["shopstream.scheduler"]
+    detail-type = ["TransformDue"]
+  })
+}
+
+resource "aws_cloudwatch_event_target" "transform_due" {
+  rule           = aws_cloudwatch_event_rule.transform_due.name
+  event_bus_name = aws_cloudwatch_event_bus.shopstream.name
+  target_id      = "gold-transform"
+  arn            = aws_lambda_function.gold_transform.arn
+
+  dead_letter_config {
+    arn = aws_sqs_queue.events_dlq.arn
+  }
+
+  retry_policy {
+    maximum_retry_attempts       = 2
+    maximum_event_age_in_seconds = 3600
+  }
+}
+
+resource "aws_lambda_permission" "transform_due_invokes_gold_transform" {
+  function_name = aws_lambda_function.gold_transform.function_name
+  action        = "lambda:InvokeFunction"
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.transform_due.arn
+}

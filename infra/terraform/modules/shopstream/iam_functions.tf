@@ -359,3 +359,71 @@ resource "aws_iam_role_policy" "s3_cleanup" {
   role   = aws_iam_role.s3_cleanup.id
   policy = data.aws_iam_policy_document.s3_cleanup.json
 }
+
+# ------------------------------------------------------------------ gold-transform
+resource "aws_iam_role" "gold_transform" {
+  name               = "${local.prefix}-gold-transform"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  tags               = local.tags
+}
+
+data "aws_iam_policy_document" "gold_transform" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.gold_transform.arn}:*"]
+  }
+
+  statement {
+    sid       = "Tracing"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "DataKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = [aws_kms_key.data.arn]
+  }
+
+  statement {
+    sid       = "ListLake"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.lake.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["silver/transaction/*", "quarantine/transaction/*", "quarantine/unknown/*", "gold/_event_index/*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadInputsAndGold"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.lake.arn}/silver/transaction/*", "${aws_s3_bucket.lake.arn}/quarantine/*", "${aws_s3_bucket.lake.arn}/gold/*"]
+  }
+
+  statement {
+    sid       = "WriteGold"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.lake.arn}/gold/*"]
+  }
+
+  statement {
+    sid       = "Ledger"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchGetItem", "dynamodb:Query"]
+    resources = [aws_dynamodb_table.batches.arn, "${aws_dynamodb_table.batches.arn}/index/by_state"]
+  }
+
+  statement {
+    sid       = "BatchEvents"
+    actions   = ["events:PutEvents"]
+    resources = [aws_cloudwatch_event_bus.shopstream.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "gold_transform" {
+  name   = "gold-transform"
+  role   = aws_iam_role.gold_transform.id
+  policy = data.aws_iam_policy_document.gold_transform.json
+}

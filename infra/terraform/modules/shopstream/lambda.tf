@@ -231,6 +231,53 @@ resource "aws_lambda_function" "s3_cleanup" {
   depends_on = [aws_iam_role_policy.s3_cleanup]
 }
 
+# ------------------------------------------------------------------ gold-transform
+resource "aws_lambda_function" "gold_transform" {
+  #checkov:skip=CKV_AWS_116:Invoked by the TransformDue rule only; its target has a DLQ (events_dlq) and a retry policy.
+  #checkov:skip=CKV_AWS_117:Talks only to AWS APIs (S3, DynamoDB, EventBridge) over TLS; no VPC resources to reach.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the deploying account owns; artifacts come from CI builds.
+  function_name    = "${local.prefix}-gold-transform"
+  description      = "Silver batch - star-flake gold Parquet and manifest (jobs/sql on DataFusion), batch ledger"
+  role             = aws_iam_role.gold_transform.arn
+  runtime          = "provided.al2023"
+  architectures    = ["arm64"]
+  handler          = "bootstrap"
+  filename         = "${var.lambda_artifacts_dir}/gold-transform/bootstrap.zip"
+  source_code_hash = filebase64sha256("${var.lambda_artifacts_dir}/gold-transform/bootstrap.zip")
+  memory_size      = 3008
+  timeout          = 900
+  # One transform at a time: batches of overlapping dates must see each other's event index.
+  reserved_concurrent_executions = 1
+  kms_key_arn                    = aws_kms_key.data.arn
+  tags                           = local.tags
+
+  ephemeral_storage {
+    size = 4096
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.gold_transform.name
+  }
+
+  environment {
+    variables = {
+      RUST_LOG        = var.log_level
+      LAKE_BUCKET     = aws_s3_bucket.lake.id
+      BATCHES_TABLE   = aws_dynamodb_table.batches.name
+      EVENT_BUS_NAME  = aws_cloudwatch_event_bus.shopstream.name
+      MAX_BATCH_ROWS  = "2000000"
+      MAX_BATCH_BYTES = "268435456"
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.gold_transform]
+}
+
 # ------------------------------------------------------------------ event source mappings
 resource "aws_lambda_event_source_mapping" "stream_enrich_kinesis" {
   function_name                      = aws_lambda_function.stream_enrich.arn

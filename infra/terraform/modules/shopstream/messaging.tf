@@ -153,6 +153,14 @@ resource "aws_cloudwatch_log_group" "s3_cleanup" {
   tags              = local.tags
 }
 
+resource "aws_cloudwatch_log_group" "gold_transform" {
+  #checkov:skip=CKV_AWS_338:Retention is var.log_retention_days, the operator's cost / compliance choice; the records themselves are kept in the lake.
+  name              = "/aws/lambda/${local.prefix}-gold-transform"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.data.arn
+  tags              = local.tags
+}
+
 resource "aws_cloudwatch_log_group" "api_access" {
   #checkov:skip=CKV_AWS_338:Retention is var.log_retention_days, the operator's cost / compliance choice; the records themselves are kept in the lake.
   name              = "/aws/apigateway/${local.prefix}-api"
