@@ -8,11 +8,13 @@ use arrow::util::display::{ArrayFormatter, FormatOptions};
 use clap::{Args, ValueEnum};
 use gold_transform::engine::EngineLimits;
 use gold_transform::lake::Lake;
-use gold_transform::transform::{list_candidates, transform, Stage, TransformLimits, TransformOutcome};
+use gold_transform::transform::{
+    list_candidates, transform, Stage, TransformLimits, TransformOutcome,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use shopstream::config::Env;
-use shopstream::ledger::Plan;
 use shopstream::lake::MANIFESTS_PREFIX;
+use shopstream::ledger::Plan;
 use shopstream::manifest::Manifest;
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -78,13 +80,25 @@ pub async fn run_transform(args: TransformArgs) -> Result<()> {
         .filter(|input| !done.contains(&input.key))
         .collect();
     if inputs.is_empty() {
-        eprintln!("nothing to transform: every object under {} is in a batch of {}", silver.label(), gold.label());
+        eprintln!(
+            "nothing to transform: every object under {} is in a batch of {}",
+            silver.label(),
+            gold.label()
+        );
         return Ok(());
     }
     let plan = Plan::new(inputs);
-    eprintln!("batch {}: {} objects, {} bytes", plan.batch_id, plan.inputs.len(), plan.input_bytes());
+    eprintln!(
+        "batch {}: {} objects, {} bytes",
+        plan.batch_id,
+        plan.inputs.len(),
+        plan.input_bytes()
+    );
     let bar = ProgressBar::new(plan.inputs.len() as u64);
-    bar.set_style(ProgressStyle::with_template("{spinner} {msg:>10} [{bar:30}] {pos}/{len}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg:>10} [{bar:30}] {pos}/{len}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     let limits = TransformLimits {
         max_rows: args.max_batch_rows,
         max_bytes: u64::MAX,
@@ -115,14 +129,26 @@ pub async fn run_transform(args: TransformArgs) -> Result<()> {
     bar.finish_and_clear();
     match outcome {
         TransformOutcome::TooLarge { input_rows, .. } => {
-            anyhow::bail!("batch has {input_rows} silver rows, over --max-batch-rows {}", args.max_batch_rows)
+            anyhow::bail!(
+                "batch has {input_rows} silver rows, over --max-batch-rows {}",
+                args.max_batch_rows
+            )
         }
         TransformOutcome::Transformed(manifest) => {
             let mut out = std::io::stdout().lock();
-            writeln!(out, "{:<22} {:>12} {:>6} {:>14}", "table", "rows", "files", "bytes")?;
+            writeln!(
+                out,
+                "{:<22} {:>12} {:>6} {:>14}",
+                "table", "rows", "files", "bytes"
+            )?;
             for (table, output) in &manifest.tables {
                 let bytes: u64 = output.files.iter().map(|f| f.size_bytes).sum();
-                writeln!(out, "{table:<22} {:>12} {:>6} {bytes:>14}", output.rows, output.files.len())?;
+                writeln!(
+                    out,
+                    "{table:<22} {:>12} {:>6} {bytes:>14}",
+                    output.rows,
+                    output.files.len()
+                )?;
             }
             let c = &manifest.counts;
             writeln!(
@@ -137,7 +163,12 @@ pub async fn run_transform(args: TransformArgs) -> Result<()> {
             for bad in &manifest.bad_inputs {
                 writeln!(out, "bad input {}: {}", bad.key, bad.error)?;
             }
-            writeln!(out, "manifest {}/{}", gold.label(), shopstream::lake::manifest_key(&manifest.batch_id))?;
+            writeln!(
+                out,
+                "manifest {}/{}",
+                gold.label(),
+                shopstream::lake::manifest_key(&manifest.batch_id)
+            )?;
         }
     }
     Ok(())
@@ -188,7 +219,9 @@ fn print(schema: &SchemaRef, batches: &[RecordBatch], format: QueryFormat) -> Re
                     .collect::<Result<Vec<_>, _>>()?;
                 for row in 0..batch.num_rows() {
                     let mut object = serde_json::Map::new();
-                    for (name, (formatter, column)) in names.iter().zip(formatters.iter().zip(batch.columns())) {
+                    for (name, (formatter, column)) in
+                        names.iter().zip(formatters.iter().zip(batch.columns()))
+                    {
                         let value = if column.is_null(row) {
                             serde_json::Value::Null
                         } else {

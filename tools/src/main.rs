@@ -225,8 +225,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Validate(args) => run_validate(args),
         Command::Run(args) => run_run(args),
         Command::Bench(args) => run_bench(args),
-        Command::Transform(args) => gold_runtime()?.block_on(shopstream_cli::gold::run_transform(args)).map(|()| ExitCode::SUCCESS),
-        Command::Query(args) => gold_runtime()?.block_on(shopstream_cli::gold::run_query(args)).map(|()| ExitCode::SUCCESS),
+        Command::Transform(args) => gold_runtime()?
+            .block_on(shopstream_cli::gold::run_transform(args))
+            .map(|()| ExitCode::SUCCESS),
+        Command::Query(args) => gold_runtime()?
+            .block_on(shopstream_cli::gold::run_query(args))
+            .map(|()| ExitCode::SUCCESS),
     }
 }
 

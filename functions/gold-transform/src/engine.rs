@@ -100,15 +100,15 @@ fn context(limits: EngineLimits) -> Result<SessionContext, datafusion::error::Da
         .with_target_partitions(limits.partitions.max(1))
         .with_batch_size(8192);
     // Text stays Utf8 (what silver holds and what the gold schema promises).
-    config
-        .options_mut()
-        .sql_parser
-        .map_string_types_to_utf8view = false;
+    config.options_mut().sql_parser.map_string_types_to_utf8view = false;
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(bytes) = limits.memory_bytes {
         runtime = runtime.with_memory_limit(bytes, 1.0);
     }
-    Ok(SessionContext::new_with_config_rt(config, runtime.build_arc()?))
+    Ok(SessionContext::new_with_config_rt(
+        config,
+        runtime.build_arc()?,
+    ))
 }
 
 /// Spreads batches over `partitions` so the first operators run in parallel.
@@ -138,7 +138,11 @@ fn register(
 
 /// Casts view-typed and large text to Utf8, so gold schemas do not depend on the engine's
 /// internal choices.
-fn normalise(model: &str, schema: &SchemaRef, batches: Vec<RecordBatch>) -> Result<(SchemaRef, Vec<RecordBatch>), EngineError> {
+fn normalise(
+    model: &str,
+    schema: &SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> Result<(SchemaRef, Vec<RecordBatch>), EngineError> {
     let text = |t: &DataType| matches!(t, DataType::Utf8View | DataType::LargeUtf8);
     if !schema.fields().iter().any(|f| text(f.data_type())) {
         return Ok((schema.clone(), batches));
@@ -177,7 +181,10 @@ fn normalise(model: &str, schema: &SchemaRef, batches: Vec<RecordBatch>) -> Resu
 }
 
 /// Runs every model over `inputs`.
-pub async fn run_models(inputs: EngineInputs, limits: EngineLimits) -> Result<ModelRun, EngineError> {
+pub async fn run_models(
+    inputs: EngineInputs,
+    limits: EngineLimits,
+) -> Result<ModelRun, EngineError> {
     let ctx = context(limits).map_err(|source| EngineError::Register {
         view: "session".into(),
         source,
@@ -185,9 +192,27 @@ pub async fn run_models(inputs: EngineInputs, limits: EngineLimits) -> Result<Mo
     let silver_rows = rows(&inputs.silver);
     let quarantine_rows = rows(&inputs.quarantine);
     let partitions = limits.partitions.max(1);
-    register(&ctx, "silver_transactions", silver_schema(), inputs.silver, partitions)?;
-    register(&ctx, "quarantine_records", quarantine_schema(), inputs.quarantine, partitions)?;
-    register(&ctx, "gold_event_index", event_index_schema(), inputs.event_index, partitions)?;
+    register(
+        &ctx,
+        "silver_transactions",
+        silver_schema(),
+        inputs.silver,
+        partitions,
+    )?;
+    register(
+        &ctx,
+        "quarantine_records",
+        quarantine_schema(),
+        inputs.quarantine,
+        partitions,
+    )?;
+    register(
+        &ctx,
+        "gold_event_index",
+        event_index_schema(),
+        inputs.event_index,
+        partitions,
+    )?;
 
     let mut tables = Vec::new();
     let mut event_index = None;
@@ -207,7 +232,13 @@ pub async fn run_models(inputs: EngineInputs, limits: EngineLimits) -> Result<Mo
             "transactions_accepted" => accepted_rows = rows(&batches),
             _ => {}
         }
-        register(&ctx, &model.name, schema.clone(), batches.clone(), partitions)?;
+        register(
+            &ctx,
+            &model.name,
+            schema.clone(),
+            batches.clone(),
+            partitions,
+        )?;
         match model.output.as_deref() {
             Some(EVENT_INDEX_OUTPUT) => {
                 event_index = Some(Output {

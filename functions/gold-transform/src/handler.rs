@@ -4,13 +4,17 @@
 use crate::config::Config;
 use crate::engine::EngineLimits;
 use crate::lake::{Lake, LakeError};
-use crate::transform::{list_candidates, transform, TransformError, TransformLimits, TransformOutcome, ENGINE};
+use crate::transform::{
+    list_candidates, transform, TransformError, TransformLimits, TransformOutcome, ENGINE,
+};
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
 use shopstream::ledger::events::{publish, BatchTransformed, PublishError, TransformTooLarge};
-use shopstream::ledger::{BatchRecord, BatchState, Ledger, LedgerError, PlanOutcome, TransitionFields};
+use shopstream::ledger::{
+    BatchRecord, BatchState, Ledger, LedgerError, PlanOutcome, TransitionFields,
+};
 use shopstream::metrics::{MetricSet, Unit};
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -86,7 +90,11 @@ fn waiting_for_lambda(record: &BatchRecord) -> bool {
         && record.fields.route.as_deref() != Some(ROUTE_EMR)
 }
 
-async fn choose(deps: &Deps, event: &Value, now: DateTime<Utc>) -> Result<Result<BatchRecord, Outcome>, HandlerError> {
+async fn choose(
+    deps: &Deps,
+    event: &Value,
+    now: DateTime<Utc>,
+) -> Result<Result<BatchRecord, Outcome>, HandlerError> {
     if let Some(batch_id) = requested_batch(event) {
         let record = deps
             .ledger
@@ -118,7 +126,9 @@ async fn choose(deps: &Deps, event: &Value, now: DateTime<Utc>) -> Result<Result
         .await?
     {
         PlanOutcome::Planned(batch) => Ok(Ok(batch.record)),
-        PlanOutcome::NothingToPlan | PlanOutcome::PlannedElsewhere { .. } => Ok(Err(Outcome::NothingToDo)),
+        PlanOutcome::NothingToPlan | PlanOutcome::PlannedElsewhere { .. } => {
+            Ok(Err(Outcome::NothingToDo))
+        }
     }
 }
 
@@ -135,7 +145,12 @@ fn limits(config: &Config) -> TransformLimits {
 }
 
 /// Handles one invocation at `now`.
-pub async fn run(deps: &Deps, event: &Value, now: DateTime<Utc>, metrics: &mut MetricSet) -> Result<Outcome, HandlerError> {
+pub async fn run(
+    deps: &Deps,
+    event: &Value,
+    now: DateTime<Utc>,
+    metrics: &mut MetricSet,
+) -> Result<Outcome, HandlerError> {
     let record = match choose(deps, event, now).await? {
         Ok(record) => record,
         Err(outcome) => return Ok(outcome),
@@ -143,12 +158,18 @@ pub async fn run(deps: &Deps, event: &Value, now: DateTime<Utc>, metrics: &mut M
     let batch_id = record.batch_id.clone();
     let plan = deps.ledger.read_plan(&batch_id).await?;
     let started = Instant::now();
-    let outcome = transform(&deps.lake, &deps.lake, &plan, &limits(&deps.config), &|_| {})
-        .await
-        .map_err(|source| HandlerError::Transform {
-            batch_id: batch_id.clone(),
-            source,
-        })?;
+    let outcome = transform(
+        &deps.lake,
+        &deps.lake,
+        &plan,
+        &limits(&deps.config),
+        &|_| {},
+    )
+    .await
+    .map_err(|source| HandlerError::Transform {
+        batch_id: batch_id.clone(),
+        source,
+    })?;
     match outcome {
         TransformOutcome::TooLarge {
             input_objects,
@@ -201,10 +222,17 @@ pub async fn run(deps: &Deps, event: &Value, now: DateTime<Utc>, metrics: &mut M
             let bad_inputs = manifest.bad_inputs.len() as u64;
             metrics.count("SilverRows", manifest.counts.silver_rows as usize);
             metrics.count("QuarantineRows", manifest.counts.quarantine_rows as usize);
-            metrics.count("FactRows", table_rows.get("final_fact").copied().unwrap_or(0) as usize);
+            metrics.count(
+                "FactRows",
+                table_rows.get("final_fact").copied().unwrap_or(0) as usize,
+            );
             metrics.count("DuplicatesDropped", manifest.duplicates_dropped() as usize);
             metrics.count("BadSilverObjects", bad_inputs as usize);
-            metrics.put("BatchLatency", started.elapsed().as_secs_f64() * 1000.0, Unit::Milliseconds);
+            metrics.put(
+                "BatchLatency",
+                started.elapsed().as_secs_f64() * 1000.0,
+                Unit::Milliseconds,
+            );
             for bad in &manifest.bad_inputs {
                 tracing::warn!(batch_id = %batch_id, key = %bad.key, error = %bad.error, "bad input left out of the batch");
             }
@@ -218,7 +246,13 @@ pub async fn run(deps: &Deps, event: &Value, now: DateTime<Utc>, metrics: &mut M
             };
             match deps
                 .ledger
-                .transition(&batch_id, BatchState::Planned, BatchState::Transformed, &fields, now)
+                .transition(
+                    &batch_id,
+                    BatchState::Planned,
+                    BatchState::Transformed,
+                    &fields,
+                    now,
+                )
                 .await
             {
                 Ok(_) => {}

@@ -287,7 +287,10 @@ pub async fn read_event_index(
 ) -> Result<Vec<RecordBatch>, IndexError> {
     let mut batches = Vec::new();
     for date in dates {
-        let prefix = format!("{EVENT_INDEX_PREFIX}dt={}/", shopstream::lake::safe_segment(date));
+        let prefix = format!(
+            "{EVENT_INDEX_PREFIX}dt={}/",
+            shopstream::lake::safe_segment(date)
+        );
         for listed in lake.list(&prefix).await? {
             let Some(other) = listed
                 .key

@@ -13,23 +13,74 @@ use std::sync::Arc;
 
 /// (name, SQL) of every KPI query, by name.
 pub const KPIS: &[(&str, &str)] = &[
-    ("bottom_products", include_str!("../../../jobs/sql/kpi/bottom_products.sql")),
-    ("customer_segments", include_str!("../../../jobs/sql/kpi/customer_segments.sql")),
-    ("feedback_distribution", include_str!("../../../jobs/sql/kpi/feedback_distribution.sql")),
-    ("first_time_vs_repeat_customers", include_str!("../../../jobs/sql/kpi/first_time_vs_repeat_customers.sql")),
-    ("fraud_risk_mix", include_str!("../../../jobs/sql/kpi/fraud_risk_mix.sql")),
-    ("hour_of_day_by_day_of_week", include_str!("../../../jobs/sql/kpi/hour_of_day_by_day_of_week.sql")),
-    ("marketing_attribution", include_str!("../../../jobs/sql/kpi/marketing_attribution.sql")),
-    ("orders_by_device", include_str!("../../../jobs/sql/kpi/orders_by_device.sql")),
-    ("payment_methods", include_str!("../../../jobs/sql/kpi/payment_methods.sql")),
-    ("rejection_reasons_over_time", include_str!("../../../jobs/sql/kpi/rejection_reasons_over_time.sql")),
-    ("revenue_by_brand", include_str!("../../../jobs/sql/kpi/revenue_by_brand.sql")),
-    ("revenue_by_category", include_str!("../../../jobs/sql/kpi/revenue_by_category.sql")),
-    ("revenue_by_city", include_str!("../../../jobs/sql/kpi/revenue_by_city.sql")),
-    ("revenue_by_country", include_str!("../../../jobs/sql/kpi/revenue_by_country.sql")),
-    ("revenue_by_day", include_str!("../../../jobs/sql/kpi/revenue_by_day.sql")),
-    ("top_products", include_str!("../../../jobs/sql/kpi/top_products.sql")),
-    ("transaction_status_mix", include_str!("../../../jobs/sql/kpi/transaction_status_mix.sql")),
+    (
+        "bottom_products",
+        include_str!("../../../jobs/sql/kpi/bottom_products.sql"),
+    ),
+    (
+        "customer_segments",
+        include_str!("../../../jobs/sql/kpi/customer_segments.sql"),
+    ),
+    (
+        "feedback_distribution",
+        include_str!("../../../jobs/sql/kpi/feedback_distribution.sql"),
+    ),
+    (
+        "first_time_vs_repeat_customers",
+        include_str!("../../../jobs/sql/kpi/first_time_vs_repeat_customers.sql"),
+    ),
+    (
+        "fraud_risk_mix",
+        include_str!("../../../jobs/sql/kpi/fraud_risk_mix.sql"),
+    ),
+    (
+        "hour_of_day_by_day_of_week",
+        include_str!("../../../jobs/sql/kpi/hour_of_day_by_day_of_week.sql"),
+    ),
+    (
+        "marketing_attribution",
+        include_str!("../../../jobs/sql/kpi/marketing_attribution.sql"),
+    ),
+    (
+        "orders_by_device",
+        include_str!("../../../jobs/sql/kpi/orders_by_device.sql"),
+    ),
+    (
+        "payment_methods",
+        include_str!("../../../jobs/sql/kpi/payment_methods.sql"),
+    ),
+    (
+        "rejection_reasons_over_time",
+        include_str!("../../../jobs/sql/kpi/rejection_reasons_over_time.sql"),
+    ),
+    (
+        "revenue_by_brand",
+        include_str!("../../../jobs/sql/kpi/revenue_by_brand.sql"),
+    ),
+    (
+        "revenue_by_category",
+        include_str!("../../../jobs/sql/kpi/revenue_by_category.sql"),
+    ),
+    (
+        "revenue_by_city",
+        include_str!("../../../jobs/sql/kpi/revenue_by_city.sql"),
+    ),
+    (
+        "revenue_by_country",
+        include_str!("../../../jobs/sql/kpi/revenue_by_country.sql"),
+    ),
+    (
+        "revenue_by_day",
+        include_str!("../../../jobs/sql/kpi/revenue_by_day.sql"),
+    ),
+    (
+        "top_products",
+        include_str!("../../../jobs/sql/kpi/top_products.sql"),
+    ),
+    (
+        "transaction_status_mix",
+        include_str!("../../../jobs/sql/kpi/transaction_status_mix.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +108,10 @@ pub fn kpi_sql(name: &str) -> Result<&'static str, KpiError> {
 }
 
 /// Reads every `gold/<table>/batch_id=*/part-*.parquet` of `table`, batches in id order.
-async fn table_batches(gold: &Lake, table: &str) -> Result<Option<(SchemaRef, Vec<(String, Vec<RecordBatch>)>)>, KpiError> {
+async fn table_batches(
+    gold: &Lake,
+    table: &str,
+) -> Result<Option<(SchemaRef, Vec<(String, Vec<RecordBatch>)>)>, KpiError> {
     let mut schema: Option<SchemaRef> = None;
     let mut by_batch: Vec<(String, Vec<RecordBatch>)> = Vec::new();
     for listed in gold.list(&format!("gold/{table}/")).await? {
@@ -71,12 +125,19 @@ async fn table_batches(gold: &Lake, table: &str) -> Result<Option<(SchemaRef, Ve
             .unwrap_or_default()
             .to_owned();
         let bytes = gold.get(&listed.key).await?;
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes.clone())
-            .map_err(|e| KpiError::Unreadable { key: listed.key.clone(), problem: e.to_string() })?;
+        let reader =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes.clone())
+                .map_err(|e| KpiError::Unreadable {
+                key: listed.key.clone(),
+                problem: e.to_string(),
+            })?;
         let file_schema = reader.schema().clone();
         let file_schema = schema.get_or_insert(file_schema).clone();
-        let batches = read_parquet(bytes, &file_schema)
-            .map_err(|problem| KpiError::Unreadable { key: listed.key.clone(), problem })?;
+        let batches =
+            read_parquet(bytes, &file_schema).map_err(|problem| KpiError::Unreadable {
+                key: listed.key.clone(),
+                problem,
+            })?;
         match by_batch.last_mut() {
             Some((id, rows)) if *id == batch_id => rows.extend(batches),
             _ => by_batch.push((batch_id, batches)),
@@ -104,12 +165,23 @@ pub async fn gold_session(gold: &Lake) -> Result<SessionContext, KpiError> {
         for (rank, (_, batches)) in by_batch.into_iter().enumerate() {
             for batch in batches {
                 let mut columns = batch.columns().to_vec();
-                columns.push(Arc::new(arrow::array::Int64Array::from(vec![rank as i64; batch.num_rows()])));
-                all.push(RecordBatch::try_new(ranked_schema.clone(), columns).map_err(datafusion::error::DataFusionError::from)?);
+                columns.push(Arc::new(arrow::array::Int64Array::from(vec![
+                    rank as i64;
+                    batch
+                        .num_rows(
+                        )
+                ])));
+                all.push(
+                    RecordBatch::try_new(ranked_schema.clone(), columns)
+                        .map_err(datafusion::error::DataFusionError::from)?,
+                );
             }
         }
         let raw = format!("{table}__all");
-        ctx.register_table(raw.as_str(), Arc::new(MemTable::try_new(ranked_schema, vec![all])?))?;
+        ctx.register_table(
+            raw.as_str(),
+            Arc::new(MemTable::try_new(ranked_schema, vec![all])?),
+        )?;
         let key = schema.field(0).name().clone();
         let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
         let latest = ctx
@@ -134,5 +206,7 @@ pub async fn run_kpi(gold: &Lake, name: &str) -> Result<(SchemaRef, Vec<RecordBa
 
 /// The rows as a text table.
 pub fn pretty(batches: &[RecordBatch]) -> Result<String, KpiError> {
-    Ok(datafusion::arrow::util::pretty::pretty_format_batches(batches)?.to_string())
+    let table = datafusion::arrow::util::pretty::pretty_format_batches(batches)
+        .map_err(datafusion::error::DataFusionError::from)?;
+    Ok(table.to_string())
 }

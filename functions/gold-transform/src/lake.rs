@@ -55,12 +55,17 @@ impl Lake {
             env.optional("AWS_ACCESS_KEY_ID"),
             env.optional("AWS_SECRET_ACCESS_KEY"),
         ) {
-            builder = builder.with_access_key_id(key).with_secret_access_key(secret);
+            builder = builder
+                .with_access_key_id(key)
+                .with_secret_access_key(secret);
             if let Some(token) = env.optional("AWS_SESSION_TOKEN") {
                 builder = builder.with_token(token);
             }
         }
-        if let Some(region) = env.optional("AWS_REGION").or(env.optional("AWS_DEFAULT_REGION")) {
+        if let Some(region) = env
+            .optional("AWS_REGION")
+            .or(env.optional("AWS_DEFAULT_REGION"))
+        {
             builder = builder.with_region(region);
         }
         if let Some(endpoint) = env.optional(shopstream::aws::ENDPOINT_VAR) {

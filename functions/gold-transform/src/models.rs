@@ -10,21 +10,66 @@ const MODELS_JSON: &str = include_str!("../../../jobs/sql/models.json");
 
 /// Every file `models.json` names (a test checks the two lists agree).
 const FILES: &[(&str, &str)] = &[
-    ("transactions_first_seen.sql", include_str!("../../../jobs/sql/transactions_first_seen.sql")),
-    ("transactions_accepted.sql", include_str!("../../../jobs/sql/transactions_accepted.sql")),
-    ("transactions_keyed.sql", include_str!("../../../jobs/sql/transactions_keyed.sql")),
-    ("dim_date_time.sql", include_str!("../../../jobs/sql/dim_date_time.sql")),
-    ("dim_user.sql", include_str!("../../../jobs/sql/dim_user.sql")),
-    ("dim_product.sql", include_str!("../../../jobs/sql/dim_product.sql")),
-    ("dim_country.sql", include_str!("../../../jobs/sql/dim_country.sql")),
-    ("dim_city.sql", include_str!("../../../jobs/sql/dim_city.sql")),
-    ("dim_shipping_address.sql", include_str!("../../../jobs/sql/dim_shipping_address.sql")),
-    ("dim_device.sql", include_str!("../../../jobs/sql/dim_device.sql")),
-    ("dim_marketing.sql", include_str!("../../../jobs/sql/dim_marketing.sql")),
-    ("dim_order_flags.sql", include_str!("../../../jobs/sql/dim_order_flags.sql")),
-    ("final_fact.sql", include_str!("../../../jobs/sql/final_fact.sql")),
-    ("rejected.sql", include_str!("../../../jobs/sql/rejected.sql")),
-    ("event_index.sql", include_str!("../../../jobs/sql/event_index.sql")),
+    (
+        "transactions_first_seen.sql",
+        include_str!("../../../jobs/sql/transactions_first_seen.sql"),
+    ),
+    (
+        "transactions_accepted.sql",
+        include_str!("../../../jobs/sql/transactions_accepted.sql"),
+    ),
+    (
+        "transactions_keyed.sql",
+        include_str!("../../../jobs/sql/transactions_keyed.sql"),
+    ),
+    (
+        "dim_date_time.sql",
+        include_str!("../../../jobs/sql/dim_date_time.sql"),
+    ),
+    (
+        "dim_user.sql",
+        include_str!("../../../jobs/sql/dim_user.sql"),
+    ),
+    (
+        "dim_product.sql",
+        include_str!("../../../jobs/sql/dim_product.sql"),
+    ),
+    (
+        "dim_country.sql",
+        include_str!("../../../jobs/sql/dim_country.sql"),
+    ),
+    (
+        "dim_city.sql",
+        include_str!("../../../jobs/sql/dim_city.sql"),
+    ),
+    (
+        "dim_shipping_address.sql",
+        include_str!("../../../jobs/sql/dim_shipping_address.sql"),
+    ),
+    (
+        "dim_device.sql",
+        include_str!("../../../jobs/sql/dim_device.sql"),
+    ),
+    (
+        "dim_marketing.sql",
+        include_str!("../../../jobs/sql/dim_marketing.sql"),
+    ),
+    (
+        "dim_order_flags.sql",
+        include_str!("../../../jobs/sql/dim_order_flags.sql"),
+    ),
+    (
+        "final_fact.sql",
+        include_str!("../../../jobs/sql/final_fact.sql"),
+    ),
+    (
+        "rejected.sql",
+        include_str!("../../../jobs/sql/rejected.sql"),
+    ),
+    (
+        "event_index.sql",
+        include_str!("../../../jobs/sql/event_index.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -103,7 +148,14 @@ mod tests {
         for model in models() {
             assert!(!model.sql.trim().is_empty(), "{} has no SQL", model.file);
         }
-        assert_eq!(input_views(), ["silver_transactions", "quarantine_records", "gold_event_index"]);
+        assert_eq!(
+            input_views(),
+            [
+                "silver_transactions",
+                "quarantine_records",
+                "gold_event_index"
+            ]
+        );
         assert_eq!(gold_tables().len(), 11);
         assert_eq!(model_versions().len(), models().len());
     }

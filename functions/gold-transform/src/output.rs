@@ -64,7 +64,11 @@ fn whole(output: &Output) -> Result<RecordBatch, OutputError> {
 
 /// `gold/<table>/batch_id=<id>/part-NNNNN.parquet`, at most `part_rows` rows each; none for
 /// an empty table.
-pub fn table_files(output: &Output, batch_id: &str, part_rows: usize) -> Result<Vec<EncodedFile>, OutputError> {
+pub fn table_files(
+    output: &Output,
+    batch_id: &str,
+    part_rows: usize,
+) -> Result<Vec<EncodedFile>, OutputError> {
     let all = whole(output)?;
     let part_rows = part_rows.max(1);
     let mut files = Vec::new();
@@ -94,7 +98,11 @@ pub fn event_index_files(output: &Output, batch_id: &str) -> Result<Vec<EncodedF
     };
     let dates = all
         .column_by_name("dt_date")
-        .and_then(|c| c.as_any().downcast_ref::<arrow::array::StringArray>().cloned())
+        .and_then(|c| {
+            c.as_any()
+                .downcast_ref::<arrow::array::StringArray>()
+                .cloned()
+        })
         .ok_or_else(|| error("no text column dt_date".into()))?;
     let mut runs: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut start = 0;

@@ -3,7 +3,9 @@
 //! the Lambda handler and `shopstream transform`.
 
 use crate::engine::{run_models, EngineError, EngineInputs, EngineLimits};
-use crate::inputs::{parquet_rows, read_event_index, read_parquet, read_quarantine, silver_schema, IndexError};
+use crate::inputs::{
+    parquet_rows, read_event_index, read_parquet, read_quarantine, silver_schema, IndexError,
+};
 use crate::lake::{Lake, LakeError};
 use crate::models::model_versions;
 use crate::output::{event_index_files, table_files, OutputError};
@@ -147,21 +149,30 @@ pub async fn transform(
     let mut bad_inputs = Vec::new();
     let mut input_rows = 0u64;
     for (done, input) in plan.inputs.iter().enumerate() {
-        progress(Stage::Reading { done, of: plan.inputs.len() });
+        progress(Stage::Reading {
+            done,
+            of: plan.inputs.len(),
+        });
         match fetch(source, &input.key).await? {
             Ok(bytes) => {
                 if is_silver(&input.key) {
                     match parquet_rows(&bytes) {
                         Ok(rows) => input_rows += rows,
                         Err(error) => {
-                            bad_inputs.push(BadInput { key: input.key.clone(), error });
+                            bad_inputs.push(BadInput {
+                                key: input.key.clone(),
+                                error,
+                            });
                             continue;
                         }
                     }
                 }
                 fetched.push((input, bytes));
             }
-            Err(error) => bad_inputs.push(BadInput { key: input.key.clone(), error }),
+            Err(error) => bad_inputs.push(BadInput {
+                key: input.key.clone(),
+                error,
+            }),
         }
     }
     if input_rows > limits.max_rows {
@@ -182,7 +193,10 @@ pub async fn transform(
                     inputs.silver.extend(batches);
                     silver_inputs.push(input.clone());
                 }
-                Err(error) => bad_inputs.push(BadInput { key: input.key.clone(), error }),
+                Err(error) => bad_inputs.push(BadInput {
+                    key: input.key.clone(),
+                    error,
+                }),
             }
         } else if is_quarantine(&input.key) {
             let (batch, bad_lines) = read_quarantine(&input.key, &bytes);
@@ -196,7 +210,10 @@ pub async fn transform(
             });
         }
     }
-    progress(Stage::Reading { done: plan.inputs.len(), of: plan.inputs.len() });
+    progress(Stage::Reading {
+        done: plan.inputs.len(),
+        of: plan.inputs.len(),
+    });
     inputs.event_index = read_event_index(gold, &dates_of(&inputs.silver), &plan.batch_id).await?;
 
     progress(Stage::Running);
@@ -245,7 +262,8 @@ pub async fn transform(
         checksum: String::new(),
     }
     .seal();
-    gold.put(&manifest_key(&plan.batch_id), manifest.to_json()).await?;
+    gold.put(&manifest_key(&plan.batch_id), manifest.to_json())
+        .await?;
     progress(Stage::ManifestWritten);
     Ok(TransformOutcome::Transformed(Box::new(manifest)))
 }

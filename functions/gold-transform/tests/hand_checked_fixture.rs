@@ -25,7 +25,10 @@ fn limits() -> TransformLimits {
 }
 
 async fn run(lake: &Lake, plan: &Plan) -> Manifest {
-    match transform(lake, lake, plan, &limits(), &|_| {}).await.unwrap() {
+    match transform(lake, lake, plan, &limits(), &|_| {})
+        .await
+        .unwrap()
+    {
         TransformOutcome::Transformed(manifest) => *manifest,
         other => panic!("{other:?}"),
     }
@@ -38,18 +41,37 @@ fn sorted(mut rows: Vec<Value>) -> Vec<Value> {
 
 async fn check_batch(lake: &Lake, manifest: &Manifest, expected: &Value) {
     let counts = &expected["counts"];
-    assert_eq!(manifest.counts.silver_rows, counts["silver_rows"].as_u64().unwrap());
-    assert_eq!(manifest.counts.quarantine_rows, counts["quarantine_rows"].as_u64().unwrap());
-    assert_eq!(manifest.counts.duplicates_in_batch, counts["duplicates_in_batch"].as_u64().unwrap());
-    assert_eq!(manifest.counts.duplicates_from_gold, counts["duplicates_from_gold"].as_u64().unwrap());
+    assert_eq!(
+        manifest.counts.silver_rows,
+        counts["silver_rows"].as_u64().unwrap()
+    );
+    assert_eq!(
+        manifest.counts.quarantine_rows,
+        counts["quarantine_rows"].as_u64().unwrap()
+    );
+    assert_eq!(
+        manifest.counts.duplicates_in_batch,
+        counts["duplicates_in_batch"].as_u64().unwrap()
+    );
+    assert_eq!(
+        manifest.counts.duplicates_from_gold,
+        counts["duplicates_from_gold"].as_u64().unwrap()
+    );
     assert!(manifest.bad_inputs.is_empty(), "{:?}", manifest.bad_inputs);
     let tables = expected["tables"].as_object().unwrap();
     for (table, rows) in tables {
         let keys: Vec<String> = if table == "_event_index" {
             manifest.event_index.iter().map(|f| f.key.clone()).collect()
         } else {
-            let output = manifest.tables.get(table).unwrap_or_else(|| panic!("manifest lacks {table}"));
-            assert_eq!(output.rows as usize, rows.as_array().unwrap().len(), "{table} rows");
+            let output = manifest
+                .tables
+                .get(table)
+                .unwrap_or_else(|| panic!("manifest lacks {table}"));
+            assert_eq!(
+                output.rows as usize,
+                rows.as_array().unwrap().len(),
+                "{table} rows"
+            );
             output.files.iter().map(|f| f.key.clone()).collect()
         };
         let batches = read_gold(lake, &keys).await;
@@ -66,9 +88,17 @@ async fn check_batch(lake: &Lake, manifest: &Manifest, expected: &Value) {
             assert_eq!(first_keys, in_order, "{table} is not written in key order");
         }
         let wanted = sorted(expand(rows).as_array().unwrap().clone());
-        assert_eq!(sorted(actual), wanted, "{table} differs from the hand-checked rows");
+        assert_eq!(
+            sorted(actual),
+            wanted,
+            "{table} differs from the hand-checked rows"
+        );
     }
-    assert_eq!(manifest.tables.len(), 11, "every gold table is in the manifest");
+    assert_eq!(
+        manifest.tables.len(),
+        11,
+        "every gold table is in the manifest"
+    );
 }
 
 #[tokio::test]
@@ -80,12 +110,27 @@ async fn two_batches_give_the_hand_checked_gold_and_reruns_are_byte_identical() 
     let first = Plan::new(upload_batch(&lake, 0).await);
     let manifest = run(&lake, &first).await;
     check_batch(&lake, &manifest, &expected["batches"][0]).await;
-    assert_eq!(Manifest::from_json(&lake.get(&shopstream::lake::manifest_key(&first.batch_id)).await.unwrap()).unwrap(), manifest);
+    assert_eq!(
+        Manifest::from_json(
+            &lake
+                .get(&shopstream::lake::manifest_key(&first.batch_id))
+                .await
+                .unwrap()
+        )
+        .unwrap(),
+        manifest
+    );
     // Parts of at most 4 rows: the five fact rows are two files.
     assert_eq!(manifest.tables["final_fact"].files.len(), 2);
     assert_eq!(manifest.tables["final_fact"].files[1].rows, 1);
 
-    let second = Plan::new(upload_batch(&lake, 1).await.into_iter().filter(|i| !first.inputs.contains(i)).collect());
+    let second = Plan::new(
+        upload_batch(&lake, 1)
+            .await
+            .into_iter()
+            .filter(|i| !first.inputs.contains(i))
+            .collect(),
+    );
     let manifest_2 = run(&lake, &second).await;
     check_batch(&lake, &manifest_2, &expected["batches"][1]).await;
     assert!(manifest_2.tables["rejected"].files.is_empty());
@@ -94,14 +139,21 @@ async fn two_batches_give_the_hand_checked_gold_and_reruns_are_byte_identical() 
     let before: Vec<(String, Vec<u8>)> = {
         let mut files = Vec::new();
         for (_, file) in manifest_2.files() {
-            files.push((file.key.clone(), lake.get(&file.key).await.unwrap().to_vec()));
+            files.push((
+                file.key.clone(),
+                lake.get(&file.key).await.unwrap().to_vec(),
+            ));
         }
         files
     };
     let again = run(&lake, &second).await;
     assert_eq!(again.to_json(), manifest_2.to_json());
     for (key, bytes) in before {
-        assert_eq!(lake.get(&key).await.unwrap().to_vec(), bytes, "{key} changed on rerun");
+        assert_eq!(
+            lake.get(&key).await.unwrap().to_vec(),
+            bytes,
+            "{key} changed on rerun"
+        );
     }
     for (_, file) in again.files() {
         shopstream::manifest::verify_file(file, &lake.get(&file.key).await.unwrap()).unwrap();
@@ -116,7 +168,11 @@ async fn the_index_of_an_uncommitted_batch_drops_nothing() {
     let lake = Lake::local(dir.path()).unwrap();
     let first = Plan::new(upload_batch(&lake, 0).await);
     run(&lake, &first).await;
-    std::fs::remove_file(dir.path().join(shopstream::lake::manifest_key(&first.batch_id))).unwrap();
+    std::fs::remove_file(
+        dir.path()
+            .join(shopstream::lake::manifest_key(&first.batch_id)),
+    )
+    .unwrap();
     let second = Plan::new(
         upload_batch(&lake, 1)
             .await

@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, Decimal128Array, Float64Array, Int32Array, Int64Array, RecordBatch,
-    StringArray, TimestampMicrosecondArray,
+    Array, ArrayRef, BooleanArray, Decimal128Array, Float64Array, Int32Array, Int64Array,
+    RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, TimeUnit};
 use chrono::{DateTime, Utc};
@@ -27,14 +27,17 @@ pub fn expected() -> Value {
 }
 
 fn micros(text: &str) -> i64 {
-    DateTime::parse_from_rfc3339(text).unwrap().timestamp_micros()
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .timestamp_micros()
 }
 
 fn cents(text: &str) -> i128 {
     let negative = text.starts_with('-');
     let digits = text.trim_start_matches('-');
     let (units, fraction) = digits.split_once('.').unwrap_or((digits, "00"));
-    let value = units.parse::<i128>().unwrap() * 100 + format!("{fraction:0<2}")[..2].parse::<i128>().unwrap();
+    let value = units.parse::<i128>().unwrap() * 100
+        + format!("{fraction:0<2}")[..2].parse::<i128>().unwrap();
     if negative {
         -value
     } else {
@@ -54,7 +57,10 @@ pub fn silver_parquet(defaults: &Map<String, Value>, rows: &[Value], object: &st
             }
             merged.insert("_object".into(), Value::String(object.into()));
             for name in merged.keys() {
-                assert!(schema.field_with_name(name).is_ok(), "fixture column {name} is not in silver");
+                assert!(
+                    schema.field_with_name(name).is_ok(),
+                    "fixture column {name} is not in silver"
+                );
             }
             merged
         })
@@ -65,24 +71,48 @@ pub fn silver_parquet(defaults: &Map<String, Value>, rows: &[Value], object: &st
         .map(|field| {
             let values: Vec<&Value> = full
                 .iter()
-                .map(|row| row.get(field.name()).unwrap_or_else(|| panic!("fixture row lacks {}", field.name())))
+                .map(|row| {
+                    row.get(field.name())
+                        .unwrap_or_else(|| panic!("fixture row lacks {}", field.name()))
+                })
                 .collect();
             let array: ArrayRef = match field.data_type() {
-                DataType::Utf8 => Arc::new(StringArray::from(values.iter().map(|v| v.as_str()).collect::<Vec<_>>())),
-                DataType::Int32 => Arc::new(Int32Array::from(
-                    values.iter().map(|v| v.as_i64().map(|n| n as i32)).collect::<Vec<_>>(),
+                DataType::Utf8 => Arc::new(StringArray::from(
+                    values.iter().map(|v| v.as_str()).collect::<Vec<_>>(),
                 )),
-                DataType::Int64 => Arc::new(Int64Array::from(values.iter().map(|v| v.as_i64()).collect::<Vec<_>>())),
-                DataType::Boolean => Arc::new(BooleanArray::from(values.iter().map(|v| v.as_bool()).collect::<Vec<_>>())),
-                DataType::Float64 => Arc::new(Float64Array::from(values.iter().map(|v| v.as_f64()).collect::<Vec<_>>())),
+                DataType::Int32 => Arc::new(Int32Array::from(
+                    values
+                        .iter()
+                        .map(|v| v.as_i64().map(|n| n as i32))
+                        .collect::<Vec<_>>(),
+                )),
+                DataType::Int64 => Arc::new(Int64Array::from(
+                    values.iter().map(|v| v.as_i64()).collect::<Vec<_>>(),
+                )),
+                DataType::Boolean => Arc::new(BooleanArray::from(
+                    values.iter().map(|v| v.as_bool()).collect::<Vec<_>>(),
+                )),
+                DataType::Float64 => Arc::new(Float64Array::from(
+                    values.iter().map(|v| v.as_f64()).collect::<Vec<_>>(),
+                )),
                 DataType::Decimal128(p, s) => Arc::new(
-                    Decimal128Array::from(values.iter().map(|v| v.as_str().map(cents)).collect::<Vec<_>>())
-                        .with_precision_and_scale(*p, *s)
-                        .unwrap(),
+                    Decimal128Array::from(
+                        values
+                            .iter()
+                            .map(|v| v.as_str().map(cents))
+                            .collect::<Vec<_>>(),
+                    )
+                    .with_precision_and_scale(*p, *s)
+                    .unwrap(),
                 ),
                 DataType::Timestamp(TimeUnit::Microsecond, _) => Arc::new(
-                    TimestampMicrosecondArray::from(values.iter().map(|v| v.as_str().map(micros)).collect::<Vec<_>>())
-                        .with_timezone("UTC"),
+                    TimestampMicrosecondArray::from(
+                        values
+                            .iter()
+                            .map(|v| v.as_str().map(micros))
+                            .collect::<Vec<_>>(),
+                    )
+                    .with_timezone("UTC"),
                 ),
                 other => panic!("no fixture conversion for {other}"),
             };
@@ -101,7 +131,11 @@ pub async fn upload_batch(lake: &Lake, index: usize) -> Vec<InputObject> {
     let mut inputs = Vec::new();
     for (key, rows) in batch["silver"].as_object().unwrap() {
         let bytes = silver_parquet(&defaults, rows.as_array().unwrap(), key);
-        inputs.push(InputObject { key: key.clone(), size_bytes: bytes.len() as u64, etag: String::new() });
+        inputs.push(InputObject {
+            key: key.clone(),
+            size_bytes: bytes.len() as u64,
+            etag: String::new(),
+        });
         lake.put(key, bytes).await.unwrap();
     }
     for (key, entries) in batch["quarantine"].as_object().unwrap() {
@@ -110,14 +144,21 @@ pub async fn upload_batch(lake: &Lake, index: usize) -> Vec<InputObject> {
             bytes.extend(serde_json::to_vec(entry).unwrap());
             bytes.push(b'\n');
         }
-        inputs.push(InputObject { key: key.clone(), size_bytes: bytes.len() as u64, etag: String::new() });
+        inputs.push(InputObject {
+            key: key.clone(),
+            size_bytes: bytes.len() as u64,
+            etag: String::new(),
+        });
         lake.put(key, bytes).await.unwrap();
     }
     inputs
 }
 
 pub fn md5_hex(text: &str) -> String {
-    Md5::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Md5::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Replaces "md5:<text>" strings by the MD5 hex of <text>.
@@ -127,7 +168,9 @@ pub fn expand(value: &Value) -> Value {
             Some(text) => Value::String(md5_hex(text)),
             None => value.clone(),
         },
-        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), expand(v))).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), expand(v))).collect())
+        }
         Value::Array(items) => Value::Array(items.iter().map(expand).collect()),
         other => other.clone(),
     }
@@ -144,20 +187,62 @@ pub fn render(batches: &[RecordBatch]) -> Vec<Value> {
                     Value::Null
                 } else {
                     match field.data_type() {
-                        DataType::Utf8 => Value::String(column.as_any().downcast_ref::<StringArray>().unwrap().value(row).into()),
-                        DataType::Int32 => Value::from(column.as_any().downcast_ref::<Int32Array>().unwrap().value(row)),
-                        DataType::Int64 => Value::from(column.as_any().downcast_ref::<Int64Array>().unwrap().value(row)),
-                        DataType::Boolean => Value::from(column.as_any().downcast_ref::<BooleanArray>().unwrap().value(row)),
-                        DataType::Float64 => Value::from(column.as_any().downcast_ref::<Float64Array>().unwrap().value(row)),
+                        DataType::Utf8 => Value::String(
+                            column
+                                .as_any()
+                                .downcast_ref::<StringArray>()
+                                .unwrap()
+                                .value(row)
+                                .into(),
+                        ),
+                        DataType::Int32 => Value::from(
+                            column
+                                .as_any()
+                                .downcast_ref::<Int32Array>()
+                                .unwrap()
+                                .value(row),
+                        ),
+                        DataType::Int64 => Value::from(
+                            column
+                                .as_any()
+                                .downcast_ref::<Int64Array>()
+                                .unwrap()
+                                .value(row),
+                        ),
+                        DataType::Boolean => Value::from(
+                            column
+                                .as_any()
+                                .downcast_ref::<BooleanArray>()
+                                .unwrap()
+                                .value(row),
+                        ),
+                        DataType::Float64 => Value::from(
+                            column
+                                .as_any()
+                                .downcast_ref::<Float64Array>()
+                                .unwrap()
+                                .value(row),
+                        ),
                         DataType::Decimal128(_, _) => Value::String(
-                            column.as_any().downcast_ref::<Decimal128Array>().unwrap().value_as_string(row),
+                            column
+                                .as_any()
+                                .downcast_ref::<Decimal128Array>()
+                                .unwrap()
+                                .value_as_string(row),
                         ),
                         DataType::Timestamp(TimeUnit::Microsecond, _) => {
-                            let micros = column.as_any().downcast_ref::<TimestampMicrosecondArray>().unwrap().value(row);
-                            let time: DateTime<Utc> = DateTime::from_timestamp_micros(micros).unwrap();
+                            let micros = column
+                                .as_any()
+                                .downcast_ref::<TimestampMicrosecondArray>()
+                                .unwrap()
+                                .value(row);
+                            let time: DateTime<Utc> =
+                                DateTime::from_timestamp_micros(micros).unwrap();
                             Value::String(time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
                         }
-                        other => panic!("column {} has type {other}, not a gold type", field.name()),
+                        other => {
+                            panic!("column {} has type {other}, not a gold type", field.name())
+                        }
                     }
                 };
                 object.insert(field.name().clone(), value);
