@@ -2,6 +2,8 @@
 //!
 //! - [`MotoServer`]: moto (S3, Kinesis, DynamoDB, EventBridge, SQS, ...) over HTTP.
 //! - [`TansuBroker`]: tansu, a Kafka-protocol broker with in-memory storage.
+//! - [`FaultProxy`]: an HTTP proxy in front of an emulator that refuses requests or loses
+//!   their answers, by rule.
 //!
 //! Install the binaries once with `scripts/install-emulators.sh`; they are found in
 //! `$SHOPSTREAM_CACHE` (default `~/.cache/shopstream`) or through `SHOPSTREAM_MOTO_BIN` /
@@ -19,6 +21,7 @@
 //! ```
 
 mod cpu_time;
+mod fault_proxy;
 mod http;
 mod moto;
 mod port;
@@ -27,6 +30,7 @@ mod python;
 mod tansu;
 
 pub use cpu_time::thread_cpu_time;
+pub use fault_proxy::{Fault, FaultProxy, ProxiedRequest, ProxyLogEntry};
 pub use moto::{MotoServer, MOTO_BIN_ENV, MOTO_REGION};
 pub use port::{free_port, LOOPBACK};
 pub use python::{venv_python, PYTHON_ENV};

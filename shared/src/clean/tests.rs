@@ -56,6 +56,8 @@ fn refunds_and_returns_keep_their_negative_sign() {
             t.transaction_status = Some(status.into());
         }));
         assert_eq!(c.total_amount_cents, -39_998, "{action}/{status}");
+        assert_eq!(c.quantity, -2, "{action}/{status}");
+        assert!(c.repairs.is_empty());
     }
     let by_status = clean(&with(|t| t.transaction_status = Some("Refunded".into())));
     assert_eq!(by_status.total_amount_cents, -39_998);
@@ -112,7 +114,67 @@ fn refused_records_come_back_with_reasons() {
     assert_eq!(refused[0].reason, RejectReason::NullUserId);
 }
 
+#[test]
+fn a_refund_written_with_a_negative_quantity_cleans_like_one_written_positive() {
+    let negative = clean(&with(|t| {
+        t.action_type = Some("return".into());
+        t.quantity = Some(-2);
+    }));
+    let positive = clean(&with(|t| {
+        t.action_type = Some("return".into());
+        t.quantity = Some(2);
+    }));
+    assert_eq!(negative, positive);
+    assert_eq!(negative.quantity, -2);
+    assert_eq!(negative.total_amount_cents, -39_998);
+    assert!(negative.repairs.is_empty());
+}
+
+#[test]
+fn a_negative_purchase_is_repaired_to_its_absolute_value_and_says_so() {
+    let c = clean(&with(|t| t.quantity = Some(-2)));
+    assert_eq!(c.quantity, 2);
+    assert_eq!(c.total_amount_cents, 39_998);
+    assert!(c.repairs.contains(Repair::NegativePurchaseQuantity));
+    assert_eq!(c.repairs.codes(), "NEGATIVE_PURCHASE_QUANTITY");
+    let untouched = clean(&iti_transaction());
+    assert!(untouched.repairs.is_empty());
+    assert_eq!(untouched.repairs.codes(), "");
+}
+
+#[test]
+fn a_negative_purchase_is_refused_when_the_policy_says_refuse() {
+    let payload = json_of(&with(|t| t.quantity = Some(-2)));
+    let rules = ValidationRules {
+        negative_purchase_quantity: crate::validate::NegativePurchaseQuantity::Refuse,
+        ..ValidationRules::default()
+    };
+    let refused = accept(decode_json(&payload).unwrap(), test_now(), &rules).unwrap_err();
+    assert_eq!(refused[0].reason, RejectReason::BadQuantity);
+}
+
 proptest! {
+    #[test]
+    fn quantity_and_total_share_one_sign_convention(
+        cents in 1i64..10_000_000,
+        quantity in prop_oneof![-1_000i64..=-1, 1i64..=1_000],
+        action in prop_oneof![Just("purchase"), Just("refund"), Just("return"), Just("exchange")],
+    ) {
+        let c = clean(&with(|t| {
+            t.product_price = Some(ProductPrice::Text(crate::money::format_cents(cents)));
+            t.quantity = Some(quantity);
+            t.action_type = Some(action.into());
+        }));
+        let money_back = matches!(action, "refund" | "return");
+        prop_assert_eq!(i64::from(c.quantity).abs(), quantity.abs());
+        prop_assert_eq!(c.quantity < 0, money_back);
+        prop_assert_eq!(c.total_amount_cents, cents * i64::from(c.quantity));
+        prop_assert_eq!(
+            c.repairs.contains(Repair::NegativePurchaseQuantity),
+            quantity < 0 && !money_back
+        );
+    }
+
     #[test]
     fn total_is_price_times_quantity_with_the_sign_of_the_action(
         cents in 1i64..10_000_000,

@@ -36,10 +36,11 @@ fn keys_follow_the_design_layout() {
     let dynamo = SourceRange::DynamoDb {
         shard_id: "shardId-00000001700000000000-abcdef01".into(),
         first_sequence: "300000000000000499659".into(),
+        last_sequence: "300000000000000499700".into(),
     };
     assert_eq!(
         bronze_key("orders", day(), 9, &dynamo),
-        "bronze/orders/dt=2024-11-05/hour=09/shardId-00000001700000000000-abcdef01-300000000000000499659.jsonl.gz"
+        "bronze/orders/dt=2024-11-05/hour=09/shardId-00000001700000000000-abcdef01-300000000000000499659-300000000000000499700.jsonl.gz"
     );
     assert_eq!(
         gold_key("final_fact", "20241105T0700", 3),

@@ -71,8 +71,11 @@ fn each_rule_gives_its_reason() {
         ),
         ("zero quantity", with(|t| t.quantity = Some(0)), BadQuantity),
         (
-            "negative quantity",
-            with(|t| t.quantity = Some(-2)),
+            "negative refund beyond the limit",
+            with(|t| {
+                t.quantity = Some(-1_001);
+                t.action_type = Some("refund".into());
+            }),
             BadQuantity,
         ),
         (
@@ -128,7 +131,7 @@ fn all_reasons_are_reported_together() {
     let t = with(|t| {
         t.event_id = None;
         t.user_id = None;
-        t.quantity = Some(-1);
+        t.quantity = Some(0);
         t.product_price = Some(ProductPrice::Text("$-3".into()));
         t.event_timestamp = Some("2030-01-01T00:00:00Z".into());
         t.shipping_address = Some(" ".into());
@@ -267,4 +270,87 @@ proptest! {
         let reasons = reasons_of(&t, &rules);
         prop_assert_eq!(reasons.contains(&RejectReason::FutureTimestamp), ahead_seconds > skew);
     }
+}
+
+fn quantity_reasons(
+    quantity: i64,
+    action: &str,
+    status: &str,
+    policy: NegativePurchaseQuantity,
+) -> Vec<RejectReason> {
+    let rules = ValidationRules {
+        negative_purchase_quantity: policy,
+        ..ValidationRules::default()
+    };
+    let t = with(|t| {
+        t.quantity = Some(quantity);
+        t.action_type = Some(action.into());
+        t.transaction_status = Some(status.into());
+    });
+    reasons_of(&t, &rules)
+}
+
+#[test]
+fn refunds_and_returns_may_carry_a_negative_quantity_under_either_policy() {
+    use NegativePurchaseQuantity::*;
+    for policy in [Repair, Refuse] {
+        for (action, status) in [
+            ("refund", "refunded"),
+            ("return", "returned"),
+            (" Refund ", "completed"),
+            ("purchase", "Returned"),
+        ] {
+            assert!(
+                quantity_reasons(-3, action, status, policy).is_empty(),
+                "{action}/{status} under {policy:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_negative_purchase_follows_the_policy() {
+    use NegativePurchaseQuantity::*;
+    assert!(quantity_reasons(-2, "purchase", "completed", Repair).is_empty());
+    assert_eq!(
+        quantity_reasons(-2, "purchase", "completed", Refuse),
+        vec![RejectReason::BadQuantity]
+    );
+}
+
+#[test]
+fn zero_and_out_of_range_quantities_stay_refused_under_either_policy() {
+    use NegativePurchaseQuantity::*;
+    for policy in [Repair, Refuse] {
+        for (quantity, action) in [
+            (0, "purchase"),
+            (0, "refund"),
+            (1_001, "purchase"),
+            (-1_001, "purchase"),
+            (-1_001, "return"),
+            (i64::MIN, "refund"),
+        ] {
+            assert_eq!(
+                quantity_reasons(quantity, action, "completed", policy),
+                vec![RejectReason::BadQuantity],
+                "{quantity} {action} under {policy:?}"
+            );
+        }
+        // Exactly at the limit is accepted, in both directions.
+        assert!(quantity_reasons(1_000, "purchase", "completed", policy).is_empty());
+        assert!(quantity_reasons(-1_000, "refund", "refunded", policy).is_empty());
+    }
+}
+
+#[test]
+fn the_policy_is_parsed_from_its_documented_words() {
+    assert_eq!(
+        NegativePurchaseQuantity::parse(" Repair"),
+        Some(NegativePurchaseQuantity::Repair)
+    );
+    assert_eq!(
+        NegativePurchaseQuantity::parse("refuse"),
+        Some(NegativePurchaseQuantity::Refuse)
+    );
+    assert_eq!(NegativePurchaseQuantity::parse("abs"), None);
 }
