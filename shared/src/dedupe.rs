@@ -55,4 +55,16 @@ mod tests {
         assert_eq!(refusal.reason, RejectReason::DuplicateEvent);
         assert_eq!(dedupe.len(), 2);
     }
+
+    #[test]
+    fn empty_until_the_first_id() {
+        let mut dedupe = Deduplicator::with_capacity(4);
+        assert!(dedupe.is_empty());
+        assert_eq!(dedupe.len(), 0);
+        assert!(dedupe.admit("a").is_ok());
+        assert!(!dedupe.is_empty());
+        assert_eq!(dedupe.len(), 1);
+        assert!(dedupe.admit("a").is_err());
+        assert_eq!(dedupe.len(), 1);
+    }
 }
