@@ -37,7 +37,12 @@ fi
 # copy reuses the dependencies already built here instead of compiling them all again.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 
-count() { [[ -f "$1" ]] && grep -c . "$1" || echo 0; }
+# Lines in a result file (0 when it is empty or absent).
+count() {
+  local lines=0
+  [[ -f "$1" ]] && lines=$(grep -c . "$1" || true)
+  echo "${lines:-0}"
+}
 
 summary=()
 failed=0
