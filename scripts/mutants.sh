@@ -7,7 +7,8 @@
 #                                      timestamp dedupe lake
 #   scripts/mutants.sh money fraud     only these
 # Environment: MUTANTS_JOBS (default 1), MUTANTS_TIMEOUT seconds per mutant's test run
-# (default 120), MUTANTS_MIN_SCORE (default 95). Results: target/mutants/<module>/mutants.out.
+# (default 120), MUTANTS_MIN_SCORE (default 95), MUTANTS_TARGET_DIR (default
+# target/mutants-build). Results: target/mutants/<module>/mutants.out.
 # Installs cargo-mutants from crates.io if it is missing. Mutants the tests cannot tell apart
 # from the original (equivalent mutants) are excluded in .cargo/mutants.toml, each with why.
 set -euo pipefail
@@ -33,9 +34,11 @@ if ! cargo mutants --version >/dev/null 2>&1; then
   cargo install cargo-mutants --locked --quiet
 fi
 
-# cargo-mutants builds a copy of the tree; pointed at this tree's target directory, that
-# copy reuses the dependencies already built here instead of compiling them all again.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+# cargo-mutants builds a copy of the tree. One persistent target directory for those copies
+# (MUTANTS_TARGET_DIR) compiles the dependencies once, on the first run, instead of once per
+# module; it is not this tree's own target/debug, so building here meanwhile cannot mix
+# this tree's artifacts into a mutant's.
+export CARGO_TARGET_DIR="${MUTANTS_TARGET_DIR:-$PWD/target/mutants-build}"
 
 # Lines in a result file (0 when it is empty or absent).
 count() {
