@@ -272,7 +272,10 @@ fn text_fields_are_tidied_and_cased_per_field() {
     assert_eq!(c.browser.as_deref(), Some("Firefox"));
     assert_eq!(c.language.as_deref(), Some("en-GB"));
     assert_eq!(c.campaign, DEFAULT_CAMPAIGN);
-    assert_eq!((c.coupon_code.as_ref(), c.coupon_code_flag), (DEFAULT_COUPON, false));
+    assert_eq!(
+        (c.coupon_code.as_ref(), c.coupon_code_flag),
+        (DEFAULT_COUPON, false)
+    );
     assert_eq!(c.action_type, "purchase");
     assert_eq!(c.total_amount_cents, 39_998);
 }
