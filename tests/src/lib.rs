@@ -2,6 +2,7 @@
 //!
 //! - [`MotoServer`]: moto (S3, Kinesis, DynamoDB, EventBridge, SQS, ...) over HTTP.
 //! - [`TansuBroker`]: tansu, a Kafka-protocol broker with in-memory storage.
+//! - [`PySpark`]: runs a PySpark script on `local[N]` to completion (the EMR job's engine).
 //!
 //! Install the binaries once with `scripts/install-emulators.sh`; they are found in
 //! `$SHOPSTREAM_CACHE` (default `~/.cache/shopstream`) or through `SHOPSTREAM_MOTO_BIN` /
@@ -24,10 +25,12 @@ mod moto;
 mod port;
 mod process;
 mod python;
+mod spark;
 mod tansu;
 
 pub use cpu_time::thread_cpu_time;
 pub use moto::{MotoServer, MOTO_BIN_ENV, MOTO_REGION};
 pub use port::{free_port, LOOPBACK};
 pub use python::{venv_python, PYTHON_ENV};
+pub use spark::{PySpark, SparkRun, JAVA_ENV};
 pub use tansu::{TansuBroker, TANSU_BIN_ENV};

@@ -178,7 +178,7 @@ impl Drop for ServerProcess {
 }
 
 #[cfg(unix)]
-fn isolate(command: &mut Command) {
+pub(crate) fn isolate(command: &mut Command) {
     use std::os::unix::process::CommandExt;
     command.process_group(0);
     #[cfg(target_os = "linux")]
@@ -202,10 +202,10 @@ fn isolate(command: &mut Command) {
 }
 
 #[cfg(not(unix))]
-fn isolate(_command: &mut Command) {}
+pub(crate) fn isolate(_command: &mut Command) {}
 
 #[cfg(unix)]
-fn kill_group(pid: u32) {
+pub(crate) fn kill_group(pid: u32) {
     if let Ok(pgid) = libc::pid_t::try_from(pid) {
         // SAFETY: plain system call. The caller checked the child is not yet reaped, and it
         // leads its own group (process_group(0)), so this signals only it and its descendants.
@@ -216,7 +216,7 @@ fn kill_group(pid: u32) {
 }
 
 #[cfg(not(unix))]
-fn kill_group(_pid: u32) {}
+pub(crate) fn kill_group(_pid: u32) {}
 
 /// How a server is invoked once its port and directory are known.
 #[derive(Debug, Default)]
