@@ -4,7 +4,9 @@
 #     plus pyarrow (independent Parquet reader used by tests);
 #   - pyspark in the same venv (the EMR job's engine, run on local[2] with the machine's Java 17
 #     by the conformance test and the benchmark);
-#   - tansu, a Kafka-protocol broker, built from crates.io (slow the first time; cached).
+#   - tansu, a Kafka-protocol broker, built from crates.io (slow the first time; cached);
+#   - PostgreSQL >= 15 (MERGE), Debian's package `postgresql`, on which the tests execute the
+#     warehouse SQL, and (as root) the unprivileged user `shopstream-pg` they run it as.
 # Everything goes under $SHOPSTREAM_CACHE (default ~/.cache/shopstream) so fresh clones on the
 # same machine reuse it. Prints the paths it installed as KEY=VALUE lines at the end.
 set -euo pipefail
@@ -77,16 +79,59 @@ install_tansu() {
   touch "$TANSU_ROOT/.version-$TANSU_VERSION"
 }
 
+PG_OS_USER="${SHOPSTREAM_PG_OS_USER:-shopstream-pg}"
+
+# Prints the bin directory of an installed PostgreSQL >= 15 server, or nothing.
+postgres_bindir() {
+  local dir version
+  for dir in "$(pg_config --bindir 2>/dev/null || true)" $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k4 -rn); do
+    [[ -n "$dir" && -x "$dir/initdb" && -x "$dir/postgres" ]] || continue
+    version="$("$dir/postgres" --version 2>/dev/null | sed -n 's/.*(PostgreSQL) \([0-9]*\).*/\1/p')"
+    if [[ -n "$version" && "$version" -ge 15 ]]; then
+      echo "$dir"
+      return
+    fi
+  done
+}
+
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+install_postgres() {
+  if [[ -z "$(postgres_bindir)" ]]; then
+    log "installing Debian package postgresql (>= 15)"
+    # No cluster on port 5432 from the package's post-install: tests start their own servers.
+    as_root mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" |
+      as_root tee /etc/postgresql-common/createcluster.d/shopstream-no-main-cluster.conf >/dev/null
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq postgresql
+  fi
+  if [[ -z "$(postgres_bindir)" ]]; then
+    log "error: no PostgreSQL >= 15 after installing the postgresql package"
+    exit 1
+  fi
+  log "PostgreSQL server in $(postgres_bindir)"
+  # PostgreSQL refuses to run as root; tests running as root start it as this user.
+  if [[ $(id -u) -eq 0 ]] && ! id "$PG_OS_USER" >/dev/null 2>&1; then
+    log "creating system user $PG_OS_USER to run test PostgreSQL servers"
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$PG_OS_USER"
+  fi
+}
+
 what="${1:-all}"
 case "$what" in
   moto) install_venv ;;
   spark) install_spark ;;
   tansu) install_tansu ;;
-  all) install_venv; install_spark; install_tansu ;;
-  *) echo "usage: $0 [all|moto|spark|tansu]" >&2; exit 2 ;;
+  postgres) install_postgres ;;
+  all) install_venv; install_spark; install_tansu; install_postgres ;;
+  *) echo "usage: $0 [all|moto|spark|tansu|postgres]" >&2; exit 2 ;;
 esac
 
 echo "SHOPSTREAM_MOTO_BIN=$VENV/bin/moto_server"
 echo "SHOPSTREAM_PYTHON=$VENV/bin/python"
 echo "SHOPSTREAM_TANSU_BIN=$TANSU_ROOT/bin/tansu"
+echo "SHOPSTREAM_PG_BINDIR=$(postgres_bindir)"
 echo "SHOPSTREAM_JAVA=$(command -v java || true)"
