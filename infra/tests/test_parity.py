@@ -64,13 +64,19 @@ CORRESPONDENCE: dict[str, list[str]] = {
     "IngestApiLogGroup": ["aws_cloudwatch_log_group.ingest_api"],
     "StreamEnrichLogGroup": ["aws_cloudwatch_log_group.stream_enrich"],
     "OrdersToBronzeLogGroup": ["aws_cloudwatch_log_group.orders_to_bronze"],
+    "EmrLaunchLogGroup": ["aws_cloudwatch_log_group.emr_launch"],
     "ApiAccessLogGroup": ["aws_cloudwatch_log_group.api_access"],
     "IngestApiRole": ["aws_iam_role.ingest_api", "aws_iam_role_policy.ingest_api", "aws_iam_role_policy_attachment.ingest_api_vpc"],
     "StreamEnrichRole": ["aws_iam_role.stream_enrich", "aws_iam_role_policy.stream_enrich", "aws_iam_role_policy_attachment.stream_enrich_vpc"],
     "OrdersToBronzeRole": ["aws_iam_role.orders_to_bronze", "aws_iam_role_policy.orders_to_bronze"],
+    "EmrLaunchRole": ["aws_iam_role.emr_launch", "aws_iam_role_policy.emr_launch"],
     "IngestApiFunction": ["aws_lambda_function.ingest_api"],
     "StreamEnrichFunction": ["aws_lambda_function.stream_enrich"],
     "OrdersToBronzeFunction": ["aws_lambda_function.orders_to_bronze"],
+    "EmrLaunchFunction": ["aws_lambda_function.emr_launch"],
+    "EmrServerlessJobRunStatusRule": ["aws_cloudwatch_event_rule.emr_serverless_job_run_status", "aws_cloudwatch_event_target.emr_serverless_job_run_status"],
+    "EmrLaunchRule": ["aws_cloudwatch_event_rule.emr_launch", "aws_cloudwatch_event_target.emr_launch"],
+    "EmrLaunchInvokePermission": ["aws_lambda_permission.events_invoke_emr_launch"],
     "StreamEnrichKinesisMapping": ["aws_lambda_event_source_mapping.stream_enrich_kinesis"],
     "StreamEnrichMskMapping": ["aws_lambda_event_source_mapping.stream_enrich_msk"],
     "StreamEnrichSelfManagedKafkaMapping": ["aws_lambda_event_source_mapping.stream_enrich_self_managed_kafka"],
@@ -130,8 +136,9 @@ TYPES = {
     "AWS::CloudWatch::Dashboard": "aws_cloudwatch_dashboard",
 }
 
-# IAM statements allowed a "*" resource: X-Ray has no resource-level permissions.
-WILDCARD_SIDS = {"Tracing"}
+# IAM statements allowed a "*" resource: X-Ray, and EMR's RunJobFlow / ListClusters, have no
+# resource-level permissions.
+WILDCARD_SIDS = {"Tracing", "EmrWithoutResourceLevel"}
 
 NORM = model.Normaliser(SAM, TF, CORRESPONDENCE)
 RESOURCES = SAM["Resources"]

@@ -60,6 +60,11 @@ output "orders_to_bronze_function_name" {
   value       = aws_lambda_function.orders_to_bronze.function_name
 }
 
+output "emr_launch_function_name" {
+  description = "emr-launch function"
+  value       = aws_lambda_function.emr_launch.function_name
+}
+
 output "stream_enrich_dlq_url" {
   description = "On-failure destination of the stream-enrich mappings"
   value       = aws_sqs_queue.stream_enrich_dlq.id
