@@ -52,6 +52,7 @@ CORRESPONDENCE: dict[str, list[str]] = {
     "OrdersTable": ["aws_dynamodb_table.orders"],
     "ProfilesTable": ["aws_dynamodb_table.profiles"],
     "IdempotencyTable": ["aws_dynamodb_table.idempotency"],
+    "BatchesTable": ["aws_dynamodb_table.batches"],
     "StreamEnrichDlq": ["aws_sqs_queue.stream_enrich_dlq"],
     "OrdersToBronzeDlq": ["aws_sqs_queue.orders_to_bronze_dlq"],
     "EventsDlq": ["aws_sqs_queue.events_dlq"],
@@ -422,7 +423,7 @@ class Tables(unittest.TestCase):
         names = {sam_name(r["Properties"]["TableName"]) for r in sam_of_type("AWS::DynamoDB::Table").values()}
         self.assertEqual(
             names,
-            {"shopstream-<env>-purchase-orders", "shopstream-<env>-customer-profiles", "shopstream-<env>-idempotency"},
+            {"shopstream-<env>-purchase-orders", "shopstream-<env>-customer-profiles", "shopstream-<env>-idempotency", "shopstream-<env>-batches"},
         )
 
 

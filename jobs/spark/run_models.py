@@ -475,9 +475,8 @@ def write_table(spark, storage, gold, gold_prefix, batch_id, table, frame):
     parts = [u for u in storage.list_files(scratch) if posixpath.basename(u).startswith("part-")]
     files = []
     for part in parts:
-        rows = spark.read.parquet(part).count()
-        if rows == 0 and len(parts) > 1:
-            continue
+        if spark.read.parquet(part).count() == 0:
+            continue  # a table without rows has no files
         name = f"part-{len(files):05d}.parquet"
         target = join(directory, name)
         storage.rename(part, target)
@@ -558,17 +557,16 @@ def run(args):
         described = [describe(spark, storage, key, uri) for key, uri in files]
         tables[table] = {"rows": sum(f["rows"] for f in described), "files": described}
 
+    event_index = []
     if EVENT_INDEX_MODEL in outputs:
-        table, frame = outputs[EVENT_INDEX_MODEL]
+        _, frame = outputs[EVENT_INDEX_MODEL]
         frame = frame.cache()
-        described = []
         for (dt_date,) in sorted(frame.select("dt_date").distinct().collect()):
             target = join(gold, EVENT_INDEX_DIR, f"dt={dt_date}", f"batch_id={args.batch_id}.parquet")
             scratch = join(gold, "_scratch", args.batch_id, f"{EVENT_INDEX_DIR}-{dt_date}")
             write_single_file(storage, frame.where(frame.dt_date == dt_date), target, scratch)
             key = f"{gold_prefix}/{EVENT_INDEX_DIR}/dt={dt_date}/batch_id={args.batch_id}.parquet"
-            described.append(describe(spark, storage, key, target))
-        tables[table] = {"rows": sum(f["rows"] for f in described), "files": described}
+            event_index.append(describe(spark, storage, key, target))
     storage.delete(join(gold, "_scratch", args.batch_id))
 
     manifest = seal(
@@ -578,6 +576,7 @@ def run(args):
             "engine": ENGINE,
             "window": plan["window"],
             "tables": dict(sorted(tables.items())),
+            "event_index": event_index,
             "silver_inputs": [
                 {"key": i["key"], "size_bytes": i["size_bytes"], "etag": i.get("etag", "")}
                 for i in sorted(silver_read + quarantine_read, key=lambda item: item["key"])
@@ -603,6 +602,7 @@ def run(args):
         "batch_id": args.batch_id,
         "manifest": manifest_uri,
         "tables": {table: output["rows"] for table, output in manifest["tables"].items()},
+        "event_index_rows": sum(f["rows"] for f in event_index),
         "counts": manifest["counts"],
         "bad_inputs": len(bad_inputs),
         "wall_seconds": round(time.time() - started, 3),

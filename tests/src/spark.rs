@@ -135,9 +135,7 @@ impl PySpark {
 /// True once the child `pid` has exited, leaving it unreaped (`waitid` with `WNOWAIT`).
 #[cfg(unix)]
 fn exited_unreaped(pid: u32) -> bool {
-    let Ok(pid) = libc::id_t::try_from(pid) else {
-        return true;
-    };
+    let pid: libc::id_t = pid;
     // SAFETY: plain system call on our own child; `info` is a valid, zeroed siginfo_t.
     unsafe {
         let mut info: libc::siginfo_t = std::mem::zeroed();

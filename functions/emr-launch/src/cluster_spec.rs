@@ -272,9 +272,8 @@ impl ConfigurationSpec {
             ));
         }
         if !self.configurations.is_empty() {
-            builder = builder.set_configurations(Some(
-                self.configurations.iter().map(Self::to_sdk).collect(),
-            ));
+            builder = builder
+                .set_configurations(Some(self.configurations.iter().map(Self::to_sdk).collect()));
         }
         builder.build()
     }

@@ -1,6 +1,8 @@
 //! Configuration, read once at cold start; every error names its variable.
 
-use crate::cluster_spec::{BootstrapAction, ConfigurationSpec, InstanceFleet, InstanceGroup, Instances};
+use crate::cluster_spec::{
+    BootstrapAction, ConfigurationSpec, InstanceFleet, InstanceGroup, Instances,
+};
 use serde::de::DeserializeOwned;
 use shopstream::config::{ConfigError, Env};
 use std::collections::BTreeMap;
@@ -193,7 +195,11 @@ impl ClusterConfig {
             (None, None) => (Instances::default_groups(), "EMR_INSTANCE_GROUPS_JSON"),
         };
         instances.validate().map_err(|problem| {
-            ConfigError::invalid(variable, env.optional(variable).unwrap_or_default(), problem)
+            ConfigError::invalid(
+                variable,
+                env.optional(variable).unwrap_or_default(),
+                problem,
+            )
         })?;
         let subnet_ids = env.list("EMR_SUBNET_IDS").unwrap_or_default();
         if subnet_ids.len() > 1 && !instances.is_fleets() {
@@ -216,7 +222,8 @@ impl ClusterConfig {
             action.validate().map_err(|problem| {
                 ConfigError::invalid(
                     "EMR_BOOTSTRAP_ACTIONS_JSON",
-                    env.optional("EMR_BOOTSTRAP_ACTIONS_JSON").unwrap_or_default(),
+                    env.optional("EMR_BOOTSTRAP_ACTIONS_JSON")
+                        .unwrap_or_default(),
                     problem,
                 )
             })?;
@@ -307,7 +314,10 @@ mod tests {
             ("LAKE_BUCKET", "lake"),
             ("BATCHES_TABLE", "batches"),
             ("EVENT_BUS_NAME", "shopstream"),
-            ("JOB_SCRIPT_URI", "s3://lake/artifacts/jobs/spark/run_models.py"),
+            (
+                "JOB_SCRIPT_URI",
+                "s3://lake/artifacts/jobs/spark/run_models.py",
+            ),
             ("MODELS_URI", "s3://lake/artifacts/jobs/sql/"),
             ("EMR_SERVICE_ROLE", "shopstream-emr-service"),
             ("EMR_JOB_FLOW_ROLE", "shopstream-emr-instance"),
@@ -337,9 +347,18 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             ("EMR_MODE", "kubernetes"),
             ("EMR_RELEASE_LABEL", "7.9.0"),
-            ("EMR_INSTANCE_GROUPS_JSON", "[{\"InstanceRole\":\"MASTER\"}]"),
-            ("EMR_INSTANCE_GROUPS_JSON", "[{\"InstanceRole\":\"CORE\",\"InstanceType\":\"m5.xlarge\",\"InstanceCount\":2}]"),
-            ("EMR_BOOTSTRAP_ACTIONS_JSON", "[{\"Name\":\"x\",\"Path\":\"http://example/x.sh\"}]"),
+            (
+                "EMR_INSTANCE_GROUPS_JSON",
+                "[{\"InstanceRole\":\"MASTER\"}]",
+            ),
+            (
+                "EMR_INSTANCE_GROUPS_JSON",
+                "[{\"InstanceRole\":\"CORE\",\"InstanceType\":\"m5.xlarge\",\"InstanceCount\":2}]",
+            ),
+            (
+                "EMR_BOOTSTRAP_ACTIONS_JSON",
+                "[{\"Name\":\"x\",\"Path\":\"http://example/x.sh\"}]",
+            ),
             ("EMR_CONFIGURATIONS_JSON", "{\"Classification\":\"spark\"}"),
             ("EMR_IDLE_TIMEOUT_SECONDS", "30"),
             ("EMR_IDLE_TIMEOUT_SECONDS", "soon"),
@@ -408,14 +427,20 @@ mod tests {
         assert_eq!(err.variable(), "EMR_SERVERLESS_EXECUTION_ROLE_ARN");
         let err = Config::from_env(&with(&[
             ("EMR_MODE", "serverless"),
-            ("EMR_SERVERLESS_EXECUTION_ROLE_ARN", "arn:aws:iam::123456789012:role/job"),
+            (
+                "EMR_SERVERLESS_EXECUTION_ROLE_ARN",
+                "arn:aws:iam::123456789012:role/job",
+            ),
         ]))
         .unwrap_err();
         assert_eq!(err.variable(), "EMR_SERVERLESS_APPLICATION_ID");
         let err = Config::from_env(&with(&[
             ("EMR_MODE", "serverless"),
             ("EMR_SERVERLESS_APPLICATION_ID", "00fabcdef"),
-            ("EMR_SERVERLESS_EXECUTION_ROLE_ARN", "arn:aws:iam::123456789012:role/job"),
+            (
+                "EMR_SERVERLESS_EXECUTION_ROLE_ARN",
+                "arn:aws:iam::123456789012:role/job",
+            ),
             ("EMR_SERVERLESS_TIMEOUT_MINUTES", "2"),
         ]))
         .unwrap_err();

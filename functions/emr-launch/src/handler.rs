@@ -66,23 +66,52 @@ pub enum HandlerError {
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Outcome {
     /// Started a job for the batch.
-    Launched { batch_id: String, launch: Launch },
+    Launched {
+        batch_id: String,
+        launch: Launch,
+    },
     /// Found a job an earlier invocation started but did not record, and recorded it.
-    Adopted { batch_id: String, launch: Launch },
+    Adopted {
+        batch_id: String,
+        launch: Launch,
+    },
     /// The ledger already holds a launch for the batch: nothing was started.
-    AlreadyLaunched { batch_id: String, launch: Launch },
+    AlreadyLaunched {
+        batch_id: String,
+        launch: Launch,
+    },
     /// The batch is in a state that is not launched from (e.g. already transformed).
-    NotLaunchable { batch_id: String, state: BatchState },
+    NotLaunchable {
+        batch_id: String,
+        state: BatchState,
+    },
     /// Another invocation recorded its launch first; this one cancelled its own.
-    LostRace { batch_id: String, cancelled: Launch },
-    Transformed { batch_id: String, manifest_key: String },
-    TransformFailed { batch_id: String, reason: String },
+    LostRace {
+        batch_id: String,
+        cancelled: Launch,
+    },
+    Transformed {
+        batch_id: String,
+        manifest_key: String,
+    },
+    TransformFailed {
+        batch_id: String,
+        reason: String,
+    },
     /// The job has not finished.
-    StillRunning { batch_id: String, launch: Launch },
+    StillRunning {
+        batch_id: String,
+        launch: Launch,
+    },
     /// An event about a job the ledger does not hold for its batch (or not ours at all).
-    Ignored { detail: String },
+    Ignored {
+        detail: String,
+    },
     /// The sweep could not check this batch; it is checked again on the next schedule.
-    SweepError { batch_id: String, error: String },
+    SweepError {
+        batch_id: String,
+        error: String,
+    },
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -128,7 +157,9 @@ fn count_outcomes(metrics: &mut MetricSet, outcomes: &[Outcome]) {
         count(|o| {
             matches!(
                 o,
-                Outcome::AlreadyLaunched { .. } | Outcome::NotLaunchable { .. } | Outcome::LostRace { .. }
+                Outcome::AlreadyLaunched { .. }
+                    | Outcome::NotLaunchable { .. }
+                    | Outcome::LostRace { .. }
             )
         }),
     );
@@ -150,7 +181,11 @@ fn count_outcomes(metrics: &mut MetricSet, outcomes: &[Outcome]) {
     );
 }
 
-async fn dispatch(deps: &Deps, payload: &Value, now: DateTime<Utc>) -> Result<Response, HandlerError> {
+async fn dispatch(
+    deps: &Deps,
+    payload: &Value,
+    now: DateTime<Utc>,
+) -> Result<Response, HandlerError> {
     let outcomes = match Trigger::from_event(payload)? {
         Trigger::TooLarge(event) => vec![launch_batch(deps, &event.batch_id, now).await?],
         Trigger::Launch { batch_id } => vec![launch_batch(deps, &batch_id, now).await?],
@@ -170,9 +205,12 @@ async fn dispatch(deps: &Deps, payload: &Value, now: DateTime<Utc>) -> Result<Re
             let outcome = match outcome {
                 // The event's message is generic; DescribeStep has the failure details.
                 JobOutcome::Failed { .. } => {
-                    let report =
-                        job_status::describe_step(&deps.clients.emr, &change.cluster_id, &change.step_id)
-                            .await;
+                    let report = job_status::describe_step(
+                        &deps.clients.emr,
+                        &change.cluster_id,
+                        &change.step_id,
+                    )
+                    .await;
                     let detail = report
                         .ok()
                         .and_then(|r| r.failure)
@@ -299,17 +337,19 @@ pub async fn launch_batch(
         }
     }
     let inputs_uri = format!("s3://{}/{}", deps.config.lake_bucket, plan_key(batch_id));
-    let started = launch::start(&deps.clients, &deps.config, batch_id, &inputs_uri).await?;
-    // A retry must not adopt the failed attempt's step.
-    if record.state == BatchState::TransformFailed
-        && started.found_existing
-        && recorded_launch(&record).as_ref() == Some(&started.launch)
-    {
-        return Ok(Outcome::NotLaunchable {
-            batch_id: batch_id.to_owned(),
-            state: record.state,
-        });
-    }
+    // A retry must not adopt the failed attempt's job, even where EMR still lists it.
+    let superseded = match record.state {
+        BatchState::TransformFailed => recorded_launch(&record),
+        _ => None,
+    };
+    let started = launch::start(
+        &deps.clients,
+        &deps.config,
+        batch_id,
+        &inputs_uri,
+        superseded.as_ref(),
+    )
+    .await?;
     let fields = launch_fields(&deps.config, &started.launch);
     match deps
         .ledger
@@ -325,7 +365,11 @@ pub async fn launch_batch(
             launch: started.launch,
         }),
         Err(LedgerError::WrongState { .. }) => {
-            let winner = deps.ledger.get(batch_id).await?.and_then(|r| recorded_launch(&r));
+            let winner = deps
+                .ledger
+                .get(batch_id)
+                .await?
+                .and_then(|r| recorded_launch(&r));
             if winner.as_ref() == Some(&started.launch) {
                 return Ok(Outcome::AlreadyLaunched {
                     batch_id: batch_id.to_owned(),
@@ -382,7 +426,9 @@ pub async fn settle(
                     fail(
                         deps,
                         batch_id,
-                        &format!("{launch} completed but its manifest does not check out: {problem}"),
+                        &format!(
+                            "{launch} completed but its manifest does not check out: {problem}"
+                        ),
                         now,
                     )
                     .await
@@ -403,7 +449,13 @@ async fn fail(
         ..TransitionFields::default()
     };
     deps.ledger
-        .transition(batch_id, BatchState::Launched, BatchState::TransformFailed, &fields, now)
+        .transition(
+            batch_id,
+            BatchState::Launched,
+            BatchState::TransformFailed,
+            &fields,
+            now,
+        )
         .await?;
     tracing::warn!(batch_id, reason, "batch transform failed on EMR");
     Ok(Outcome::TransformFailed {
@@ -427,7 +479,13 @@ async fn transformed(
         ..TransitionFields::default()
     };
     deps.ledger
-        .transition(batch_id, BatchState::Launched, BatchState::Transformed, &fields, now)
+        .transition(
+            batch_id,
+            BatchState::Launched,
+            BatchState::Transformed,
+            &fields,
+            now,
+        )
         .await?;
     let event = BatchTransformed {
         batch_id: batch_id.to_owned(),
@@ -460,18 +518,15 @@ pub async fn sweep(deps: &Deps, now: DateTime<Utc>) -> Result<Vec<Outcome>, Hand
         let Some(launch) = recorded_launch(&record) else {
             continue;
         };
-        let settled = match job_status::current_outcome(
-            &deps.clients.emr,
-            &deps.clients.serverless,
-            &launch,
-        )
-        .await
-        {
-            Ok(outcome) => settle(deps, &record.batch_id, &launch, outcome, now)
+        let settled =
+            match job_status::current_outcome(&deps.clients.emr, &deps.clients.serverless, &launch)
                 .await
-                .map_err(|e| e.to_string()),
-            Err(error) => Err(error),
-        };
+            {
+                Ok(outcome) => settle(deps, &record.batch_id, &launch, outcome, now)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(error) => Err(error),
+            };
         outcomes.push(settled.unwrap_or_else(|error| Outcome::SweepError {
             batch_id: record.batch_id.clone(),
             error,

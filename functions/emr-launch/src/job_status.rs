@@ -12,7 +12,9 @@ pub enum JobOutcome {
     Running,
     Succeeded,
     /// Failed, cancelled or interrupted, with the best reason available.
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 /// The outcome of an EMR step state name (`COMPLETED`, `FAILED`, ...) as events and
@@ -64,7 +66,12 @@ pub async fn describe_step(
         .step_id(step_id)
         .send()
         .await
-        .map_err(|e| format!("DescribeStep {step_id}: {}", aws_sdk_emr::error::DisplayErrorContext(e)))?;
+        .map_err(|e| {
+            format!(
+                "DescribeStep {step_id}: {}",
+                aws_sdk_emr::error::DisplayErrorContext(e)
+            )
+        })?;
     let status = output.step().and_then(|s| s.status());
     let state = status
         .and_then(|s| s.state())
@@ -110,8 +117,12 @@ pub async fn get_job_run(
         })?;
     let run = output.job_run();
     Ok(JobRunReport {
-        state: run.map(|r| r.state().as_str().to_owned()).unwrap_or_default(),
-        details: run.map(|r| r.state_details().to_owned()).unwrap_or_default(),
+        state: run
+            .map(|r| r.state().as_str().to_owned())
+            .unwrap_or_default(),
+        details: run
+            .map(|r| r.state_details().to_owned())
+            .unwrap_or_default(),
     })
 }
 
@@ -155,9 +166,16 @@ mod tests {
 
     #[test]
     fn step_states_map_to_outcomes() {
-        assert_eq!(step_outcome("COMPLETED", || unreachable!()), JobOutcome::Succeeded);
+        assert_eq!(
+            step_outcome("COMPLETED", || unreachable!()),
+            JobOutcome::Succeeded
+        );
         for state in ["PENDING", "RUNNING", "CANCEL_PENDING", "SOMETHING_NEW"] {
-            assert_eq!(step_outcome(state, String::new), JobOutcome::Running, "{state}");
+            assert_eq!(
+                step_outcome(state, String::new),
+                JobOutcome::Running,
+                "{state}"
+            );
         }
         for state in ["FAILED", "CANCELLED", "INTERRUPTED"] {
             assert_eq!(
@@ -171,9 +189,23 @@ mod tests {
 
     #[test]
     fn job_run_states_map_to_outcomes() {
-        assert_eq!(job_run_outcome("SUCCESS", || unreachable!()), JobOutcome::Succeeded);
-        for state in ["SUBMITTED", "PENDING", "SCHEDULED", "RUNNING", "QUEUED", "CANCELLING"] {
-            assert_eq!(job_run_outcome(state, String::new), JobOutcome::Running, "{state}");
+        assert_eq!(
+            job_run_outcome("SUCCESS", || unreachable!()),
+            JobOutcome::Succeeded
+        );
+        for state in [
+            "SUBMITTED",
+            "PENDING",
+            "SCHEDULED",
+            "RUNNING",
+            "QUEUED",
+            "CANCELLING",
+        ] {
+            assert_eq!(
+                job_run_outcome(state, String::new),
+                JobOutcome::Running,
+                "{state}"
+            );
         }
         assert!(matches!(
             job_run_outcome("FAILED", || "driver exited 1".into()),

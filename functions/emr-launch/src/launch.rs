@@ -147,7 +147,10 @@ pub fn step_config(
 pub fn tags(cluster: Option<&ClusterConfig>, batch_id: &str) -> Vec<(String, String)> {
     let mut tags = vec![
         (BATCH_TAG.to_owned(), batch_id.to_owned()),
-        (MANAGED_POLICY_TAG.0.to_owned(), MANAGED_POLICY_TAG.1.to_owned()),
+        (
+            MANAGED_POLICY_TAG.0.to_owned(),
+            MANAGED_POLICY_TAG.1.to_owned(),
+        ),
     ];
     if let Some(cluster) = cluster {
         for (key, value) in &cluster.tags {
@@ -165,12 +168,12 @@ pub fn instances_config(cluster: &ClusterConfig) -> JobFlowInstancesConfig {
         .keep_job_flow_alive_when_no_steps(false)
         .termination_protected(false);
     builder = match &cluster.instances {
-        crate::cluster_spec::Instances::Groups(groups) => builder.set_instance_groups(Some(
-            groups.iter().map(|g| g.to_sdk()).collect(),
-        )),
-        crate::cluster_spec::Instances::Fleets(fleets) => builder.set_instance_fleets(Some(
-            fleets.iter().map(|f| f.to_sdk()).collect(),
-        )),
+        crate::cluster_spec::Instances::Groups(groups) => {
+            builder.set_instance_groups(Some(groups.iter().map(|g| g.to_sdk()).collect()))
+        }
+        crate::cluster_spec::Instances::Fleets(fleets) => {
+            builder.set_instance_fleets(Some(fleets.iter().map(|f| f.to_sdk()).collect()))
+        }
     };
     match cluster.subnet_ids.as_slice() {
         [] => builder,
@@ -187,10 +190,15 @@ pub async fn run_job_flow(
     cluster: &ClusterConfig,
     batch_id: &str,
     inputs_uri: &str,
+    superseded: Option<&Launch>,
 ) -> Result<Started, LaunchError> {
     let name = launch_name(&config.job, batch_id);
-    if let Some(cluster_id) = active_cluster_named(emr, &name).await? {
-        if let Some(step_id) = step_named(emr, &cluster_id, &name).await? {
+    let superseded_cluster = match superseded {
+        Some(Launch::Step { cluster_id, .. }) => Some(cluster_id.as_str()),
+        _ => None,
+    };
+    if let Some(cluster_id) = active_cluster_named(emr, &name, superseded_cluster).await? {
+        if let Some(step_id) = step_named(emr, &cluster_id, &name, None).await? {
             return Ok(Started {
                 launch: Launch::Step {
                     cluster_id,
@@ -222,7 +230,11 @@ pub async fn run_job_flow(
         )
         .visible_to_all_users(true)
         .set_bootstrap_actions(Some(
-            cluster.bootstrap_actions.iter().map(|a| a.to_sdk()).collect(),
+            cluster
+                .bootstrap_actions
+                .iter()
+                .map(|a| a.to_sdk())
+                .collect(),
         ))
         .set_configurations(Some(
             cluster.configurations.iter().map(|c| c.to_sdk()).collect(),
@@ -238,12 +250,13 @@ pub async fn run_job_flow(
             missing: "a cluster id",
         })?
         .to_owned();
-    let step_id = step_named(emr, &cluster_id, &name)
-        .await?
-        .ok_or(LaunchError::Incomplete {
-            operation: "ListSteps",
-            missing: "the step RunJobFlow was given",
-        })?;
+    let step_id =
+        step_named(emr, &cluster_id, &name, None)
+            .await?
+            .ok_or(LaunchError::Incomplete {
+                operation: "ListSteps",
+                missing: "the step RunJobFlow was given",
+            })?;
     Ok(Started {
         launch: Launch::Step {
             cluster_id,
@@ -260,9 +273,14 @@ pub async fn add_job_flow_step(
     cluster_id: &str,
     batch_id: &str,
     inputs_uri: &str,
+    superseded: Option<&Launch>,
 ) -> Result<Started, LaunchError> {
     let name = launch_name(&config.job, batch_id);
-    if let Some(step_id) = step_named(emr, cluster_id, &name).await? {
+    let superseded_step = match superseded {
+        Some(Launch::Step { step_id, .. }) => Some(step_id.as_str()),
+        _ => None,
+    };
+    if let Some(step_id) = step_named(emr, cluster_id, &name, superseded_step).await? {
         return Ok(Started {
             launch: Launch::Step {
                 cluster_id: cluster_id.to_owned(),
@@ -342,7 +360,9 @@ pub async fn start_job_run(
                 .monitoring_configuration(
                     MonitoringConfiguration::builder()
                         .s3_monitoring_configuration(
-                            S3MonitoringConfiguration::builder().log_uri(log_uri).build(),
+                            S3MonitoringConfiguration::builder()
+                                .log_uri(log_uri)
+                                .build(),
                         )
                         .build(),
                 )
@@ -365,19 +385,37 @@ pub async fn start_job_run(
     })
 }
 
-/// Launches (or finds) the batch's job on the configured target.
+/// Launches (or finds) the batch's job on the configured target. `superseded` is the launch
+/// of a failed earlier attempt, which a retry must not adopt even if EMR still lists it.
 pub async fn start(
     clients: &Clients,
     config: &Config,
     batch_id: &str,
     inputs_uri: &str,
+    superseded: Option<&Launch>,
 ) -> Result<Started, LaunchError> {
     match &config.target {
         Target::NewCluster(cluster) => {
-            run_job_flow(&clients.emr, config, cluster, batch_id, inputs_uri).await
+            run_job_flow(
+                &clients.emr,
+                config,
+                cluster,
+                batch_id,
+                inputs_uri,
+                superseded,
+            )
+            .await
         }
         Target::ExistingCluster { cluster_id } => {
-            add_job_flow_step(&clients.emr, config, cluster_id, batch_id, inputs_uri).await
+            add_job_flow_step(
+                &clients.emr,
+                config,
+                cluster_id,
+                batch_id,
+                inputs_uri,
+                superseded,
+            )
+            .await
         }
         Target::Serverless(target) => {
             start_job_run(&clients.serverless, config, target, batch_id, inputs_uri).await
@@ -386,7 +424,11 @@ pub async fn start(
 }
 
 /// Stops a launch that lost the race to record itself in the ledger.
-pub async fn cancel(clients: &Clients, config: &Config, launch: &Launch) -> Result<(), LaunchError> {
+pub async fn cancel(
+    clients: &Clients,
+    config: &Config,
+    launch: &Launch,
+) -> Result<(), LaunchError> {
     match (launch, &config.target) {
         (Launch::Step { cluster_id, .. }, Target::NewCluster(_)) => {
             clients
@@ -397,7 +439,13 @@ pub async fn cancel(clients: &Clients, config: &Config, launch: &Launch) -> Resu
                 .await
                 .map_err(emr_error("TerminateJobFlows"))?;
         }
-        (Launch::Step { cluster_id, step_id }, _) => {
+        (
+            Launch::Step {
+                cluster_id,
+                step_id,
+            },
+            _,
+        ) => {
             clients
                 .emr
                 .cancel_steps()
@@ -437,10 +485,11 @@ pub struct Clients {
     pub serverless: aws_sdk_emrserverless::Client,
 }
 
-/// A cluster named `name` that has not ended (an earlier invocation's).
+/// A cluster named `name` that has not ended (an earlier invocation's), other than `skip`.
 async fn active_cluster_named(
     emr: &aws_sdk_emr::Client,
     name: &str,
+    skip: Option<&str>,
 ) -> Result<Option<String>, LaunchError> {
     let mut pages = emr
         .list_clusters()
@@ -455,7 +504,7 @@ async fn active_cluster_named(
         if let Some(id) = page
             .clusters()
             .iter()
-            .find(|c| c.name() == Some(name))
+            .find(|c| c.name() == Some(name) && c.id().is_some() && c.id() != skip)
             .and_then(|c| c.id())
         {
             return Ok(Some(id.to_owned()));
@@ -464,11 +513,13 @@ async fn active_cluster_named(
     Ok(None)
 }
 
-/// The newest step named `name` on the cluster that is pending, running or completed.
+/// The newest step named `name` on the cluster that is pending, running or completed, other
+/// than `skip`.
 async fn step_named(
     emr: &aws_sdk_emr::Client,
     cluster_id: &str,
     name: &str,
+    skip: Option<&str>,
 ) -> Result<Option<String>, LaunchError> {
     let mut pages = emr
         .list_steps()
@@ -483,7 +534,7 @@ async fn step_named(
         if let Some(id) = page
             .steps()
             .iter()
-            .find(|s| s.name() == Some(name))
+            .find(|s| s.name() == Some(name) && s.id().is_some() && s.id() != skip)
             .and_then(|s| s.id())
         {
             return Ok(Some(id.to_owned()));
@@ -507,7 +558,10 @@ mod tests {
             ("LAKE_BUCKET", "lake"),
             ("BATCHES_TABLE", "batches"),
             ("EVENT_BUS_NAME", "shopstream"),
-            ("JOB_SCRIPT_URI", "s3://lake/artifacts/jobs/spark/run_models.py"),
+            (
+                "JOB_SCRIPT_URI",
+                "s3://lake/artifacts/jobs/spark/run_models.py",
+            ),
             ("MODELS_URI", "s3://lake/artifacts/jobs/sql"),
             ("EMR_SERVICE_ROLE", "svc"),
             ("EMR_JOB_FLOW_ROLE", "profile"),
@@ -522,10 +576,15 @@ mod tests {
             "SPARK_SUBMIT_ARGS_JSON",
             r#"["--conf","spark.executor.memory=8g"]"#,
         )]);
-        let step = step_config(&config, "b-1", "s3://lake/gold/_inputs/b-1.json", ActionOnFailure::Continue);
-        assert_eq!(step.name(), "shopstream-gold-b-1");
+        let step = step_config(
+            &config,
+            "b-1",
+            "s3://lake/gold/_inputs/b-1.json",
+            ActionOnFailure::Continue,
+        );
+        assert_eq!(step.name(), Some("shopstream-gold-b-1"));
         let jar = step.hadoop_jar_step().expect("jar step");
-        assert_eq!(jar.jar(), COMMAND_RUNNER);
+        assert_eq!(jar.jar(), Some(COMMAND_RUNNER));
         assert_eq!(
             jar.args(),
             [
@@ -553,7 +612,10 @@ mod tests {
     fn names_round_trip_to_batch_ids() {
         let config = config(&[]);
         let name = launch_name(&config.job, "20261202T1700-abc");
-        assert_eq!(batch_id_from_name(&config.job, &name), Some("20261202T1700-abc"));
+        assert_eq!(
+            batch_id_from_name(&config.job, &name),
+            Some("20261202T1700-abc")
+        );
         assert_eq!(batch_id_from_name(&config.job, "other-job"), None);
         assert_eq!(batch_id_from_name(&config.job, "shopstream-gold-"), None);
     }
@@ -582,7 +644,10 @@ mod tests {
 
     #[test]
     fn tags_carry_the_batch_and_the_managed_policy_marker() {
-        let config = config(&[("EMR_TAGS_JSON", r#"{"team":"data","shopstream:batch-id":"spoofed"}"#)]);
+        let config = config(&[(
+            "EMR_TAGS_JSON",
+            r#"{"team":"data","shopstream:batch-id":"spoofed"}"#,
+        )]);
         let Target::NewCluster(cluster) = &config.target else {
             panic!("cluster mode");
         };
@@ -596,13 +661,26 @@ mod tests {
 
     #[test]
     fn serverless_driver_passes_the_same_job_arguments() {
-        let config = config(&[("SPARK_SUBMIT_ARGS_JSON", r#"["--conf","spark.executor.cores=4"]"#)]);
-        let JobDriver::SparkSubmit(driver) = spark_submit_driver(&config, "b-2", "s3://i").expect("driver")
+        let config = config(&[(
+            "SPARK_SUBMIT_ARGS_JSON",
+            r#"["--conf","spark.executor.cores=4"]"#,
+        )]);
+        let JobDriver::SparkSubmit(driver) =
+            spark_submit_driver(&config, "b-2", "s3://i").expect("driver")
         else {
             panic!("spark submit driver");
         };
-        assert_eq!(driver.entry_point(), "s3://lake/artifacts/jobs/spark/run_models.py");
-        assert_eq!(driver.entry_point_arguments(), job_arguments(&config, "b-2", "s3://i"));
-        assert_eq!(driver.spark_submit_parameters(), Some("--conf spark.executor.cores=4"));
+        assert_eq!(
+            driver.entry_point(),
+            "s3://lake/artifacts/jobs/spark/run_models.py"
+        );
+        assert_eq!(
+            driver.entry_point_arguments(),
+            job_arguments(&config, "b-2", "s3://i")
+        );
+        assert_eq!(
+            driver.spark_submit_parameters(),
+            Some("--conf spark.executor.cores=4")
+        );
     }
 }

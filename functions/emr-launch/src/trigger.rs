@@ -47,7 +47,9 @@ pub enum Trigger {
     /// gold-transform refused the batch as too large for the Lambda.
     TooLarge(TransformTooLarge),
     /// Someone asked for this batch explicitly.
-    Launch { batch_id: String },
+    Launch {
+        batch_id: String,
+    },
     /// The schedule: sweep the ledger.
     Sweep,
     StepStatus(StepStatusChange),
@@ -104,7 +106,9 @@ impl Trigger {
             detail_type: envelope.detail_type.clone(),
             source,
         };
-        if let Some(parsed) = parse_detail::<TransformTooLarge>(&envelope.detail_type, &envelope.detail) {
+        if let Some(parsed) =
+            parse_detail::<TransformTooLarge>(&envelope.detail_type, &envelope.detail)
+        {
             return parsed.map(Trigger::TooLarge).map_err(detail_error);
         }
         match envelope.detail_type.as_str() {
@@ -126,7 +130,10 @@ mod tests {
     use serde_json::json;
 
     fn sample(name: &str) -> Value {
-        let path = format!("{}/../../events/emr-launch/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../../events/emr-launch/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
@@ -163,14 +170,17 @@ mod tests {
 
     #[test]
     fn other_events_are_refused_with_their_type() {
-        let error = Trigger::from_event(&json!({"detail-type": "EMR Cluster State Change", "detail": {}}))
-            .unwrap_err();
+        let error =
+            Trigger::from_event(&json!({"detail-type": "EMR Cluster State Change", "detail": {}}))
+                .unwrap_err();
         assert!(error.to_string().contains("EMR Cluster State Change"));
         assert!(Trigger::from_event(&json!([1, 2])).is_err());
         assert!(Trigger::from_event(&json!({"batch_id": ""})).is_err());
         assert!(Trigger::from_event(&json!({"batch": "x"})).is_err());
-        let bad = Trigger::from_event(&json!({"detail-type": STEP_STATUS_CHANGE, "detail": {"state": 3}}))
-            .unwrap_err();
+        let bad = Trigger::from_event(
+            &json!({"detail-type": STEP_STATUS_CHANGE, "detail": {"state": 3}}),
+        )
+        .unwrap_err();
         assert!(bad.to_string().contains(STEP_STATUS_CHANGE));
     }
 }

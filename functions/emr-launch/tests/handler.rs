@@ -26,7 +26,10 @@ const SCRIPT: &str = "s3://lake/artifacts/jobs/spark/run_models.py";
 const MODELS: &str = "s3://lake/artifacts/jobs/sql";
 
 fn sample(name: &str) -> Value {
-    let path = format!("{}/../../events/emr-launch/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../events/emr-launch/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {path}: {e}"))
 }
@@ -58,7 +61,10 @@ fn cluster_env() -> Vec<(&'static str, &'static str)> {
         ),
         ("EMR_IDLE_TIMEOUT_SECONDS", "900"),
         ("EMR_TAGS_JSON", r#"{"team":"data"}"#),
-        ("SPARK_SUBMIT_ARGS_JSON", r#"["--conf","spark.executor.memory=8g"]"#),
+        (
+            "SPARK_SUBMIT_ARGS_JSON",
+            r#"["--conf","spark.executor.memory=8g"]"#,
+        ),
     ]
 }
 
@@ -126,7 +132,11 @@ fn too_large(batch_id: &str) -> Value {
 }
 
 fn step_event(file: &str, launch: &Launch, batch_id: &str) -> Value {
-    let Launch::Step { cluster_id, step_id } = launch else {
+    let Launch::Step {
+        cluster_id,
+        step_id,
+    } = launch
+    else {
         panic!("not a step: {launch:?}");
     };
     let mut event = sample(file);
@@ -137,9 +147,11 @@ fn step_event(file: &str, launch: &Launch, batch_id: &str) -> Value {
 }
 
 async fn invoke(deps: &Deps, event: Value) -> anyhow::Result<Vec<Outcome>> {
-    Ok(handler(deps, LambdaEvent::new(event, LambdaContext::default()))
-        .await?
-        .outcomes)
+    Ok(
+        handler(deps, LambdaEvent::new(event, LambdaContext::default()))
+            .await?
+            .outcomes,
+    )
 }
 
 fn launched(outcomes: &[Outcome]) -> Launch {
@@ -155,35 +167,56 @@ async fn run_job_flow_carries_every_configured_field_and_a_second_invocation_lau
     let h = harness(cluster_env()).await?;
     let batch_id = planned_batch(&h.ledger, 10).await?;
     let launch = launched(&invoke(&h.deps, too_large(&batch_id)).await?);
-    let Launch::Step { cluster_id, step_id } = &launch else {
+    let Launch::Step {
+        cluster_id,
+        step_id,
+    } = &launch
+    else {
         panic!("a cluster step");
     };
     let emr = &h.deps.clients.emr;
 
     let cluster = emr.describe_cluster().cluster_id(cluster_id).send().await?;
     let cluster = cluster.cluster().expect("cluster");
-    assert_eq!(cluster.name(), Some(format!("shopstream-gold-{batch_id}").as_str()));
+    assert_eq!(
+        cluster.name(),
+        Some(format!("shopstream-gold-{batch_id}").as_str())
+    );
     assert_eq!(cluster.release_label(), Some("emr-7.9.0"));
     assert_eq!(cluster.log_uri(), Some("s3://lake/emr-logs/"));
     assert_eq!(cluster.service_role(), Some("shopstream-test-emr-service"));
     assert_eq!(
-        cluster.ec2_instance_attributes().and_then(|a| a.iam_instance_profile()),
+        cluster
+            .ec2_instance_attributes()
+            .and_then(|a| a.iam_instance_profile()),
         Some("shopstream-test-emr-instance")
     );
     assert_eq!(
-        cluster.ec2_instance_attributes().and_then(|a| a.ec2_subnet_id()),
+        cluster
+            .ec2_instance_attributes()
+            .and_then(|a| a.ec2_subnet_id()),
         Some("subnet-0123abcd")
     );
-    assert_eq!(cluster.auto_terminate(), Some(true), "KeepJobFlowAliveWhenNoSteps=false");
+    assert_eq!(
+        cluster.auto_terminate(),
+        Some(true),
+        "KeepJobFlowAliveWhenNoSteps=false"
+    );
     let tags: BTreeMap<&str, &str> = cluster
         .tags()
         .iter()
         .filter_map(|t| Some((t.key()?, t.value()?)))
         .collect();
     assert_eq!(tags.get(BATCH_TAG), Some(&batch_id.as_str()));
-    assert_eq!(tags.get("for-use-with-amazon-emr-managed-policies"), Some(&"true"));
+    assert_eq!(
+        tags.get("for-use-with-amazon-emr-managed-policies"),
+        Some(&"true")
+    );
     assert_eq!(tags.get("team"), Some(&"data"));
-    assert!(cluster.applications().iter().any(|a| a.name() == Some("Spark")));
+    assert!(cluster
+        .applications()
+        .iter()
+        .any(|a| a.name() == Some("Spark")));
     let spark_defaults = cluster
         .configurations()
         .iter()
@@ -197,7 +230,11 @@ async fn run_job_flow_carries_every_configured_field_and_a_second_invocation_lau
         Some("true")
     );
 
-    let groups = emr.list_instance_groups().cluster_id(cluster_id).send().await?;
+    let groups = emr
+        .list_instance_groups()
+        .cluster_id(cluster_id)
+        .send()
+        .await?;
     let mut groups: Vec<(String, String, i32)> = groups
         .instance_groups()
         .iter()
@@ -217,10 +254,17 @@ async fn run_job_flow_carries_every_configured_field_and_a_second_invocation_lau
             ("workers".to_owned(), "r5.2xlarge".to_owned(), 3)
         ]
     );
-    let actions = emr.list_bootstrap_actions().cluster_id(cluster_id).send().await?;
+    let actions = emr
+        .list_bootstrap_actions()
+        .cluster_id(cluster_id)
+        .send()
+        .await?;
     let action = &actions.bootstrap_actions()[0];
     assert_eq!(action.name(), Some("python-deps"));
-    assert_eq!(action.script_path(), Some("s3://lake/artifacts/bootstrap.sh"));
+    assert_eq!(
+        action.script_path(),
+        Some("s3://lake/artifacts/bootstrap.sh")
+    );
     assert_eq!(action.args(), ["--quiet"]);
 
     let steps = emr.list_steps().cluster_id(cluster_id).send().await?;
@@ -231,7 +275,16 @@ async fn run_job_flow_carries_every_configured_field_and_a_second_invocation_lau
     let jar = step.config().expect("step config");
     assert_eq!(jar.jar(), Some("command-runner.jar"));
     let args = jar.args();
-    assert_eq!(&args[..5], ["spark-submit", "--deploy-mode", "cluster", "--conf", "spark.executor.memory=8g"]);
+    assert_eq!(
+        &args[..5],
+        [
+            "spark-submit",
+            "--deploy-mode",
+            "cluster",
+            "--conf",
+            "spark.executor.memory=8g"
+        ]
+    );
     assert_eq!(args[5], SCRIPT);
     let inputs = format!("s3://lake/gold/_plans/{batch_id}.json");
     for (flag, value) in [
@@ -241,7 +294,10 @@ async fn run_job_flow_carries_every_configured_field_and_a_second_invocation_lau
         ("--models", MODELS),
         ("--inputs", inputs.as_str()),
     ] {
-        let at = args.iter().position(|a| a == flag).unwrap_or_else(|| panic!("{flag} in {args:?}"));
+        let at = args
+            .iter()
+            .position(|a| a == flag)
+            .unwrap_or_else(|| panic!("{flag} in {args:?}"));
         assert_eq!(args[at + 1], value, "{flag}");
     }
     assert_eq!(
@@ -252,7 +308,10 @@ async fn run_job_flow_carries_every_configured_field_and_a_second_invocation_lau
 
     let record = h.ledger.get(&batch_id).await?.expect("batch");
     assert_eq!(record.state, BatchState::Launched);
-    assert_eq!(record.fields.cluster_id.as_deref(), Some(cluster_id.as_str()));
+    assert_eq!(
+        record.fields.cluster_id.as_deref(),
+        Some(cluster_id.as_str())
+    );
     assert_eq!(record.fields.step_id.as_deref(), Some(step_id.as_str()));
 
     // The same event again, and the schedule's sweep: nothing new is started.
@@ -272,7 +331,15 @@ async fn run_job_flow_carries_every_configured_field_and_a_second_invocation_lau
     );
     let clusters = emr.list_clusters().send().await?;
     assert_eq!(clusters.clusters().len(), 1);
-    assert_eq!(emr.list_steps().cluster_id(cluster_id).send().await?.steps().len(), 1);
+    assert_eq!(
+        emr.list_steps()
+            .cluster_id(cluster_id)
+            .send()
+            .await?
+            .steps()
+            .len(),
+        1
+    );
     drop(h.moto);
     Ok(())
 }
@@ -283,7 +350,14 @@ async fn a_cluster_started_by_an_invocation_that_died_is_adopted_not_duplicated(
     let h = harness(cluster_env()).await?;
     let batch_id = planned_batch(&h.ledger, 11).await?;
     // An earlier invocation got as far as RunJobFlow and died before the ledger write.
-    let orphan = launch::start(&h.deps.clients, &h.deps.config, &batch_id, "s3://lake/plan.json").await?;
+    let orphan = launch::start(
+        &h.deps.clients,
+        &h.deps.config,
+        &batch_id,
+        "s3://lake/plan.json",
+        None,
+    )
+    .await?;
     assert!(!orphan.found_existing);
     let outcomes = invoke(&h.deps, too_large(&batch_id)).await?;
     assert_eq!(
@@ -333,6 +407,7 @@ async fn write_gold(deps: &Deps, batch_id: &str) -> anyhow::Result<()> {
         engine: "spark".into(),
         window: plan.window.clone(),
         tables,
+        event_index: Vec::new(),
         silver_inputs: plan.inputs.clone(),
         bad_inputs: Vec::new(),
         model_versions: BTreeMap::new(),
@@ -359,7 +434,11 @@ async fn step_status_events_move_the_ledger() -> anyhow::Result<()> {
     let launch = launched(&invoke(&h.deps, too_large(&done)).await?);
     write_gold(&h.deps, &done).await?;
     assert_eq!(
-        invoke(&h.deps, step_event("step-status-completed.json", &launch, &done)).await?,
+        invoke(
+            &h.deps,
+            step_event("step-status-completed.json", &launch, &done)
+        )
+        .await?,
         [Outcome::Transformed {
             batch_id: done.clone(),
             manifest_key: manifest_key(&done)
@@ -371,29 +450,46 @@ async fn step_status_events_move_the_ledger() -> anyhow::Result<()> {
     assert_eq!(record.fields.manifest_key, Some(manifest_key(&done)));
     // A redelivered event changes nothing.
     assert!(matches!(
-        invoke(&h.deps, step_event("step-status-completed.json", &launch, &done)).await?[..],
+        invoke(
+            &h.deps,
+            step_event("step-status-completed.json", &launch, &done)
+        )
+        .await?[..],
         [Outcome::Ignored { .. }]
     ));
 
     // COMPLETED but no manifest: the job did not finish its work.
     let hollow = planned_batch(&h.ledger, 13).await?;
     let launch = launched(&invoke(&h.deps, too_large(&hollow)).await?);
-    let outcomes = invoke(&h.deps, step_event("step-status-completed.json", &launch, &hollow)).await?;
+    let outcomes = invoke(
+        &h.deps,
+        step_event("step-status-completed.json", &launch, &hollow),
+    )
+    .await?;
     let [Outcome::TransformFailed { reason, .. }] = &outcomes[..] else {
         panic!("{outcomes:?}");
     };
     assert!(reason.contains("manifest does not check out"), "{reason}");
-    assert_eq!(h.ledger.get(&hollow).await?.expect("batch").state, BatchState::TransformFailed);
+    assert_eq!(
+        h.ledger.get(&hollow).await?.expect("batch").state,
+        BatchState::TransformFailed
+    );
 
     // FAILED and CANCELLED: TRANSFORM_FAILED with the reason, and no manifest to load.
-    for (hour, file) in [(14, "step-status-failed.json"), (15, "step-status-cancelled.json")] {
+    for (hour, file) in [
+        (14, "step-status-failed.json"),
+        (15, "step-status-cancelled.json"),
+    ] {
         let batch_id = planned_batch(&h.ledger, hour).await?;
         let launch = launched(&invoke(&h.deps, too_large(&batch_id)).await?);
         let outcomes = invoke(&h.deps, step_event(file, &launch, &batch_id)).await?;
         let [Outcome::TransformFailed { reason, .. }] = &outcomes[..] else {
             panic!("{file}: {outcomes:?}");
         };
-        let state = sample(file)["detail"]["state"].as_str().unwrap_or_default().to_owned();
+        let state = sample(file)["detail"]["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         assert!(reason.starts_with(&format!("step {state}")), "{reason}");
         let record = h.ledger.get(&batch_id).await?.expect("batch");
         assert_eq!(record.state, BatchState::TransformFailed);
@@ -421,7 +517,10 @@ async fn step_status_events_move_the_ledger() -> anyhow::Result<()> {
     // A step that is not ours.
     let mut foreign = sample("step-status-failed.json");
     foreign["detail"]["name"] = "nightly-report".into();
-    assert!(matches!(invoke(&h.deps, foreign).await?[..], [Outcome::Ignored { .. }]));
+    assert!(matches!(
+        invoke(&h.deps, foreign).await?[..],
+        [Outcome::Ignored { .. }]
+    ));
     Ok(())
 }
 
@@ -459,7 +558,13 @@ async fn a_long_running_cluster_gets_one_step_per_batch() -> anyhow::Result<()> 
         invoke(&deps, too_large(&batch_id)).await?[..],
         [Outcome::AlreadyLaunched { .. }]
     ));
-    let steps = deps.clients.emr.list_steps().cluster_id(&cluster_id).send().await?;
+    let steps = deps
+        .clients
+        .emr
+        .list_steps()
+        .cluster_id(&cluster_id)
+        .send()
+        .await?;
     assert_eq!(steps.steps().len(), 1);
     assert_eq!(
         steps.steps()[0].action_on_failure(),
@@ -493,7 +598,10 @@ async fn emr_serverless_job_runs_carry_the_batch_as_client_token() -> anyhow::Re
         ("MODELS_URI", MODELS),
         ("EMR_MODE", "serverless"),
         ("EMR_SERVERLESS_APPLICATION_ID", &application_id),
-        ("EMR_SERVERLESS_EXECUTION_ROLE_ARN", "arn:aws:iam::123456789012:role/shopstream-gold-job"),
+        (
+            "EMR_SERVERLESS_EXECUTION_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/shopstream-gold-job",
+        ),
         ("EMR_LOG_URI", "s3://lake/emr-logs/"),
     ];
     let deps = Deps {
@@ -502,7 +610,11 @@ async fn emr_serverless_job_runs_carry_the_batch_as_client_token() -> anyhow::Re
     };
     let batch_id = planned_batch(&probe.ledger, 17).await?;
     let launch = launched(&invoke(&deps, too_large(&batch_id)).await?);
-    let Launch::JobRun { application_id: app, job_run_id } = &launch else {
+    let Launch::JobRun {
+        application_id: app,
+        job_run_id,
+    } = &launch
+    else {
         panic!("a job run: {launch:?}");
     };
     assert_eq!(app, &application_id);
@@ -513,8 +625,14 @@ async fn emr_serverless_job_runs_carry_the_batch_as_client_token() -> anyhow::Re
         .send()
         .await?;
     let run = run.job_run().expect("job run");
-    assert_eq!(run.name(), Some(format!("shopstream-gold-{batch_id}").as_str()));
-    assert_eq!(run.execution_role(), "arn:aws:iam::123456789012:role/shopstream-gold-job");
+    assert_eq!(
+        run.name(),
+        Some(format!("shopstream-gold-{batch_id}").as_str())
+    );
+    assert_eq!(
+        run.execution_role(),
+        "arn:aws:iam::123456789012:role/shopstream-gold-job"
+    );
     let record = probe.ledger.get(&batch_id).await?.expect("batch");
     assert_eq!(record.state, BatchState::Launched);
     assert_eq!(record.fields.route.as_deref(), Some("emr-serverless"));
@@ -544,14 +662,23 @@ async fn unknown_and_unready_batches_launch_nothing() -> anyhow::Result<()> {
     let h = harness(cluster_env()).await?;
     let error = handler(
         &h.deps,
-        LambdaEvent::new(too_large("19700101T00-19700101T00-0000000000000000"), LambdaContext::default()),
+        LambdaEvent::new(
+            too_large("19700101T00-19700101T00-0000000000000000"),
+            LambdaContext::default(),
+        ),
     )
     .await
     .expect_err("unknown batch");
     assert!(error.to_string().contains("not in the ledger"), "{error}");
     let done = planned_batch(&h.ledger, 18).await?;
     h.ledger
-        .transition(&done, BatchState::Planned, BatchState::Transformed, &TransitionFields::default(), Utc::now())
+        .transition(
+            &done,
+            BatchState::Planned,
+            BatchState::Transformed,
+            &TransitionFields::default(),
+            Utc::now(),
+        )
         .await?;
     assert_eq!(
         invoke(&h.deps, too_large(&done)).await?,
@@ -560,6 +687,14 @@ async fn unknown_and_unready_batches_launch_nothing() -> anyhow::Result<()> {
             state: BatchState::Transformed
         }]
     );
-    assert!(h.deps.clients.emr.list_clusters().send().await?.clusters().is_empty());
+    assert!(h
+        .deps
+        .clients
+        .emr
+        .list_clusters()
+        .send()
+        .await?
+        .clusters()
+        .is_empty());
     Ok(())
 }

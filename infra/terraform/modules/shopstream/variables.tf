@@ -45,7 +45,7 @@ variable "alarm_email" {
 }
 
 variable "deletion_protection" {
-  description = "DynamoDB deletion protection on the orders, profiles and idempotency tables."
+  description = "DynamoDB deletion protection on the orders, profiles, idempotency and batches tables."
   type        = bool
   default     = true
 }
