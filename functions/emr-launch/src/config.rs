@@ -446,4 +446,25 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.variable(), "EMR_SERVERLESS_TIMEOUT_MINUTES");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_json_variables_fail_with_their_name_and_never_panic(
+            name in proptest::sample::select(vec![
+                "EMR_INSTANCE_GROUPS_JSON",
+                "EMR_INSTANCE_FLEETS_JSON",
+                "EMR_BOOTSTRAP_ACTIONS_JSON",
+                "EMR_CONFIGURATIONS_JSON",
+                "EMR_TAGS_JSON",
+                "SPARK_SUBMIT_ARGS_JSON",
+            ]),
+            value in "\\PC{1,40}",
+        ) {
+            let mut pairs: Vec<(&str, &str)> = base();
+            pairs.push((name, value.as_str()));
+            if let Err(err) = Config::from_env(&Env::from_pairs(pairs)) {
+                proptest::prop_assert_eq!(err.variable(), name);
+            }
+        }
+    }
 }

@@ -683,4 +683,20 @@ mod tests {
             Some("--conf spark.executor.cores=4")
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn every_batch_id_round_trips_through_its_launch_name(id in "[A-Za-z0-9_-]{1,64}") {
+            let config = config(&[]);
+            let name = launch_name(&config.job, &id);
+            proptest::prop_assert_eq!(batch_id_from_name(&config.job, &name), Some(id.as_str()));
+        }
+
+        #[test]
+        fn names_of_other_jobs_never_yield_a_batch(name in "[a-z]{0,8}(-[a-z0-9]{0,8})?") {
+            let config = config(&[]);
+            proptest::prop_assume!(!name.starts_with("shopstream-gold-"));
+            proptest::prop_assert_eq!(batch_id_from_name(&config.job, &name), None);
+        }
+    }
 }
