@@ -83,8 +83,6 @@ resource "aws_dynamodb_table" "idempotency" {
   }
 }
 
-# The batch ledger (shopstream::ledger): one item per gold batch plus one claim item per input
-# object; by_state lists batches by state (claims have no state attribute).
 resource "aws_dynamodb_table" "batches" {
   name                        = "${local.prefix}-batches"
   billing_mode                = "PAY_PER_REQUEST"
