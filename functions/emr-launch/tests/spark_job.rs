@@ -5,7 +5,8 @@
 //! fixture below; the manifest is read back with `shopstream::manifest` (format, checksum) and
 //! every file it lists is checked against its size and SHA-256.
 
-use arrow::array::{Array, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use chrono::{TimeZone, Utc};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -18,6 +19,7 @@ use shopstream_testkit::PySpark;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(20 * 60);
@@ -91,23 +93,45 @@ fn run_models(spark: &PySpark, lake: &Path, plan: &Plan) -> anyhow::Result<Manif
     eprintln!("run_models.py: {:?}, {}", run.wall, run.stdout.trim());
     let bytes = std::fs::read(lake.join(format!("gold/_manifests/{}.json", plan.batch_id)))?;
     let manifest = Manifest::from_json(&bytes)?;
-    for file in manifest.files().map(|(_, f)| f).chain(&manifest.event_index) {
+    for file in manifest
+        .files()
+        .map(|(_, f)| f)
+        .chain(&manifest.event_index)
+    {
         verify_file(file, &std::fs::read(lake.join(&file.key))?)?;
     }
     Ok(manifest)
 }
 
 /// Every row of a gold table as column → text (decimals exactly as stored).
-fn rows(lake: &Path, manifest: &Manifest, table: &str) -> anyhow::Result<Vec<BTreeMap<String, String>>> {
+fn rows(
+    lake: &Path,
+    manifest: &Manifest,
+    table: &str,
+) -> anyhow::Result<Vec<BTreeMap<String, String>>> {
     let mut out = Vec::new();
     for file in &manifest.tables[table].files {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(lake.join(&file.key))?)?
-            .build()?;
+        let reader =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(lake.join(&file.key))?)?
+                .build()?;
         for batch in reader {
             let batch: RecordBatch = batch?;
             let options = FormatOptions::default().with_null("NULL");
-            let formatters = batch
+            // UTC timestamps shown as their UTC wall time (arrow formats named zones only with
+            // chrono-tz, which the workspace does not build).
+            let columns: Vec<ArrayRef> = batch
                 .columns()
+                .iter()
+                .map(|c| match c.data_type() {
+                    DataType::Timestamp(TimeUnit::Microsecond, Some(_)) => Arc::new(
+                        c.as_primitive::<TimestampMicrosecondType>()
+                            .clone()
+                            .with_timezone_opt(None::<String>),
+                    ) as ArrayRef,
+                    _ => c.clone(),
+                })
+                .collect();
+            let formatters = columns
                 .iter()
                 .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
                 .collect::<Result<Vec<_>, _>>()?;
@@ -118,7 +142,6 @@ fn rows(lake: &Path, manifest: &Manifest, table: &str) -> anyhow::Result<Vec<BTr
                 }
                 out.push(row);
             }
-            let _ = batch.column(0).len();
         }
     }
     Ok(out)
@@ -161,7 +184,9 @@ fn run_models_writes_the_gold_layout_and_a_manifest_that_checks_out() -> anyhow:
             shard_id: "shardId-000000000000".into(),
             sequence_number: "4".into(),
         },
-        Utc.with_ymd_and_hms(2026, 12, 2, 10, 5, 0).single().expect("time"),
+        Utc.with_ymd_and_hms(2026, 12, 2, 10, 5, 0)
+            .single()
+            .expect("time"),
     );
     let mut jsonl = to_jsonl(&[entry]);
     jsonl.extend_from_slice(b"this line is not a quarantine entry\n");
@@ -180,34 +205,62 @@ fn run_models_writes_the_gold_layout_and_a_manifest_that_checks_out() -> anyhow:
     assert_eq!(tables, TABLES);
     let bad: Vec<&str> = manifest.bad_inputs.iter().map(|b| b.key.as_str()).collect();
     assert_eq!(bad, [junk, quarantine], "{:?}", manifest.bad_inputs);
-    let read: Vec<&str> = manifest.silver_inputs.iter().map(|i| i.key.as_str()).collect();
+    let read: Vec<&str> = manifest
+        .silver_inputs
+        .iter()
+        .map(|i| i.key.as_str())
+        .collect();
     assert_eq!(read, [quarantine, a, b]);
     assert_eq!(manifest.model_versions.len(), 15);
     for (table, output) in &manifest.tables {
-        assert_eq!(output.rows, output.files.iter().map(|f| f.rows).sum::<u64>(), "{table}");
+        assert_eq!(
+            output.rows,
+            output.files.iter().map(|f| f.rows).sum::<u64>(),
+            "{table}"
+        );
         for file in &output.files {
             assert!(
-                file.key.starts_with(&format!("gold/{table}/batch_id={}/part-", first.batch_id)),
+                file.key
+                    .starts_with(&format!("gold/{table}/batch_id={}/part-", first.batch_id)),
                 "{}",
                 file.key
             );
         }
     }
     assert_eq!(
-        manifest.event_index.iter().map(|f| f.key.as_str()).collect::<Vec<_>>(),
-        [format!("gold/_event_index/dt=2026-12-02/batch_id={}.parquet", first.batch_id)]
+        manifest
+            .event_index
+            .iter()
+            .map(|f| f.key.as_str())
+            .collect::<Vec<_>>(),
+        [format!(
+            "gold/_event_index/dt=2026-12-02/batch_id={}.parquet",
+            first.batch_id
+        )]
     );
 
     let fact = rows(lake, &manifest, "final_fact")?;
     let by_event: BTreeMap<&str, &BTreeMap<String, String>> =
         fact.iter().map(|r| (r["event_id"].as_str(), r)).collect();
-    assert_eq!(by_event.keys().copied().collect::<Vec<_>>(), ["e1", "e2", "e3", "e4", "e5"]);
+    assert_eq!(
+        by_event.keys().copied().collect::<Vec<_>>(),
+        ["e1", "e2", "e3", "e4", "e5"]
+    );
     assert_eq!(fact.len(), 5, "one fact row per event_id");
     assert_eq!(by_event["e2"]["quantity"], "-1");
-    assert_eq!(by_event["e2"]["total_amount"], "-19.99", "refunds stay negative");
-    assert_eq!(by_event["e3"]["_position"], "3", "the earliest arrival wins");
+    assert_eq!(
+        by_event["e2"]["total_amount"], "-19.99",
+        "refunds stay negative"
+    );
+    assert_eq!(
+        by_event["e3"]["_position"], "3",
+        "the earliest arrival wins"
+    );
     assert_eq!(by_event["e3"]["quantity"], "2");
-    assert_eq!(by_event["e4"]["_position"], "9", "positions compare as numbers");
+    assert_eq!(
+        by_event["e4"]["_position"], "9",
+        "positions compare as numbers"
+    );
     assert_eq!(by_event["e4"]["total_amount"], "59.97");
     assert_eq!(by_event["e5"]["total_amount"], "0.20");
     assert_eq!(by_event["e1"]["date_time_key"], "2026120210");
@@ -229,12 +282,20 @@ fn run_models_writes_the_gold_layout_and_a_manifest_that_checks_out() -> anyhow:
     )?;
     let second = plan(lake, &[c])?;
     let manifest = run_models(&spark, lake, &second)?;
-    assert_eq!(manifest.counts.duplicates_from_gold, 1, "e1 is already in gold");
+    assert_eq!(
+        manifest.counts.duplicates_from_gold, 1,
+        "e1 is already in gold"
+    );
     let fact = rows(lake, &manifest, "final_fact")?;
     assert_eq!(
-        fact.iter().map(|r| r["event_id"].as_str()).collect::<Vec<_>>(),
+        fact.iter()
+            .map(|r| r["event_id"].as_str())
+            .collect::<Vec<_>>(),
         ["e6"]
     );
-    assert!(manifest.tables["rejected"].files.is_empty(), "no rows, no files");
+    assert!(
+        manifest.tables["rejected"].files.is_empty(),
+        "no rows, no files"
+    );
     Ok(())
 }
