@@ -201,7 +201,7 @@ async fn dispatch(
                 cluster_id: change.cluster_id.clone(),
                 step_id: change.step_id.clone(),
             };
-            let outcome = job_status::step_outcome(&change.state, || String::new());
+            let outcome = job_status::step_outcome(&change.state, String::new);
             let outcome = match outcome {
                 // The event's message is generic; DescribeStep has the failure details.
                 JobOutcome::Failed { .. } => {
