@@ -127,7 +127,8 @@ fn rows(
                         c.as_primitive::<TimestampMicrosecondType>()
                             .clone()
                             .with_timezone_opt(None::<String>),
-                    ) as ArrayRef,
+                    )
+                        as ArrayRef,
                     _ => c.clone(),
                 })
                 .collect();
