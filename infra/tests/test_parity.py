@@ -321,6 +321,18 @@ class Functions(unittest.TestCase):
             with self.subTest(function=sam_id):
                 self.assertEqual(tf_keys, set(sam_vars))
 
+    def test_kafka_credentials_are_never_in_the_environment(self):
+        """ingest-api reads its Kafka SASL credentials from Secrets Manager at cold start: both
+        templates pass only the secret's ARN, and Terraform never reads the secret (which would
+        put it in the state)."""
+        sam_vars = props("IngestApiFunction")["Environment"]["Variables"]
+        tf_keys = self._tf_env_keys(tf_body("IngestApiFunction"))
+        for keys in (set(sam_vars), tf_keys):
+            self.assertIn("KAFKA_SASL_SECRET_ARN", keys)
+            self.assertFalse({"KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"} & keys)
+        self.assertNotIn("resolve:secretsmanager", json.dumps(sam_vars))
+        self.assertFalse([d for d in TF.data if d.startswith("aws_secretsmanager_secret_version.")])
+
     def test_environment_variables_are_ones_the_functions_read(self):
         """Every variable the templates set is documented by the function (its README's table)
         or by the core's shared configuration (root README), so a misspelt name fails here

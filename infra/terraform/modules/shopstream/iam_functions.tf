@@ -40,7 +40,7 @@ data "aws_iam_policy_document" "ingest_api" {
 
   statement {
     sid       = "Idempotency"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
     resources = [aws_dynamodb_table.idempotency.arn]
   }
 
@@ -59,6 +59,15 @@ data "aws_iam_policy_document" "ingest_api" {
       sid       = "DynamoDbSink"
       actions   = ["dynamodb:PutItem"]
       resources = [aws_dynamodb_table.orders.arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.ingest_kafka_sasl ? [1] : []
+    content {
+      sid       = "KafkaSaslSecret"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [var.kafka_secret_arn]
     }
   }
 }

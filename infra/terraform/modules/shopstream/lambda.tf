@@ -2,23 +2,17 @@
 #   cargo lambda build --release --arm64 --output-format zip
 # (target/lambda/<function>/bootstrap.zip). Memory and timeout match template.yaml.
 
-data "aws_secretsmanager_secret_version" "kafka" {
-  count     = local.ingest_kafka_sasl ? 1 : 0
-  secret_id = var.kafka_secret_arn
-}
-
 locals {
-  kafka_sasl = local.ingest_kafka_sasl ? jsondecode(data.aws_secretsmanager_secret_version.kafka[0].secret_string) : {}
-
   ingest_api_kafka_env = local.sink_kafka ? {
     KAFKA_BOOTSTRAP_SERVERS = join(",", var.kafka_bootstrap_servers)
     KAFKA_TOPIC             = var.kafka_topic
     KAFKA_SECURITY_PROTOCOL = var.kafka_security_protocol
   } : {}
 
+  # Only the ARN: the function reads the credentials at cold start (and after a rotation), so
+  # they are never in its environment or in Terraform state.
   ingest_api_sasl_env = local.ingest_kafka_sasl ? {
-    KAFKA_SASL_USERNAME = local.kafka_sasl["username"]
-    KAFKA_SASL_PASSWORD = local.kafka_sasl["password"]
+    KAFKA_SASL_SECRET_ARN = var.kafka_secret_arn
   } : {}
 }
 
@@ -61,7 +55,8 @@ resource "aws_lambda_function" "ingest_api" {
   environment {
     variables = merge({
       RUST_LOG                = var.log_level
-      INGEST_SINK             = var.ingest_sink
+      EVENTS_SINK             = var.events_sink
+      ORDERS_SINK             = var.orders_sink
       KINESIS_STREAM_NAME     = aws_kinesis_stream.events.name
       ORDERS_TABLE            = aws_dynamodb_table.orders.name
       IDEMPOTENCY_TABLE       = aws_dynamodb_table.idempotency.name

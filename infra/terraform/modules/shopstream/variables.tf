@@ -50,17 +50,31 @@ variable "deletion_protection" {
   default     = true
 }
 
-variable "ingest_sink" {
-  description = "Where ingest-api puts accepted records (INGEST_SINK): kinesis, kafka or dynamodb. kafka needs kafka_bootstrap_servers and kafka_topic."
+variable "events_sink" {
+  description = "Where ingest-api puts the records of POST /v1/events (EVENTS_SINK): kinesis or kafka. kafka needs kafka_bootstrap_servers and kafka_topic."
   type        = string
   default     = "kinesis"
   validation {
-    condition     = contains(["kinesis", "kafka", "dynamodb"], var.ingest_sink)
-    error_message = "ingest_sink must be kinesis, kafka or dynamodb."
+    condition     = contains(["kinesis", "kafka"], var.events_sink)
+    error_message = "events_sink must be kinesis or kafka."
   }
   validation {
-    condition     = var.ingest_sink != "kafka" || length(var.kafka_bootstrap_servers) > 0
-    error_message = "kafka_bootstrap_servers is required when ingest_sink is kafka."
+    condition     = var.events_sink != "kafka" || length(var.kafka_bootstrap_servers) > 0
+    error_message = "kafka_bootstrap_servers is required when events_sink is kafka."
+  }
+}
+
+variable "orders_sink" {
+  description = "Where ingest-api puts the records of POST /v1/orders (ORDERS_SINK): dynamodb (feeds orders-to-bronze through the table's stream), kinesis or kafka. kafka needs kafka_bootstrap_servers and kafka_topic."
+  type        = string
+  default     = "dynamodb"
+  validation {
+    condition     = contains(["dynamodb", "kinesis", "kafka"], var.orders_sink)
+    error_message = "orders_sink must be dynamodb, kinesis or kafka."
+  }
+  validation {
+    condition     = var.orders_sink != "kafka" || length(var.kafka_bootstrap_servers) > 0
+    error_message = "kafka_bootstrap_servers is required when orders_sink is kafka."
   }
 }
 
@@ -201,7 +215,7 @@ variable "kafka_source" {
 }
 
 variable "kafka_topic" {
-  description = "Kafka topic read by stream-enrich and written by ingest-api when ingest_sink is kafka."
+  description = "Kafka topic read by stream-enrich and written by ingest-api when events_sink or orders_sink is kafka."
   type        = string
   default     = "shopstream-events"
 }
@@ -219,7 +233,7 @@ variable "kafka_bootstrap_servers" {
 }
 
 variable "kafka_secret_arn" {
-  description = "Secrets Manager secret {\"username\",\"password\"} for SASL/SCRAM-512; empty means MSK IAM auth (msk) or no SASL."
+  description = "Secrets Manager secret {\"username\",\"password\"} for SASL/SCRAM-512 (the Kafka mappings, and ingest-api's Kafka sink, which reads it at cold start; only the ARN is in its environment); empty means MSK IAM auth (msk) or no SASL."
   type        = string
   default     = ""
 }
