@@ -157,7 +157,9 @@ impl Config {
         }
         let lake_bucket = env.required("LAKE_BUCKET")?;
         let schema = env.optional("REDSHIFT_SCHEMA").unwrap_or(DEFAULT_SCHEMA);
-        let database = env.optional("REDSHIFT_DATABASE").unwrap_or(DEFAULT_DATABASE);
+        let database = env
+            .optional("REDSHIFT_DATABASE")
+            .unwrap_or(DEFAULT_DATABASE);
         let copy_role = env.required("REDSHIFT_COPY_ROLE_ARN")?;
         Ok(Config {
             lake_bucket: guarded("LAKE_BUCKET", lake_bucket, guard::bucket)?,
@@ -167,7 +169,9 @@ impl Config {
             database: guarded("REDSHIFT_DATABASE", database, |v| {
                 guard::identifier("database", v)
             })?,
-            schema: guarded("REDSHIFT_SCHEMA", schema, |v| guard::identifier("schema", v))?,
+            schema: guarded("REDSHIFT_SCHEMA", schema, |v| {
+                guard::identifier("schema", v)
+            })?,
             copy_role_arn: guarded("REDSHIFT_COPY_ROLE_ARN", copy_role, guard::iam_role_arn)?,
             lake_region: env
                 .optional("LAKE_REGION")
@@ -210,7 +214,10 @@ mod tests {
         assert_eq!(config.poll.budget, Duration::from_secs(20));
         let secret = Config::from_env(&env(&[
             ("REDSHIFT_WORKGROUP", "analytics"),
-            ("REDSHIFT_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:x"),
+            (
+                "REDSHIFT_SECRET_ARN",
+                "arn:aws:secretsmanager:eu-west-1:1:secret:x",
+            ),
         ]))
         .expect("ok");
         assert!(matches!(
@@ -296,7 +303,10 @@ mod tests {
             ("LEDGER_TABLE", "batches"),
             ("EVENT_BUS_NAME", "bus"),
             ("REDSHIFT_WORKGROUP", "a"),
-            ("REDSHIFT_COPY_ROLE_ARN", "arn:aws:iam::123456789012:role/x' --"),
+            (
+                "REDSHIFT_COPY_ROLE_ARN",
+                "arn:aws:iam::123456789012:role/x' --",
+            ),
         ]);
         assert_eq!(
             Config::from_env(&bad_role).expect_err("quote").variable(),

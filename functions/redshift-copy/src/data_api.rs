@@ -149,10 +149,7 @@ impl DataApi {
             .send()
             .await
             .map_err(|e| api_error("DescribeStatement", e))?;
-        Ok(StatementState::from_status(
-            output.status(),
-            output.error(),
-        ))
+        Ok(StatementState::from_status(output.status(), output.error()))
     }
 
     /// Polls until the statement ends, `poll.budget` has passed, or `deadline` (the Lambda's,
@@ -187,6 +184,18 @@ impl DataApi {
         poll: PollPolicy,
         deadline: Instant,
     ) -> Result<(String, StatementState), DataApiError> {
+        let id = self.execute(sql, parameters).await?;
+        let state = self.follow(&id, poll, deadline).await?;
+        Ok((id, state))
+    }
+
+    /// Submits one statement with named string parameters (bound by the Data API, never
+    /// pasted into the SQL) without waiting for it; returns its id.
+    pub async fn execute(
+        &self,
+        sql: String,
+        parameters: &[(&str, &str)],
+    ) -> Result<String, DataApiError> {
         let mut request = self.client.execute_statement().sql(sql);
         for (name, value) in parameters {
             request = request.parameters(
@@ -205,13 +214,11 @@ impl DataApi {
             .send()
             .await
             .map_err(|e| api_error("ExecuteStatement", e))?;
-        let id = output.id.ok_or_else(|| DataApiError {
+        output.id.ok_or_else(|| DataApiError {
             operation: "ExecuteStatement",
             message: "the answer has no statement id".into(),
             transient: true,
-        })?;
-        let state = self.follow(&id, poll, deadline).await?;
-        Ok((id, state))
+        })
     }
 
     /// The rows of a finished statement, every field as text (`None` for NULL).

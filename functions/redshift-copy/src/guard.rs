@@ -89,11 +89,11 @@ pub fn batch_id(value: &str) -> Result<String, Refused> {
     }
     let mut chars = value.chars();
     let first_ok = matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric());
-    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '-') {
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '-') || value.contains("--") {
         return Err(Refused::new(
             "batch_id",
             value,
-            "must match [A-Za-z0-9][A-Za-z0-9-]* (ASCII letters, digits, '-')",
+            "must match [A-Za-z0-9][A-Za-z0-9-]* (ASCII letters, digits, '-'; no '--')",
         ));
     }
     Ok(value.to_owned())
@@ -163,7 +163,9 @@ pub fn gold_file_key(value: &str, table: &str, batch_id: &str) -> Result<String,
             .and_then(|name| name.strip_prefix("part-"))
             .and_then(|name| name.strip_suffix(".parquet"))
             .is_some_and(|digits| {
-                !digits.is_empty() && digits.len() <= 10 && digits.chars().all(|c| c.is_ascii_digit())
+                !digits.is_empty()
+                    && digits.len() <= 10
+                    && digits.chars().all(|c| c.is_ascii_digit())
             });
     if valid {
         Ok(value.to_owned())
@@ -179,16 +181,15 @@ pub fn gold_file_key(value: &str, table: &str, batch_id: &str) -> Result<String,
 /// An IAM role ARN for COPY's `IAM_ROLE`: `arn:<partition>:iam::<12 digits>:role/<path+name>`
 /// with the characters IAM allows in role paths and names (none of them a quote).
 pub fn iam_role_arn(value: &str) -> Result<String, Refused> {
-    let rule = "must be arn:aws[-a-z]*:iam::<12 digits>:role/<name of [A-Za-z0-9+=,.@_/-], no '--'>";
+    let rule =
+        "must be arn:aws[-a-z]*:iam::<12 digits>:role/<name of [A-Za-z0-9+=,.@_/-], no '--'>";
     let parts: Vec<&str> = value.splitn(6, ':').collect();
     let valid = value.len() <= 2048
         && !value.contains("--")
         && parts.len() == 6
         && parts[0] == "arn"
         && parts[1].starts_with("aws")
-        && parts[1]
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c == '-')
+        && parts[1].chars().all(|c| c.is_ascii_lowercase() || c == '-')
         && parts[2] == "iam"
         && parts[3].is_empty()
         && parts[4].len() == 12
@@ -233,7 +234,11 @@ pub fn region(value: &str) -> Result<String, Refused> {
     if valid {
         Ok(value.to_owned())
     } else {
-        Err(Refused::new("region", value, "must match [a-z][a-z0-9-]{3,31}"))
+        Err(Refused::new(
+            "region",
+            value,
+            "must match [a-z][a-z0-9-]{3,31}",
+        ))
     }
 }
 
@@ -293,7 +298,10 @@ mod tests {
     fn refusals_name_the_field_and_rule_and_escape_the_value() {
         let refused = batch_id("x'; DROP TABLE t; --\n").expect_err("hostile");
         let message = refused.to_string();
-        assert!(message.starts_with("refused batch_id \"x'; DROP TABLE t; --\\n\""), "{message}");
+        assert!(
+            message.starts_with("refused batch_id \"x'; DROP TABLE t; --\\n\""),
+            "{message}"
+        );
         assert!(message.contains("ASCII letters, digits, '-'"), "{message}");
         let long = identifier("column", &"a".repeat(500)).expect_err("too long");
         assert!(long.shown.chars().count() < 90, "{}", long.shown);
@@ -305,7 +313,10 @@ mod tests {
         assert_eq!(batch_id(BATCH).as_deref(), Ok(BATCH));
         assert!(batch_id("unpartitioned-unpartitioned-0123456789abcdef").is_ok());
         assert!(identifier("schema", "shopstream").is_ok());
-        assert!(identifier("schema", "Shopstream").is_err(), "upper case is refused");
+        assert!(
+            identifier("schema", "Shopstream").is_err(),
+            "upper case is refused"
+        );
         assert!(identifier("schema", "1abc").is_err());
         assert_eq!(
             table_name("dim_user", &["dim_user", "final_fact"]),

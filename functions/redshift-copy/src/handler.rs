@@ -67,12 +67,21 @@ pub enum BatchOutcome {
         table_rows: BTreeMap<String, u64>,
     },
     /// The load failed or was aborted; the batch is `LOAD_FAILED`.
-    Failed { statement_id: Option<String>, error: String },
+    Failed {
+        statement_id: Option<String>,
+        error: String,
+    },
     /// Still running when the polling budget ran out: the status-change event or the sweep
     /// settles it.
-    Pending { statement_id: String, status: String },
+    Pending {
+        statement_id: String,
+        status: String,
+    },
     /// Nothing to do: already loaded, cleaned, settled by someone else, or not yet transformed.
-    Skipped { state: Option<String>, reason: String },
+    Skipped {
+        state: Option<String>,
+        reason: String,
+    },
     /// The manifest or a key in it broke a guard; nothing reached SQL.
     Refused { error: String },
     /// A transient Data API error (throttling, capacity): the batch stays as it is for the
@@ -213,12 +222,20 @@ impl Invocation<'_> {
                 match self
                     .deps
                     .ledger
-                    .transition(batch_id, from, BatchState::Loading, &fields, chrono::Utc::now())
+                    .transition(
+                        batch_id,
+                        from,
+                        BatchState::Loading,
+                        &fields,
+                        chrono::Utc::now(),
+                    )
                     .await
                 {
                     Ok(loading) => self.submit(&loading).await,
                     // Another invocation moved it first: follow what it did.
-                    Err(LedgerError::WrongState { .. }) => Box::pin(self.load(batch_id, None)).await,
+                    Err(LedgerError::WrongState { .. }) => {
+                        Box::pin(self.load(batch_id, None)).await
+                    }
                     Err(error) => Err(error.into()),
                 }
             }
@@ -236,16 +253,20 @@ impl Invocation<'_> {
     async fn submit(&mut self, record: &BatchRecord) -> Result<BatchOutcome, HandlerError> {
         let config = &self.deps.config;
         let manifest_key = shopstream::lake::manifest_key(&record.batch_id);
-        let manifest =
-            match manifest::read_manifest(&self.deps.s3, &config.lake_bucket, &manifest_key).await
-            {
-                Ok(manifest) => manifest,
-                Err(error) => {
-                    return self
-                        .fail(record, None, format!("manifest {manifest_key}: {error}"))
-                        .await
-                }
-            };
+        let manifest = match manifest::read_manifest(
+            &self.deps.s3,
+            &config.lake_bucket,
+            &manifest_key,
+        )
+        .await
+        {
+            Ok(manifest) => manifest,
+            Err(error) => {
+                return self
+                    .fail(record, None, format!("manifest {manifest_key}: {error}"))
+                    .await
+            }
+        };
         let tables = match self.checked_tables(&manifest, &record.batch_id) {
             Ok(tables) => tables,
             Err(refused) => {
@@ -306,7 +327,12 @@ impl Invocation<'_> {
         let annotated = self
             .deps
             .ledger
-            .annotate(&record.batch_id, BatchState::Loading, &fields, chrono::Utc::now())
+            .annotate(
+                &record.batch_id,
+                BatchState::Loading,
+                &fields,
+                chrono::Utc::now(),
+            )
             .await;
         match annotated {
             Ok(loading) => self.follow(&loading, &statement_id).await,
@@ -382,13 +408,22 @@ impl Invocation<'_> {
             let expected: BTreeMap<String, i64> = manifest.tables[*table]
                 .files
                 .iter()
-                .map(|f| (f.key.clone(), i64::try_from(f.size_bytes).unwrap_or(i64::MAX)))
+                .map(|f| {
+                    (
+                        f.key.clone(),
+                        i64::try_from(f.size_bytes).unwrap_or(i64::MAX),
+                    )
+                })
                 .collect();
             if listed != expected {
-                let missing: Vec<&String> =
-                    expected.keys().filter(|k| !listed.contains_key(*k)).collect();
-                let extra: Vec<&String> =
-                    listed.keys().filter(|k| !expected.contains_key(*k)).collect();
+                let missing: Vec<&String> = expected
+                    .keys()
+                    .filter(|k| !listed.contains_key(*k))
+                    .collect();
+                let extra: Vec<&String> = listed
+                    .keys()
+                    .filter(|k| !expected.contains_key(*k))
+                    .collect();
                 let resized: Vec<&String> = expected
                     .iter()
                     .filter(|(k, size)| listed.get(*k).is_some_and(|l| l != *size))
@@ -510,8 +545,10 @@ impl Invocation<'_> {
         }
         self.metrics.count("LoadsLoaded", 1);
         for (table, rows) in &table_rows {
-            self.metrics
-                .count(&format!("RowsInserted.{table}"), usize::try_from(*rows).unwrap_or(0));
+            self.metrics.count(
+                &format!("RowsInserted.{table}"),
+                usize::try_from(*rows).unwrap_or(0),
+            );
         }
         publish(
             &self.deps.events,
@@ -538,7 +575,12 @@ impl Invocation<'_> {
         let result = self
             .deps
             .data_api
-            .run(sql, &[("batch_id", batch_id)], self.deps.config.poll, self.deadline)
+            .run(
+                sql,
+                &[("batch_id", batch_id)],
+                self.deps.config.poll,
+                self.deadline,
+            )
             .await;
         let rows = match result {
             Ok((id, StatementState::Finished)) => self.deps.data_api.rows(&id).await,
@@ -576,7 +618,8 @@ impl Invocation<'_> {
         self.metrics.count("LoadsFailed", 1);
         let manifest_key = shopstream::lake::manifest_key(&record.batch_id);
         if statement_id.is_some() {
-            self.audit_failure(&record.batch_id, &manifest_key, &error).await;
+            self.audit_failure(&record.batch_id, &manifest_key, &error)
+                .await;
         }
         let fields = TransitionFields {
             statement_id: statement_id.map(str::to_owned),
@@ -640,16 +683,7 @@ impl Invocation<'_> {
         ];
         // Submitted and left: the row is for people reading the warehouse, the ledger is the
         // record the pipeline acts on.
-        let poll = crate::config::PollPolicy {
-            budget: std::time::Duration::ZERO,
-            ..self.deps.config.poll
-        };
-        if let Err(failure) = self
-            .deps
-            .data_api
-            .run(sql, &parameters, poll, self.deadline)
-            .await
-        {
+        if let Err(failure) = self.deps.data_api.execute(sql, &parameters).await {
             tracing::warn!(%batch_id, error = %failure, "LOAD_FAILED audit row not written");
         }
     }

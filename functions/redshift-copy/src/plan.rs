@@ -217,9 +217,11 @@ pub fn plan(batch: &LoadBatch<'_>) -> Result<Vec<Statement>, PlanError> {
     push(StepKind::Audit, None, audit_tables(batch));
     for table in &batch.tables {
         match table.mode {
-            LoadMode::Upsert => {
-                push(StepKind::Merge, Some(table.name), merge(batch.schema, table))
-            }
+            LoadMode::Upsert => push(
+                StepKind::Merge,
+                Some(table.name),
+                merge(batch.schema, table),
+            ),
             LoadMode::InsertNew => push(
                 StepKind::InsertNew,
                 Some(table.name),
@@ -290,7 +292,10 @@ mod tests {
         let tables = warehouse::tables();
         let statements = plan(&batch(&tables)).expect("fits");
         assert!(statements.len() <= MAX_STATEMENTS, "{}", statements.len());
-        assert_eq!(statements.last().map(|s| s.kind), Some(StepKind::AuditBatch));
+        assert_eq!(
+            statements.last().map(|s| s.kind),
+            Some(StepKind::AuditBatch)
+        );
         // Dimensions are merged before the fact.
         let position = |name: &str| {
             statements
@@ -308,9 +313,10 @@ mod tests {
             .iter()
             .position(|s| s.kind == StepKind::Audit)
             .expect("audit");
-        assert!(statements[..audit]
-            .iter()
-            .all(|s| matches!(s.kind, StepKind::CreateStage | StepKind::Copy | StepKind::Dedupe)));
+        assert!(statements[..audit].iter().all(|s| matches!(
+            s.kind,
+            StepKind::CreateStage | StepKind::Copy | StepKind::Dedupe
+        )));
     }
 
     #[test]
@@ -332,6 +338,9 @@ mod tests {
         let mut tables = warehouse::tables();
         tables[0].columns = (0..8_000).map(|i| format!("column_{i:05}")).collect();
         let error = plan(&batch(&tables)).expect_err("too large");
-        assert!(matches!(error, PlanError::StatementTooLarge { .. }), "{error}");
+        assert!(
+            matches!(error, PlanError::StatementTooLarge { .. }),
+            "{error}"
+        );
     }
 }

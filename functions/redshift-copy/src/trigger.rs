@@ -2,7 +2,9 @@
 //! - `Object Created` (source `aws.s3`) for a key under `gold/_manifests/`: load that batch;
 //! - `Redshift Data Statement Status Change` (source `aws.redshift-data`) for a statement
 //!   named `shopstream-load:<batch_id>`: settle that batch;
-//! - `Scheduled Event` (source `aws.events`): sweep batches left `LOADING` or `TRANSFORMED`.
+//! - `LoadDue` (source `shopstream.scheduler`, the load-sweep schedule on the shopstream bus)
+//!   or a plain `Scheduled Event` (source `aws.events`): sweep batches left `LOADING` or
+//!   `TRANSFORMED`.
 //!
 //! Anything else is refused with an error naming what was received.
 
@@ -65,16 +67,17 @@ fn text<'a>(detail: &'a Value, path: &[&str]) -> Option<&'a str> {
 
 /// Reads an invocation payload.
 pub fn parse(payload: &Value) -> Result<Trigger, TriggerError> {
-    let envelope =
-        Envelope::deserialize(payload).map_err(TriggerError::NotEventBridge)?;
+    let envelope = Envelope::deserialize(payload).map_err(TriggerError::NotEventBridge)?;
     let missing = |field| TriggerError::MissingField {
         detail_type: envelope.detail_type.clone(),
         field,
     };
     match (envelope.source.as_str(), envelope.detail_type.as_str()) {
         ("aws.s3", "Object Created") => {
-            let bucket = text(&envelope.detail, &["bucket", "name"]).ok_or_else(|| missing("bucket.name"))?;
-            let raw_key = text(&envelope.detail, &["object", "key"]).ok_or_else(|| missing("object.key"))?;
+            let bucket = text(&envelope.detail, &["bucket", "name"])
+                .ok_or_else(|| missing("bucket.name"))?;
+            let raw_key =
+                text(&envelope.detail, &["object", "key"]).ok_or_else(|| missing("object.key"))?;
             let key = shopstream::lake::decode_s3_event_key(raw_key);
             let batch_id = guard::manifest_key(&key)?;
             Ok(Trigger::ManifestCreated {
@@ -84,8 +87,10 @@ pub fn parse(payload: &Value) -> Result<Trigger, TriggerError> {
             })
         }
         ("aws.redshift-data", "Redshift Data Statement Status Change") => {
-            let statement_id = text(&envelope.detail, &["statementId"]).ok_or_else(|| missing("statementId"))?;
-            let name = text(&envelope.detail, &["statementName"]).ok_or_else(|| missing("statementName"))?;
+            let statement_id =
+                text(&envelope.detail, &["statementId"]).ok_or_else(|| missing("statementId"))?;
+            let name = text(&envelope.detail, &["statementName"])
+                .ok_or_else(|| missing("statementName"))?;
             let state = text(&envelope.detail, &["state"]).unwrap_or_default();
             let batch = batch_of_statement_name(name).ok_or_else(|| {
                 TriggerError::Refused(Refused {
@@ -103,7 +108,9 @@ pub fn parse(payload: &Value) -> Result<Trigger, TriggerError> {
                 state: state.to_owned(),
             })
         }
-        ("aws.events", "Scheduled Event") => Ok(Trigger::Sweep),
+        ("shopstream.scheduler", "LoadDue") | ("aws.events", "Scheduled Event") => {
+            Ok(Trigger::Sweep)
+        }
         (source, detail_type) => Err(TriggerError::Unsupported {
             source_name: source.to_owned(),
             detail_type: detail_type.to_owned(),
@@ -198,10 +205,19 @@ mod tests {
 
     #[test]
     fn schedules_sweep_and_others_are_unsupported() {
-        let schedule = json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+        let schedule =
+            json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
         assert_eq!(parse(&schedule).expect("sweep"), Trigger::Sweep);
+        let load_due = json!({"source": "shopstream.scheduler", "detail-type": "LoadDue", "detail": {"job": "load"}});
+        assert_eq!(parse(&load_due).expect("sweep"), Trigger::Sweep);
         let other = json!({"source": "aws.sqs", "detail-type": "x", "detail": {}});
-        assert!(matches!(parse(&other), Err(TriggerError::Unsupported { .. })));
-        assert!(matches!(parse(&json!([1])), Err(TriggerError::NotEventBridge(_))));
+        assert!(matches!(
+            parse(&other),
+            Err(TriggerError::Unsupported { .. })
+        ));
+        assert!(matches!(
+            parse(&json!([1])),
+            Err(TriggerError::NotEventBridge(_))
+        ));
     }
 }
