@@ -65,6 +65,21 @@ output "orders_to_bronze_function_name" {
   value       = aws_lambda_function.orders_to_bronze.function_name
 }
 
+output "s3_cleanup_function_name" {
+  description = "s3-cleanup function"
+  value       = aws_lambda_function.s3_cleanup.function_name
+}
+
+output "batches_table_name" {
+  description = "DynamoDB batch ledger (gold-transform, emr-launch, redshift-copy, s3-cleanup)"
+  value       = aws_dynamodb_table.batches.name
+}
+
+output "quarantine_replay_function_name" {
+  description = "quarantine-replay function (invoke manually; see functions/quarantine-replay/README.md)"
+  value       = aws_lambda_function.quarantine_replay.function_name
+}
+
 output "stream_enrich_dlq_url" {
   description = "On-failure destination of the stream-enrich mappings"
   value       = aws_sqs_queue.stream_enrich_dlq.id

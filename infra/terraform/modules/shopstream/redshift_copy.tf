@@ -3,8 +3,7 @@
 # statements' status changes, and by the LoadDue sweep.
 
 locals {
-  batches_table_arn = "arn:${local.partition}:dynamodb:${local.region}:${local.account_id}:table/${local.prefix}-batches"
-  workgroups_arn    = "arn:${local.partition}:redshift-serverless:${local.region}:${local.account_id}:workgroup/*"
+  workgroups_arn = "arn:${local.partition}:redshift-serverless:${local.region}:${local.account_id}:workgroup/*"
 }
 
 resource "aws_cloudwatch_log_group" "redshift_copy" {
@@ -60,7 +59,7 @@ data "aws_iam_policy_document" "redshift_copy_function" {
   statement {
     sid       = "Ledger"
     actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"]
-    resources = [local.batches_table_arn, "${local.batches_table_arn}/index/by_state"]
+    resources = [aws_dynamodb_table.batches.arn, "${aws_dynamodb_table.batches.arn}/index/by_state"]
   }
 
   statement {
@@ -132,7 +131,7 @@ resource "aws_lambda_function" "redshift_copy" {
     variables = {
       RUST_LOG               = var.log_level
       LAKE_BUCKET            = aws_s3_bucket.lake.id
-      LEDGER_TABLE           = "${local.prefix}-batches"
+      LEDGER_TABLE           = aws_dynamodb_table.batches.name
       EVENT_BUS_NAME         = aws_cloudwatch_event_bus.shopstream.name
       REDSHIFT_WORKGROUP     = var.redshift_workgroup_name
       REDSHIFT_DATABASE      = var.redshift_database

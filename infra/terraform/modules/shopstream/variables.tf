@@ -123,9 +123,9 @@ variable "idempotency_ttl_seconds" {
 }
 
 variable "kinesis_retention_hours" {
-  description = "Retention of the events stream; failed batches can be re-read from their DLQ position for this long."
+  description = "Retention of the events stream; quarantine-replay's replay-dlq can re-read a failed batch from its DLQ position for this long (beyond 24 h it is billed per GB-month, see functions/quarantine-replay/README.md)."
   type        = number
-  default     = 24
+  default     = 168
   validation {
     condition     = var.kinesis_retention_hours >= 24 && var.kinesis_retention_hours <= 8760
     error_message = "kinesis_retention_hours must be between 24 and 8760."
@@ -301,9 +301,29 @@ variable "bronze_retention_days" {
 }
 
 variable "silver_retention_days" {
-  description = "Days before silver/ objects expire (s3-cleanup deletes loaded batches earlier)."
+  description = "Days after its batch's load before s3-cleanup deletes a silver input (SILVER_RETENTION_DAYS); silver has no age-based expiry, so an object no batch has loaded is never lost."
+  type        = number
+  default     = 14
+  validation {
+    condition     = var.silver_retention_days >= 0
+    error_message = "silver_retention_days must be at least 0."
+  }
+}
+
+variable "gold_retention_days" {
+  description = "Days after its batch's load before s3-cleanup deletes a batch's gold table files (GOLD_RETENTION_DAYS); 60 days past the STANDARD_IA transition at 30, so no early-deletion charge."
   type        = number
   default     = 90
+  validation {
+    condition     = var.gold_retention_days >= 0
+    error_message = "gold_retention_days must be at least 0."
+  }
+}
+
+variable "cleanup_dry_run" {
+  description = "DRY_RUN of s3-cleanup - report what would be deleted, delete nothing."
+  type        = bool
+  default     = false
 }
 
 variable "quarantine_retention_days" {
