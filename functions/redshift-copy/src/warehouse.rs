@@ -112,6 +112,91 @@ const TABLES: [(&str, &str, LoadMode, &str); 11] = [
     ),
 ];
 
+/// The KPI queries of `jobs/sql/kpi/` (the one source of each KPI's SQL), by name.
+pub const KPIS: [(&str, &str); 17] = [
+    (
+        "bottom_products",
+        include_str!("../../../jobs/sql/kpi/bottom_products.sql"),
+    ),
+    (
+        "customer_segments",
+        include_str!("../../../jobs/sql/kpi/customer_segments.sql"),
+    ),
+    (
+        "feedback_distribution",
+        include_str!("../../../jobs/sql/kpi/feedback_distribution.sql"),
+    ),
+    (
+        "first_time_vs_repeat_customers",
+        include_str!("../../../jobs/sql/kpi/first_time_vs_repeat_customers.sql"),
+    ),
+    (
+        "fraud_risk_mix",
+        include_str!("../../../jobs/sql/kpi/fraud_risk_mix.sql"),
+    ),
+    (
+        "hour_of_day_by_day_of_week",
+        include_str!("../../../jobs/sql/kpi/hour_of_day_by_day_of_week.sql"),
+    ),
+    (
+        "marketing_attribution",
+        include_str!("../../../jobs/sql/kpi/marketing_attribution.sql"),
+    ),
+    (
+        "orders_by_device",
+        include_str!("../../../jobs/sql/kpi/orders_by_device.sql"),
+    ),
+    (
+        "payment_methods",
+        include_str!("../../../jobs/sql/kpi/payment_methods.sql"),
+    ),
+    (
+        "rejection_reasons_over_time",
+        include_str!("../../../jobs/sql/kpi/rejection_reasons_over_time.sql"),
+    ),
+    (
+        "revenue_by_brand",
+        include_str!("../../../jobs/sql/kpi/revenue_by_brand.sql"),
+    ),
+    (
+        "revenue_by_category",
+        include_str!("../../../jobs/sql/kpi/revenue_by_category.sql"),
+    ),
+    (
+        "revenue_by_city",
+        include_str!("../../../jobs/sql/kpi/revenue_by_city.sql"),
+    ),
+    (
+        "revenue_by_country",
+        include_str!("../../../jobs/sql/kpi/revenue_by_country.sql"),
+    ),
+    (
+        "revenue_by_day",
+        include_str!("../../../jobs/sql/kpi/revenue_by_day.sql"),
+    ),
+    (
+        "top_products",
+        include_str!("../../../jobs/sql/kpi/top_products.sql"),
+    ),
+    (
+        "transaction_status_mix",
+        include_str!("../../../jobs/sql/kpi/transaction_status_mix.sql"),
+    ),
+];
+
+/// `CREATE OR REPLACE VIEW <schema>.kpi_<name>` for every KPI, the query text unchanged. The
+/// queries name the tables without a schema, so the script first sets the search path.
+pub fn kpi_views(schema: &str) -> String {
+    let mut out = format!("SET search_path TO {schema};\n");
+    for (name, sql) in KPIS {
+        out.push_str(&format!(
+            "CREATE OR REPLACE VIEW {schema}.kpi_{name} AS\n{};\n",
+            sql.trim().trim_end_matches(';')
+        ));
+    }
+    out
+}
+
 /// The table names, in load order.
 pub fn table_names() -> Vec<&'static str> {
     TABLES.iter().map(|(name, ..)| *name).collect()
@@ -149,7 +234,7 @@ pub fn ddl_columns(ddl: &str) -> Vec<String> {
         .collect()
 }
 
-/// All DDL (schema, tables, audit) for `schema`, in creation order.
+/// All DDL (schema, tables, audit, KPI views) for `schema`, in creation order.
 pub fn ddl(schema: &str) -> String {
     let mut out = SCHEMA_DDL.replace("{schema}", schema);
     for table in TABLES.iter().map(|(_, _, _, ddl)| ddl) {
@@ -158,6 +243,8 @@ pub fn ddl(schema: &str) -> String {
     }
     out.push('\n');
     out.push_str(&AUDIT_DDL.replace("{schema}", schema));
+    out.push('\n');
+    out.push_str(&kpi_views(schema));
     out
 }
 

@@ -154,6 +154,40 @@ async fn the_load_transaction_runs_twice_on_postgresql_with_the_same_result() {
         "56-digit position kept as text"
     );
 
+    // Every KPI view runs; two are checked by hand against the fixture (e1 France 51.00 and
+    // e3 France 120.00 on mobile/Chrome, e2 a Germany refund of -40.00 on desktop/Firefox).
+    for (name, _) in warehouse::KPIS {
+        server
+            .query(&format!("SELECT * FROM {SCHEMA}.kpi_{name}"))
+            .await
+            .unwrap_or_else(|e| panic!("kpi_{name}: {e:#}"));
+    }
+    let by_country = server
+        .query(&format!(
+            "SELECT country_name, revenue, transactions FROM {SCHEMA}.kpi_revenue_by_country"
+        ))
+        .await
+        .expect("revenue by country");
+    let expected: Vec<PostgresRow> = [["France", "171.00", "2"], ["Germany", "-40.00", "1"]]
+        .iter()
+        .map(|row| row.iter().map(|v| text(v)).collect())
+        .collect();
+    assert_eq!(by_country, expected);
+    let by_device = server
+        .query(&format!(
+            "SELECT device_type, browser, transactions, revenue FROM {SCHEMA}.kpi_orders_by_device"
+        ))
+        .await
+        .expect("orders by device");
+    let expected: Vec<PostgresRow> = [
+        ["mobile", "Chrome", "2", "171.00"],
+        ["desktop", "Firefox", "1", "-40.00"],
+    ]
+    .iter()
+    .map(|row| row.iter().map(|v| text(v)).collect())
+    .collect();
+    assert_eq!(by_device, expected);
+
     // Two attempts audited: the first inserted everything, the second nothing and updated the
     // upsert tables' rows in place.
     let audits = server
