@@ -112,6 +112,16 @@ CORRESPONDENCE: dict[str, list[str]] = {
     "EmrInstanceProfile": ["aws_iam_instance_profile.emr_instance"],
     "RedshiftCopyRole": ["aws_iam_role.redshift_copy", "aws_iam_role_policy.redshift_copy"],
     "Dashboard": ["aws_cloudwatch_dashboard.shopstream"],
+    "RedshiftCopyLogGroup": ["aws_cloudwatch_log_group.redshift_copy"],
+    "RedshiftCopyFunctionRole": ["aws_iam_role.redshift_copy_function", "aws_iam_role_policy.redshift_copy_function"],
+    "RedshiftCopyFunction": ["aws_lambda_function.redshift_copy"],
+    "RedshiftCopyManifestRule": ["aws_cloudwatch_event_rule.redshift_copy_manifest", "aws_cloudwatch_event_target.redshift_copy_manifest"],
+    "RedshiftCopyStatementRule": ["aws_cloudwatch_event_rule.redshift_copy_statement", "aws_cloudwatch_event_target.redshift_copy_statement"],
+    "RedshiftCopySweepRule": ["aws_cloudwatch_event_rule.redshift_copy_sweep", "aws_cloudwatch_event_target.redshift_copy_sweep"],
+    "RedshiftCopyManifestPermission": ["aws_lambda_permission.redshift_copy_manifest"],
+    "RedshiftCopyStatementPermission": ["aws_lambda_permission.redshift_copy_statement"],
+    "RedshiftCopySweepPermission": ["aws_lambda_permission.redshift_copy_sweep"],
+    "LoadSweepSchedule": ["aws_scheduler_schedule.load_sweep"],
 }
 
 TYPES = {
@@ -145,9 +155,11 @@ TYPES = {
     "AWS::CloudWatch::Dashboard": "aws_cloudwatch_dashboard",
 }
 
-# IAM statements allowed a "*" resource: X-Ray, and EMR's RunJobFlow / ListClusters, have no
-# resource-level permissions.
-WILDCARD_SIDS = {"Tracing", "EmrWithoutResourceLevel"}
+# IAM statements allowed a "*" resource: X-Ray has no resource-level permissions.
+# FollowOwnStatements: DescribeStatement / GetStatementResult have no resource-level
+# permissions; a statement-owner condition scopes them instead. EmrWithoutResourceLevel:
+# EMR's RunJobFlow and ListClusters have no resource-level permissions.
+WILDCARD_SIDS = {"Tracing", "FollowOwnStatements", "EmrWithoutResourceLevel"}
 
 NORM = model.Normaliser(SAM, TF, CORRESPONDENCE)
 RESOURCES = SAM["Resources"]

@@ -55,6 +55,11 @@ output "stream_enrich_function_name" {
   value       = aws_lambda_function.stream_enrich.function_name
 }
 
+output "redshift_copy_function_name" {
+  description = "redshift-copy function"
+  value       = aws_lambda_function.redshift_copy.function_name
+}
+
 output "orders_to_bronze_function_name" {
   description = "orders-to-bronze function"
   value       = aws_lambda_function.orders_to_bronze.function_name

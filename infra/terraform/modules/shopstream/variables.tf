@@ -384,6 +384,12 @@ variable "cleanup_schedule_expression" {
   default     = "cron(30 3 * * ? *)"
 }
 
+variable "load_sweep_schedule_expression" {
+  description = "EventBridge Scheduler expression of the LoadDue event (redshift-copy settles LOADING batches and loads TRANSFORMED ones whose manifest event was missed)."
+  type        = string
+  default     = "rate(15 minutes)"
+}
+
 variable "redshift_workgroup_name" {
   description = "Existing Redshift Serverless workgroup the loads run on."
   type        = string
