@@ -120,3 +120,13 @@ fn every_model_keeps_to_the_portable_subset() {
         assert_portable(&dir.join(file));
     }
 }
+
+#[test]
+fn every_kpi_query_keeps_to_the_portable_subset() {
+    let dir = sql_dir().join("kpi");
+    let files = sql_files(&dir);
+    assert!(files.len() >= 16, "{files:?}");
+    for file in files {
+        assert_portable(&dir.join(file));
+    }
+}

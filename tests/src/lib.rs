@@ -3,6 +3,7 @@
 //! - [`MotoServer`]: moto (S3, Kinesis, DynamoDB, EventBridge, SQS, ...) over HTTP.
 //! - [`TansuBroker`]: tansu, a Kafka-protocol broker with in-memory storage.
 //! - [`PostgresServer`]: PostgreSQL ≥ 15 in a temporary directory, for the warehouse SQL.
+//! - [`PySpark`]: runs a PySpark script on `local[N]` to completion (the EMR job's engine).
 //!
 //! Install the binaries once with `scripts/install-emulators.sh`; they are found in
 //! `$SHOPSTREAM_CACHE` (default `~/.cache/shopstream`) or through `SHOPSTREAM_MOTO_BIN` /
@@ -26,6 +27,7 @@ mod port;
 mod postgres;
 mod process;
 mod python;
+mod spark;
 mod tansu;
 
 pub use cpu_time::thread_cpu_time;
@@ -35,4 +37,5 @@ pub use postgres::{
     PostgresServer, Row as PostgresRow, PG_BINDIR_ENV, PG_DATABASE, PG_OS_USER_ENV, PG_SUPERUSER,
 };
 pub use python::{venv_python, PYTHON_ENV};
+pub use spark::{PySpark, SparkRun, JAVA_ENV};
 pub use tansu::{TansuBroker, TANSU_BIN_ENV};

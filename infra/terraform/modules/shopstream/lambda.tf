@@ -148,6 +148,89 @@ resource "aws_lambda_function" "orders_to_bronze" {
   depends_on = [aws_iam_role_policy.orders_to_bronze]
 }
 
+resource "aws_lambda_function" "quarantine_replay" {
+  #checkov:skip=CKV_AWS_116:Invoked synchronously by an operator; the answer reports every outcome, nothing is queued.
+  #checkov:skip=CKV_AWS_115:Manual invocations only; reserving concurrency would take account capacity.
+  #checkov:skip=CKV_AWS_117:Talks only to AWS APIs (S3, Kinesis, SQS) over TLS; no VPC resources to reach.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the deploying account owns; artifacts come from CI builds.
+  function_name    = "${local.prefix}-quarantine-replay"
+  description      = "Manual - corrected quarantine entries and DLQ'd stream ranges back onto the stream"
+  role             = aws_iam_role.quarantine_replay.arn
+  runtime          = "provided.al2023"
+  architectures    = ["arm64"]
+  handler          = "bootstrap"
+  filename         = "${var.lambda_artifacts_dir}/quarantine-replay/bootstrap.zip"
+  source_code_hash = filebase64sha256("${var.lambda_artifacts_dir}/quarantine-replay/bootstrap.zip")
+  memory_size      = 512
+  timeout          = 900
+  kms_key_arn      = aws_kms_key.data.arn
+  tags             = local.tags
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.quarantine_replay.name
+  }
+
+  environment {
+    variables = {
+      RUST_LOG                = var.log_level
+      LAKE_BUCKET             = aws_s3_bucket.lake.id
+      STREAM_NAME             = aws_kinesis_stream.events.name
+      DLQ_QUEUE_URL           = aws_sqs_queue.stream_enrich_dlq.url
+      MAX_FUTURE_SKEW_SECONDS = tostring(var.max_future_skew_seconds)
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.quarantine_replay]
+}
+
+resource "aws_lambda_function" "s3_cleanup" {
+  #checkov:skip=CKV_AWS_116:Invoked by EventBridge (the cleanup rule, whose target has a dead-letter queue) and by operators; a failed run is repeated by the next CleanupDue.
+  #checkov:skip=CKV_AWS_115:Runs once per BatchLoaded / CleanupDue; concurrent runs are safe (CLEANED is a conditional write).
+  #checkov:skip=CKV_AWS_117:Talks only to AWS APIs (S3, DynamoDB, EventBridge) over TLS; no VPC resources to reach.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the deploying account owns; artifacts come from CI builds.
+  function_name    = "${local.prefix}-s3-cleanup"
+  description      = "BatchLoaded / CleanupDue - deletes what a LOADED batch lists once past retention, then CLEANED"
+  role             = aws_iam_role.s3_cleanup.arn
+  runtime          = "provided.al2023"
+  architectures    = ["arm64"]
+  handler          = "bootstrap"
+  filename         = "${var.lambda_artifacts_dir}/s3-cleanup/bootstrap.zip"
+  source_code_hash = filebase64sha256("${var.lambda_artifacts_dir}/s3-cleanup/bootstrap.zip")
+  memory_size      = 512
+  timeout          = 900
+  kms_key_arn      = aws_kms_key.data.arn
+  tags             = local.tags
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.s3_cleanup.name
+  }
+
+  environment {
+    variables = {
+      RUST_LOG              = var.log_level
+      LAKE_BUCKET           = aws_s3_bucket.lake.id
+      BATCHES_TABLE         = aws_dynamodb_table.batches.name
+      EVENT_BUS_NAME        = aws_cloudwatch_event_bus.shopstream.name
+      CLEANUP_PREFIXES      = "gold/,silver/"
+      GOLD_RETENTION_DAYS   = tostring(var.gold_retention_days)
+      SILVER_RETENTION_DAYS = tostring(var.silver_retention_days)
+      DRY_RUN               = tostring(var.cleanup_dry_run)
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.s3_cleanup]
+}
+
 # ------------------------------------------------------------------ event source mappings
 resource "aws_lambda_event_source_mapping" "stream_enrich_kinesis" {
   function_name                      = aws_lambda_function.stream_enrich.arn
