@@ -52,6 +52,7 @@ CORRESPONDENCE: dict[str, list[str]] = {
     "OrdersTable": ["aws_dynamodb_table.orders"],
     "ProfilesTable": ["aws_dynamodb_table.profiles"],
     "IdempotencyTable": ["aws_dynamodb_table.idempotency"],
+    "BatchesTable": ["aws_dynamodb_table.batches"],
     "StreamEnrichDlq": ["aws_sqs_queue.stream_enrich_dlq"],
     "OrdersToBronzeDlq": ["aws_sqs_queue.orders_to_bronze_dlq"],
     "EventsDlq": ["aws_sqs_queue.events_dlq"],
@@ -64,13 +65,25 @@ CORRESPONDENCE: dict[str, list[str]] = {
     "IngestApiLogGroup": ["aws_cloudwatch_log_group.ingest_api"],
     "StreamEnrichLogGroup": ["aws_cloudwatch_log_group.stream_enrich"],
     "OrdersToBronzeLogGroup": ["aws_cloudwatch_log_group.orders_to_bronze"],
+    "QuarantineReplayLogGroup": ["aws_cloudwatch_log_group.quarantine_replay"],
+    "S3CleanupLogGroup": ["aws_cloudwatch_log_group.s3_cleanup"],
+    "EmrLaunchLogGroup": ["aws_cloudwatch_log_group.emr_launch"],
     "ApiAccessLogGroup": ["aws_cloudwatch_log_group.api_access"],
     "IngestApiRole": ["aws_iam_role.ingest_api", "aws_iam_role_policy.ingest_api", "aws_iam_role_policy_attachment.ingest_api_vpc"],
     "StreamEnrichRole": ["aws_iam_role.stream_enrich", "aws_iam_role_policy.stream_enrich", "aws_iam_role_policy_attachment.stream_enrich_vpc"],
     "OrdersToBronzeRole": ["aws_iam_role.orders_to_bronze", "aws_iam_role_policy.orders_to_bronze"],
+    "QuarantineReplayRole": ["aws_iam_role.quarantine_replay", "aws_iam_role_policy.quarantine_replay"],
+    "S3CleanupRole": ["aws_iam_role.s3_cleanup", "aws_iam_role_policy.s3_cleanup"],
     "IngestApiFunction": ["aws_lambda_function.ingest_api"],
     "StreamEnrichFunction": ["aws_lambda_function.stream_enrich"],
     "OrdersToBronzeFunction": ["aws_lambda_function.orders_to_bronze"],
+    "QuarantineReplayFunction": ["aws_lambda_function.quarantine_replay"],
+    "S3CleanupFunction": ["aws_lambda_function.s3_cleanup"],
+    "EmrLaunchRole": ["aws_iam_role.emr_launch", "aws_iam_role_policy.emr_launch"],
+    "EmrLaunchFunction": ["aws_lambda_function.emr_launch"],
+    "EmrServerlessJobRunStatusRule": ["aws_cloudwatch_event_rule.emr_serverless_job_run_status", "aws_cloudwatch_event_target.emr_serverless_job_run_status"],
+    "EmrLaunchRule": ["aws_cloudwatch_event_rule.emr_launch", "aws_cloudwatch_event_target.emr_launch"],
+    "EmrLaunchInvokePermission": ["aws_lambda_permission.events_invoke_emr_launch"],
     "StreamEnrichKinesisMapping": ["aws_lambda_event_source_mapping.stream_enrich_kinesis"],
     "StreamEnrichMskMapping": ["aws_lambda_event_source_mapping.stream_enrich_msk"],
     "StreamEnrichSelfManagedKafkaMapping": ["aws_lambda_event_source_mapping.stream_enrich_self_managed_kafka"],
@@ -90,6 +103,8 @@ CORRESPONDENCE: dict[str, list[str]] = {
     "RedshiftStatementStatusRule": ["aws_cloudwatch_event_rule.redshift_statement_status", "aws_cloudwatch_event_target.redshift_statement_status"],
     "LoadFailedRule": ["aws_cloudwatch_event_rule.load_failed", "aws_cloudwatch_event_target.load_failed"],
     "TransformFailedRule": ["aws_cloudwatch_event_rule.transform_failed", "aws_cloudwatch_event_target.transform_failed"],
+    "CleanupRule": ["aws_cloudwatch_event_rule.cleanup", "aws_cloudwatch_event_target.cleanup"],
+    "S3CleanupInvokePermission": ["aws_lambda_permission.events_invoke_s3_cleanup"],
     "TransformSchedule": ["aws_scheduler_schedule.transform"],
     "CleanupSchedule": ["aws_scheduler_schedule.cleanup"],
     "EmrServiceRole": ["aws_iam_role.emr_service", "aws_iam_role_policy_attachment.emr_service", "aws_iam_role_policy.emr_service_pass_role"],
@@ -97,6 +112,16 @@ CORRESPONDENCE: dict[str, list[str]] = {
     "EmrInstanceProfile": ["aws_iam_instance_profile.emr_instance"],
     "RedshiftCopyRole": ["aws_iam_role.redshift_copy", "aws_iam_role_policy.redshift_copy"],
     "Dashboard": ["aws_cloudwatch_dashboard.shopstream"],
+    "RedshiftCopyLogGroup": ["aws_cloudwatch_log_group.redshift_copy"],
+    "RedshiftCopyFunctionRole": ["aws_iam_role.redshift_copy_function", "aws_iam_role_policy.redshift_copy_function"],
+    "RedshiftCopyFunction": ["aws_lambda_function.redshift_copy"],
+    "RedshiftCopyManifestRule": ["aws_cloudwatch_event_rule.redshift_copy_manifest", "aws_cloudwatch_event_target.redshift_copy_manifest"],
+    "RedshiftCopyStatementRule": ["aws_cloudwatch_event_rule.redshift_copy_statement", "aws_cloudwatch_event_target.redshift_copy_statement"],
+    "RedshiftCopySweepRule": ["aws_cloudwatch_event_rule.redshift_copy_sweep", "aws_cloudwatch_event_target.redshift_copy_sweep"],
+    "RedshiftCopyManifestPermission": ["aws_lambda_permission.redshift_copy_manifest"],
+    "RedshiftCopyStatementPermission": ["aws_lambda_permission.redshift_copy_statement"],
+    "RedshiftCopySweepPermission": ["aws_lambda_permission.redshift_copy_sweep"],
+    "LoadSweepSchedule": ["aws_scheduler_schedule.load_sweep"],
 }
 
 TYPES = {
@@ -131,7 +156,10 @@ TYPES = {
 }
 
 # IAM statements allowed a "*" resource: X-Ray has no resource-level permissions.
-WILDCARD_SIDS = {"Tracing"}
+# FollowOwnStatements: DescribeStatement / GetStatementResult have no resource-level
+# permissions; a statement-owner condition scopes them instead. EmrWithoutResourceLevel:
+# EMR's RunJobFlow and ListClusters have no resource-level permissions.
+WILDCARD_SIDS = {"Tracing", "FollowOwnStatements", "EmrWithoutResourceLevel"}
 
 NORM = model.Normaliser(SAM, TF, CORRESPONDENCE)
 RESOURCES = SAM["Resources"]
@@ -321,6 +349,18 @@ class Functions(unittest.TestCase):
             with self.subTest(function=sam_id):
                 self.assertEqual(tf_keys, set(sam_vars))
 
+    def test_kafka_credentials_are_never_in_the_environment(self):
+        """ingest-api reads its Kafka SASL credentials from Secrets Manager at cold start: both
+        templates pass only the secret's ARN, and Terraform never reads the secret (which would
+        put it in the state)."""
+        sam_vars = props("IngestApiFunction")["Environment"]["Variables"]
+        tf_keys = self._tf_env_keys(tf_body("IngestApiFunction"))
+        for keys in (set(sam_vars), tf_keys):
+            self.assertIn("KAFKA_SASL_SECRET_ARN", keys)
+            self.assertFalse({"KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"} & keys)
+        self.assertNotIn("resolve:secretsmanager", json.dumps(sam_vars))
+        self.assertFalse([d for d in TF.data if d.startswith("aws_secretsmanager_secret_version.")])
+
     def test_environment_variables_are_ones_the_functions_read(self):
         """Every variable the templates set is documented by the function (its README's table)
         or by the core's shared configuration (root README), so a misspelt name fails here
@@ -415,8 +455,18 @@ class Tables(unittest.TestCase):
         names = {sam_name(r["Properties"]["TableName"]) for r in sam_of_type("AWS::DynamoDB::Table").values()}
         self.assertEqual(
             names,
-            {"shopstream-<env>-purchase-orders", "shopstream-<env>-customer-profiles", "shopstream-<env>-idempotency"},
+            {"shopstream-<env>-purchase-orders", "shopstream-<env>-customer-profiles", "shopstream-<env>-idempotency", "shopstream-<env>-batches"},
         )
+
+    def test_batch_ledger_index(self):
+        """shopstream::ledger lists batches by state through the by_state index."""
+        (index,) = props("BatchesTable")["GlobalSecondaryIndexes"]
+        tf_index = block(tf_body("BatchesTable"), "global_secondary_index")
+        self.assertEqual(index["IndexName"], "by_state")
+        self.assertEqual(tf_index["name"], index["IndexName"])
+        keys = {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]}
+        self.assertEqual((tf_index["hash_key"], tf_index["range_key"]), (keys["HASH"], keys["RANGE"]))
+        self.assertEqual(tf_index["projection_type"], index["Projection"]["ProjectionType"])
 
 
 class QueuesTopicBusBucket(unittest.TestCase):

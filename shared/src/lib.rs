@@ -3,7 +3,8 @@
 //! Pure logic — records ([`record`]), decoding ([`decode`]), validation ([`validate`]),
 //! cleaning ([`clean`]), fraud scoring ([`fraud`]), Parquet and quarantine encoding
 //! ([`columnar`], [`quarantine`]), the lake's key layout ([`lake`]) and configuration
-//! ([`config`]) — plus thin helpers for AWS clients ([`aws`]), CloudWatch metrics
+//! ([`config`]), the batch ledger's states and events ([`ledger`]) and gold manifests
+//! ([`manifest`]) — plus thin helpers for AWS clients ([`aws`]), CloudWatch metrics
 //! ([`metrics`]) and partial batch responses ([`batch`]). Pure modules never touch the network.
 
 #[cfg(feature = "aws")]
@@ -20,14 +21,17 @@ pub mod dedupe;
 pub mod fraud;
 pub mod geo;
 pub mod lake;
+pub mod ledger;
 #[cfg(feature = "aws")]
 pub mod logging;
+pub mod manifest;
 pub mod metrics;
 pub mod money;
 pub mod profile;
 pub mod quarantine;
 pub mod reason;
 pub mod record;
+pub mod sql_subset;
 pub mod timestamp;
 pub mod validate;
 

@@ -128,6 +128,7 @@ fn invocation(port: u16, _dir: &Path) -> Invocation {
         ],
         envs: Vec::new(),
         env_remove: Vec::new(),
+        run_as: None,
     }
 }
 

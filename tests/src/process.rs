@@ -63,6 +63,7 @@ pub(crate) struct ServerProcess {
     child: Child,
     log_path: PathBuf,
     stopped: bool,
+    graceful_stop: Option<GracefulStop>,
     // Removed after the child is dead: `Drop::drop` runs before the fields are dropped.
     _dir: TempDir,
 }
@@ -74,14 +75,21 @@ impl ServerProcess {
     /// The child gets its own process group, so killing the group also kills anything it
     /// forks, and (on Linux) a parent-death signal, so it dies with the thread that started it
     /// even if the test process is killed without unwinding (Ctrl-C, a runner timeout).
+    ///
+    /// With `run_as`, `dir` is handed to that user and the child runs under its uid and gid
+    /// (the caller must be root).
     pub(crate) fn spawn(
         name: &'static str,
         program: &Path,
         args: &[OsString],
         envs: &[(&str, &str)],
         env_remove: &[&str],
+        run_as: Option<&RunAs>,
         dir: TempDir,
     ) -> Result<Self> {
+        if let Some(user) = run_as {
+            user.own(dir.path())?;
+        }
         let log_path = dir.path().join(format!("{name}.log"));
         let log = File::create(&log_path)
             .with_context(|| format!("creating {name} log file {}", log_path.display()))?;
@@ -100,6 +108,9 @@ impl ServerProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log_for_stderr));
+        if let Some(user) = run_as {
+            user.apply(&mut command);
+        }
         isolate(&mut command);
 
         let child = command
@@ -110,8 +121,16 @@ impl ServerProcess {
             child,
             log_path,
             stopped: false,
+            graceful_stop: None,
             _dir: dir,
         })
+    }
+
+    /// Makes [`stop`](Self::stop) first send `signal` to the child alone and wait up to
+    /// `grace` for it to exit, so a server can release what SIGKILL would leak (PostgreSQL's
+    /// System V shared memory segment), before the process group is killed.
+    pub(crate) fn stop_gracefully_with(&mut self, signal: i32, grace: Duration) {
+        self.graceful_stop = Some(GracefulStop { signal, grace });
     }
 
     /// The child's process id.
@@ -152,6 +171,9 @@ impl ServerProcess {
             return;
         }
         self.stopped = true;
+        if let Some(graceful) = self.graceful_stop {
+            self.signal_and_wait(graceful);
+        }
         // Only while the child is unreaped is its pid (its group id) certainly still ours.
         if matches!(self.child.try_wait(), Ok(None)) {
             kill_group(self.child.id());
@@ -160,6 +182,112 @@ impl ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+impl ServerProcess {
+    fn signal_and_wait(&mut self, graceful: GracefulStop) {
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return;
+        }
+        signal_process(self.child.id(), graceful.signal);
+        let deadline = Instant::now() + graceful.grace;
+        while Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// How [`ServerProcess::stop`] asks the child to exit before killing its group.
+#[derive(Debug, Clone, Copy)]
+struct GracefulStop {
+    signal: i32,
+    grace: Duration,
+}
+
+/// An unprivileged OS user a server runs as when the tests run as root (PostgreSQL refuses
+/// to run as root).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RunAs {
+    pub(crate) name: String,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+}
+
+impl RunAs {
+    /// Looks `name` up in the user database; `None` if there is no such user.
+    #[cfg(unix)]
+    pub(crate) fn lookup(name: &str) -> Result<Option<Self>> {
+        let c_name = std::ffi::CString::new(name)
+            .with_context(|| format!("user name {name:?} contains a NUL byte"))?;
+        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut buffer = vec![0 as libc::c_char; 16 * 1024];
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: every pointer refers to live, correctly sized storage owned by this frame;
+        // getpwnam_r writes only into `entry` and `buffer` and sets `found`.
+        let status = unsafe {
+            libc::getpwnam_r(
+                c_name.as_ptr(),
+                &mut entry,
+                buffer.as_mut_ptr(),
+                buffer.len(),
+                &mut found,
+            )
+        };
+        if status != 0 {
+            return Err(std::io::Error::from_raw_os_error(status))
+                .with_context(|| format!("looking up user {name}"));
+        }
+        if found.is_null() {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            name: name.to_owned(),
+            uid: entry.pw_uid,
+            gid: entry.pw_gid,
+        }))
+    }
+
+    #[cfg(not(unix))]
+    pub(crate) fn lookup(_name: &str) -> Result<Option<Self>> {
+        Ok(None)
+    }
+
+    /// Gives `path` to this user, so the server can write in it.
+    #[cfg(unix)]
+    pub(crate) fn own(&self, path: &Path) -> Result<()> {
+        std::os::unix::fs::chown(path, Some(self.uid), Some(self.gid))
+            .with_context(|| format!("handing {} to user {}", path.display(), self.name))
+    }
+
+    #[cfg(not(unix))]
+    pub(crate) fn own(&self, _path: &Path) -> Result<()> {
+        Ok(())
+    }
+
+    /// Runs `command` as this user (std drops the supplementary groups when root sets a uid).
+    #[cfg(unix)]
+    pub(crate) fn apply(&self, command: &mut Command) {
+        use std::os::unix::process::CommandExt;
+        command.uid(self.uid).gid(self.gid);
+    }
+
+    #[cfg(not(unix))]
+    pub(crate) fn apply(&self, _command: &mut Command) {}
+}
+
+/// Whether this process runs as root (effective uid 0).
+#[cfg(unix)]
+pub(crate) fn running_as_root() -> bool {
+    // SAFETY: plain system call without arguments.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[cfg(not(unix))]
+pub(crate) fn running_as_root() -> bool {
+    false
 }
 
 impl Drop for ServerProcess {
@@ -178,7 +306,7 @@ impl Drop for ServerProcess {
 }
 
 #[cfg(unix)]
-fn isolate(command: &mut Command) {
+pub(crate) fn isolate(command: &mut Command) {
     use std::os::unix::process::CommandExt;
     command.process_group(0);
     #[cfg(target_os = "linux")]
@@ -202,10 +330,10 @@ fn isolate(command: &mut Command) {
 }
 
 #[cfg(not(unix))]
-fn isolate(_command: &mut Command) {}
+pub(crate) fn isolate(_command: &mut Command) {}
 
 #[cfg(unix)]
-fn kill_group(pid: u32) {
+pub(crate) fn kill_group(pid: u32) {
     if let Ok(pgid) = libc::pid_t::try_from(pid) {
         // SAFETY: plain system call. The caller checked the child is not yet reaped, and it
         // leads its own group (process_group(0)), so this signals only it and its descendants.
@@ -216,7 +344,20 @@ fn kill_group(pid: u32) {
 }
 
 #[cfg(not(unix))]
-fn kill_group(_pid: u32) {}
+pub(crate) fn kill_group(_pid: u32) {}
+
+#[cfg(unix)]
+fn signal_process(pid: u32, signal: i32) {
+    if let Ok(pid) = libc::pid_t::try_from(pid) {
+        // SAFETY: plain system call; the caller checked the child is not yet reaped.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn signal_process(_pid: u32, _signal: i32) {}
 
 /// How a server is invoked once its port and directory are known.
 #[derive(Debug, Default)]
@@ -227,6 +368,8 @@ pub(crate) struct Invocation {
     pub(crate) envs: Vec<(&'static str, String)>,
     /// Environment variables to unset.
     pub(crate) env_remove: Vec<&'static str>,
+    /// The user to run the server as, if not the caller.
+    pub(crate) run_as: Option<RunAs>,
 }
 
 /// Parameters shared by the emulator starters.
@@ -274,10 +417,18 @@ where
             args,
             envs,
             env_remove,
+            run_as,
         } = invocation(port, dir.path());
         let env_refs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let mut process =
-            ServerProcess::spawn(name, &options.program, &args, &env_refs, &env_remove, dir)?;
+        let mut process = ServerProcess::spawn(
+            name,
+            &options.program,
+            &args,
+            &env_refs,
+            &env_remove,
+            run_as.as_ref(),
+            dir,
+        )?;
 
         let deadline = Instant::now() + options.startup_timeout;
         loop {

@@ -141,6 +141,7 @@ fn invocation(port: u16, _dir: &Path) -> Invocation {
         .collect(),
         envs: Vec::new(),
         env_remove: IGNORED_ENV.to_vec(),
+        run_as: None,
     }
 }
 

@@ -165,7 +165,8 @@ pub fn run_benchmarks(budget: Duration) -> Result<BenchReport> {
         config: IngestConfig::with_sink(SinkConfig::Kinesis {
             stream: "bench".into(),
         }),
-        sink: DiscardSink,
+        events_sink: DiscardSink,
+        orders_sink: DiscardSink,
         idempotency: None,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -490,7 +490,8 @@ async fn http_target_goes_through_the_real_ingest_api_to_kinesis() {
             config: IngestConfig::with_sink(SinkConfig::Kinesis {
                 stream: "api-events".into(),
             }),
-            sink: KinesisSink::new(kinesis.clone(), "api-events"),
+            events_sink: KinesisSink::new(kinesis.clone(), "api-events"),
+            orders_sink: KinesisSink::new(kinesis.clone(), "api-events"),
             idempotency: None,
         },
         handler: tokio::sync::Mutex::new(()),

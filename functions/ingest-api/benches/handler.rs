@@ -74,7 +74,8 @@ fn deps() -> Deps<DiscardSink> {
         config: IngestConfig::with_sink(SinkConfig::Kinesis {
             stream: "bench".into(),
         }),
-        sink: DiscardSink,
+        events_sink: DiscardSink,
+        orders_sink: DiscardSink,
         idempotency: None,
     }
 }

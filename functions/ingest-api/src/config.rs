@@ -12,7 +12,7 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 pub const DEFAULT_MAX_RECORDS: usize = 500;
 pub const DEFAULT_ORDERS_TABLE: &str = "purchase_orders";
 
-/// Where accepted records go.
+/// Where the accepted records of one route go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SinkConfig {
     Kinesis { stream: String },
@@ -37,6 +37,16 @@ pub enum SaslMechanism {
     ScramSha512,
 }
 
+/// SASL for the Kafka sink: the mechanism, and the Secrets Manager secret holding
+/// `{"username", "password"}` (read at cold start and again after an authentication failure;
+/// the credentials themselves are never in the environment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaSasl {
+    pub mechanism: SaslMechanism,
+    pub secret_arn: String,
+}
+
+/// Credentials read from the secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SaslCredentials {
     pub mechanism: SaslMechanism,
@@ -69,7 +79,7 @@ pub struct KafkaConfig {
     pub tls: bool,
     /// PEM bundle to trust instead of the system roots.
     pub tls_ca_file: Option<String>,
-    pub sasl: Option<SaslCredentials>,
+    pub sasl: Option<KafkaSasl>,
     pub compression: KafkaCompression,
     /// How long one produce may keep retrying internally before the record counts as failed.
     pub request_deadline: Duration,
@@ -117,7 +127,10 @@ impl RetryPolicy {
 
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
-    pub sink: SinkConfig,
+    /// Sink of `POST /v1/events` (`EVENTS_SINK`: Kinesis or Kafka).
+    pub events_sink: SinkConfig,
+    /// Sink of `POST /v1/orders` (`ORDERS_SINK`: DynamoDB, Kinesis or Kafka).
+    pub orders_sink: SinkConfig,
     pub idempotency: Option<IdempotencyConfig>,
     pub max_body_bytes: usize,
     pub max_records: usize,
@@ -127,10 +140,12 @@ pub struct IngestConfig {
 }
 
 impl IngestConfig {
-    /// A configuration with defaults and the given sink (tests, benchmarks, local runs).
+    /// A configuration with defaults and the given sink for both routes (tests, benchmarks,
+    /// local runs).
     pub fn with_sink(sink: SinkConfig) -> Self {
         IngestConfig {
-            sink,
+            events_sink: sink.clone(),
+            orders_sink: sink,
             idempotency: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_records: DEFAULT_MAX_RECORDS,
@@ -141,29 +156,41 @@ impl IngestConfig {
     }
 
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let sink = match env
-            .optional("INGEST_SINK")
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("kinesis") => SinkConfig::Kinesis {
-                stream: env.required("KINESIS_STREAM_NAME")?.to_owned(),
-            },
-            Some("kafka") => SinkConfig::Kafka(kafka_from_env(env)?),
-            Some("dynamodb") => SinkConfig::DynamoDb {
-                table: env
-                    .optional("ORDERS_TABLE")
-                    .unwrap_or(DEFAULT_ORDERS_TABLE)
-                    .to_owned(),
-            },
-            Some(other) => {
-                return Err(ConfigError::invalid(
-                    "INGEST_SINK",
-                    other,
-                    "expected kinesis, kafka or dynamodb",
-                ))
-            }
+        if let Some(value) = env.optional("INGEST_SINK") {
+            return Err(ConfigError::invalid(
+                "INGEST_SINK",
+                value,
+                "replaced by EVENTS_SINK (kinesis | kafka) and ORDERS_SINK (dynamodb | kinesis | kafka)",
+            ));
+        }
+        let events_kind = sink_kind(
+            env,
+            "EVENTS_SINK",
+            SinkKind::Kinesis,
+            &[SinkKind::Kinesis, SinkKind::Kafka],
+        )?;
+        let orders_kind = sink_kind(
+            env,
+            "ORDERS_SINK",
+            SinkKind::DynamoDb,
+            &[SinkKind::DynamoDb, SinkKind::Kinesis, SinkKind::Kafka],
+        )?;
+        let sink = |kind: SinkKind| -> Result<SinkConfig, ConfigError> {
+            Ok(match kind {
+                SinkKind::Kinesis => SinkConfig::Kinesis {
+                    stream: env.required("KINESIS_STREAM_NAME")?.to_owned(),
+                },
+                SinkKind::Kafka => SinkConfig::Kafka(kafka_from_env(env)?),
+                SinkKind::DynamoDb => SinkConfig::DynamoDb {
+                    table: env
+                        .optional("ORDERS_TABLE")
+                        .unwrap_or(DEFAULT_ORDERS_TABLE)
+                        .to_owned(),
+                },
+            })
         };
+        let events_sink = sink(events_kind)?;
+        let orders_sink = sink(orders_kind)?;
         let idempotency = match env.optional("IDEMPOTENCY_TABLE") {
             None => None,
             Some(table) => Some(IdempotencyConfig {
@@ -211,7 +238,8 @@ impl IngestConfig {
             max_backoff: Duration::from_millis(env.parse_or("SINK_MAX_BACKOFF_MS", 1_000u64)?),
         };
         Ok(IngestConfig {
-            sink,
+            events_sink,
+            orders_sink,
             idempotency,
             max_body_bytes,
             max_records,
@@ -220,6 +248,43 @@ impl IngestConfig {
             validation: ValidationRules::from_env(env)?,
         })
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SinkKind {
+    Kinesis,
+    Kafka,
+    DynamoDb,
+}
+
+impl SinkKind {
+    fn name(self) -> &'static str {
+        match self {
+            SinkKind::Kinesis => "kinesis",
+            SinkKind::Kafka => "kafka",
+            SinkKind::DynamoDb => "dynamodb",
+        }
+    }
+}
+
+fn sink_kind(
+    env: &Env,
+    name: &str,
+    default: SinkKind,
+    allowed: &[SinkKind],
+) -> Result<SinkKind, ConfigError> {
+    let Some(value) = env.optional(name) else {
+        return Ok(default);
+    };
+    let lower = value.to_ascii_lowercase();
+    allowed
+        .iter()
+        .copied()
+        .find(|kind| kind.name() == lower)
+        .ok_or_else(|| {
+            let names: Vec<&str> = allowed.iter().map(|k| k.name()).collect();
+            ConfigError::invalid(name, value, format!("expected {}", names.join(", ")))
+        })
 }
 
 fn positive_seconds(env: &Env, name: &str, default: u64) -> Result<Duration, ConfigError> {
@@ -272,10 +337,18 @@ fn kafka_from_env(env: &Env) -> Result<KafkaConfig, ConfigError> {
                 ))
             }
         };
-        Some(SaslCredentials {
+        for name in ["KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"] {
+            if env.optional(name).is_some() {
+                return Err(ConfigError::invalid(
+                    name,
+                    "<redacted>",
+                    "credentials are not read from the environment; put them in a Secrets Manager secret {\"username\",\"password\"} and set KAFKA_SASL_SECRET_ARN",
+                ));
+            }
+        }
+        Some(KafkaSasl {
             mechanism,
-            username: env.required("KAFKA_SASL_USERNAME")?.to_owned(),
-            password: env.required("KAFKA_SASL_PASSWORD")?.to_owned(),
+            secret_arn: env.required("KAFKA_SASL_SECRET_ARN")?.to_owned(),
         })
     } else {
         None
@@ -318,15 +391,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinesis_is_the_default_and_needs_a_stream() {
+    fn events_go_to_kinesis_and_orders_to_dynamodb_by_default() {
         let err = IngestConfig::from_env(&Env::default()).unwrap_err();
         assert_eq!(err.variable(), "KINESIS_STREAM_NAME");
         let config =
             IngestConfig::from_env(&Env::from_pairs([("KINESIS_STREAM_NAME", "events")])).unwrap();
         assert_eq!(
-            config.sink,
+            config.events_sink,
             SinkConfig::Kinesis {
                 stream: "events".into()
+            }
+        );
+        assert_eq!(
+            config.orders_sink,
+            SinkConfig::DynamoDb {
+                table: DEFAULT_ORDERS_TABLE.into()
             }
         );
         assert_eq!(config.max_records, 500);
@@ -335,45 +414,104 @@ mod tests {
     }
 
     #[test]
-    fn kafka_with_scram_over_tls() {
+    fn each_route_chooses_its_sink() {
+        let config = IngestConfig::from_env(&Env::from_pairs([
+            ("KINESIS_STREAM_NAME", "events"),
+            ("ORDERS_SINK", "Kinesis"),
+        ]))
+        .unwrap();
+        assert_eq!(config.orders_sink, config.events_sink);
+        // Orders alone on DynamoDB need no stream when events go to Kafka.
+        let config = IngestConfig::from_env(&Env::from_pairs([
+            ("EVENTS_SINK", "kafka"),
+            ("KAFKA_BOOTSTRAP_SERVERS", "b:9092"),
+            ("KAFKA_TOPIC", "events"),
+            ("ORDERS_TABLE", "orders"),
+        ]))
+        .unwrap();
+        assert_eq!(config.events_sink.name(), "kafka");
+        assert_eq!(
+            config.orders_sink,
+            SinkConfig::DynamoDb {
+                table: "orders".into()
+            }
+        );
+    }
+
+    #[test]
+    fn kafka_with_scram_over_tls_names_only_the_secret() {
         let env = Env::from_pairs([
-            ("INGEST_SINK", "kafka"),
+            ("EVENTS_SINK", "kafka"),
+            ("ORDERS_SINK", "kafka"),
             ("KAFKA_BOOTSTRAP_SERVERS", "b-1:9096, b-2:9096"),
             ("KAFKA_TOPIC", "events"),
             ("KAFKA_SECURITY_PROTOCOL", "sasl_ssl"),
-            ("KAFKA_SASL_USERNAME", "ingest"),
-            ("KAFKA_SASL_PASSWORD", "s3cret"),
+            (
+                "KAFKA_SASL_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:1:secret:kafka",
+            ),
         ]);
         let config = IngestConfig::from_env(&env).unwrap();
-        let SinkConfig::Kafka(kafka) = config.sink else {
+        let SinkConfig::Kafka(kafka) = config.events_sink else {
             panic!("expected kafka");
         };
         assert_eq!(kafka.bootstrap_servers, vec!["b-1:9096", "b-2:9096"]);
         assert!(kafka.tls);
         let sasl = kafka.sasl.clone().unwrap();
         assert_eq!(sasl.mechanism, SaslMechanism::ScramSha512);
-        assert!(
-            !format!("{kafka:?}").contains("s3cret"),
-            "password must not be logged"
+        assert_eq!(
+            sasl.secret_arn,
+            "arn:aws:secretsmanager:us-east-1:1:secret:kafka"
         );
+        assert_eq!(config.orders_sink, SinkConfig::Kafka(kafka));
+    }
+
+    #[test]
+    fn credentials_in_the_environment_are_refused_and_never_echoed() {
+        let env = Env::from_pairs([
+            ("EVENTS_SINK", "kafka"),
+            ("KAFKA_BOOTSTRAP_SERVERS", "b:9096"),
+            ("KAFKA_TOPIC", "t"),
+            ("KAFKA_SECURITY_PROTOCOL", "SASL_SSL"),
+            ("KAFKA_SASL_SECRET_ARN", "arn:secret"),
+            ("KAFKA_SASL_PASSWORD", "s3cret"),
+        ]);
+        let err = IngestConfig::from_env(&env).unwrap_err();
+        assert_eq!(err.variable(), "KAFKA_SASL_PASSWORD");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        let credentials = SaslCredentials {
+            mechanism: SaslMechanism::Plain,
+            username: "u".into(),
+            password: "s3cret".into(),
+        };
+        assert!(!format!("{credentials:?}").contains("s3cret"));
     }
 
     #[test]
     fn errors_name_the_variable() {
         for (pairs, variable) in [
-            (vec![("INGEST_SINK", "sqs")], "INGEST_SINK"),
+            (vec![("INGEST_SINK", "kinesis")], "INGEST_SINK"),
             (
-                vec![("INGEST_SINK", "kafka"), ("KAFKA_TOPIC", "t")],
+                vec![("KINESIS_STREAM_NAME", "s"), ("EVENTS_SINK", "dynamodb")],
+                "EVENTS_SINK",
+            ),
+            (
+                vec![("KINESIS_STREAM_NAME", "s"), ("ORDERS_SINK", "sqs")],
+                "ORDERS_SINK",
+            ),
+            (vec![("ORDERS_SINK", "kinesis")], "KINESIS_STREAM_NAME"),
+            (
+                vec![("EVENTS_SINK", "kafka"), ("KAFKA_TOPIC", "t")],
                 "KAFKA_BOOTSTRAP_SERVERS",
             ),
             (
                 vec![
-                    ("INGEST_SINK", "kafka"),
+                    ("EVENTS_SINK", "kafka"),
                     ("KAFKA_BOOTSTRAP_SERVERS", "b:9092"),
                     ("KAFKA_TOPIC", "t"),
                     ("KAFKA_SECURITY_PROTOCOL", "SASL_SSL"),
                 ],
-                "KAFKA_SASL_USERNAME",
+                "KAFKA_SASL_SECRET_ARN",
             ),
             (
                 vec![("KINESIS_STREAM_NAME", "s"), ("MAX_BODY_BYTES", "lots")],

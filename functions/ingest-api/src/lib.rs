@@ -1,11 +1,13 @@
 //! ingest-api: the Lambda behind API Gateway that validates e-commerce events and puts the valid
-//! ones on the stream (Kinesis by default, Kafka, or the DynamoDB orders table).
+//! ones in each route's sink: `POST /v1/events` on Kinesis (default) or Kafka, `POST /v1/orders`
+//! in the DynamoDB orders table (default), Kinesis or Kafka.
 //!
 //! [`handler`] is what `main` hands to the Lambda runtime; tests, benchmarks and the local
 //! runner call the same function. Modules, by responsibility:
-//! [`routing`], [`request`] (both API Gateway payload formats), [`body`] (content type, size,
-//! splitting), [`records`] / [`orders`] (judging records with the core), [`response`],
-//! [`sink`] (Kinesis, Kafka, DynamoDB, and retries), [`idempotency`], [`metrics`].
+//! [`routing`], [`request`] (both API Gateway payload formats), [`principal`] (the caller),
+//! [`body`] (content type, size, splitting), [`records`] / [`orders`] (judging records with the
+//! core), [`response`], [`sink`] (Kinesis, Kafka, DynamoDB, and retries), [`secrets`] (Kafka
+//! credentials from Secrets Manager), [`idempotency`], [`metrics`].
 
 pub mod body;
 pub mod config;
@@ -13,15 +15,17 @@ pub mod error;
 pub mod idempotency;
 pub mod metrics;
 pub mod orders;
+pub mod principal;
 pub mod records;
 pub mod request;
 pub mod response;
 pub mod routing;
+pub mod secrets;
 pub mod sink;
 
 use chrono::{DateTime, Utc};
 use error::ApiError;
-use idempotency::{Begin, IdempotencyStore, StoredResponse};
+use idempotency::{Begin, IdempotencyStore, Lease, StoredResponse};
 use lambda_runtime::LambdaEvent;
 use metrics::RequestMetrics;
 use records::{IdSource, Judge, Prepared, Refused};
@@ -30,7 +34,7 @@ use response::HttpResponse;
 use routing::Route;
 use shopstream::metrics::MetricSet;
 use shopstream::reason::{RejectReason, Rejection};
-use sink::Sink;
+use sink::{Failure, Progress, Sink};
 use std::time::Instant;
 
 pub use config::IngestConfig;
@@ -40,10 +44,23 @@ pub use response::ApiResponse;
 /// Everything built once at cold start.
 pub struct Deps<S> {
     pub config: IngestConfig,
-    pub sink: S,
+    /// Where `POST /v1/events` puts its records.
+    pub events_sink: S,
+    /// Where `POST /v1/orders` puts its records.
+    pub orders_sink: S,
     /// Present when `IDEMPOTENCY_TABLE` is set; without it the header is accepted but not
     /// enforced.
     pub idempotency: Option<IdempotencyStore>,
+}
+
+impl<S: Sink> Deps<S> {
+    /// The sink of a record route.
+    pub fn sink(&self, route: Route) -> &S {
+        match route {
+            Route::Orders => &self.orders_sink,
+            Route::Events | Route::Health => &self.events_sink,
+        }
+    }
 }
 
 /// The Lambda handler: answers the request and emits its EMF metrics. Bad input never makes
@@ -67,7 +84,7 @@ pub async fn handle<S: Sink>(
 ) -> (ApiResponse, MetricSet) {
     let request = HttpRequest::from_event(event);
     let request_id = request.request_id.clone().or(fallback_request_id);
-    let mut metrics = RequestMetrics::new(deps.sink.name());
+    let mut metrics = RequestMetrics::new();
     if let Some(id) = &request_id {
         metrics.request_id(id);
     }
@@ -99,6 +116,26 @@ fn idempotency_key(request: &HttpRequest) -> Result<Option<&str>, ApiError> {
     }
 }
 
+/// Tells the lease which records (by body index) each sink attempt delivered.
+struct LeaseProgress<'a> {
+    store: &'a IdempotencyStore,
+    lease: &'a Lease,
+    records: &'a [Prepared],
+}
+
+impl Progress for LeaseProgress<'_> {
+    async fn delivered(&self, positions: &[usize]) {
+        let indices: Vec<usize> = positions
+            .iter()
+            .filter_map(|&p| self.records.get(p).map(|r| r.index))
+            .collect();
+        if let Err(error) = self.store.record_delivered(self.lease, &indices).await {
+            // This response stays right; only a crash before it completes would re-send them.
+            tracing::warn!(%error, "could not record delivered records in the lease");
+        }
+    }
+}
+
 async fn process<S: Sink>(
     deps: &Deps<S>,
     request: &HttpRequest,
@@ -109,8 +146,13 @@ async fn process<S: Sink>(
     let route = routing::route(&request.method, &request.path)?;
     metrics.route(route);
     if route == Route::Health {
-        return Ok(HttpResponse::health(deps.sink.name()));
+        return Ok(HttpResponse::health(
+            deps.events_sink.name(),
+            deps.orders_sink.name(),
+        ));
     }
+    let sink = deps.sink(route);
+    metrics.sink(sink.name());
     let format = body::body_format(request.header("content-type"))?;
     let bytes = request.body_bytes(config.max_body_bytes)?;
     let text = body::body_text(&bytes)?;
@@ -119,8 +161,9 @@ async fn process<S: Sink>(
     let fingerprint = key.map(|_| idempotency::fingerprint(&request.method, &request.path, &bytes));
 
     let ids = match (key, &fingerprint) {
+        // The principal is part of the seed: two producers never get each other's ids.
         (Some(key), Some(fingerprint)) => IdSource::Derived {
-            seed: format!("{key}\n{fingerprint}"),
+            seed: format!("{}\n{key}\n{fingerprint}", request.principal.scope()),
         },
         _ => IdSource::Random,
     };
@@ -128,7 +171,7 @@ async fn process<S: Sink>(
         now,
         rules: &config.validation,
         ids,
-        max_record_bytes: deps.sink.max_record_bytes(),
+        max_record_bytes: sink.max_record_bytes(),
     };
     let judged = match route {
         Route::Orders => judge.orders(items, config.max_installments),
@@ -142,7 +185,13 @@ async fn process<S: Sink>(
     let lease = match (&deps.idempotency, key, &fingerprint) {
         (Some(store), Some(key), Some(fingerprint)) => {
             match store
-                .begin(route.name(), key, fingerprint, now.timestamp())
+                .begin(
+                    route.name(),
+                    &request.principal,
+                    key,
+                    fingerprint,
+                    now.timestamp(),
+                )
                 .await
             {
                 Ok(Begin::Proceed(lease)) => Some((store, lease, fingerprint)),
@@ -155,22 +204,40 @@ async fn process<S: Sink>(
                 }
                 Ok(Begin::InProgress) => return Err(ApiError::IdempotencyInProgress),
                 Ok(Begin::KeyReused) => return Err(ApiError::IdempotencyKeyReused),
-                Err(error) => {
-                    let body = serde_json::json!({"error": "idempotency_unavailable", "message": error.to_string()});
-                    return Ok(HttpResponse::json(503, body).with_header("retry-after", "1"));
-                }
+                Err(error) => return Ok(HttpResponse::idempotency_unavailable(&error)),
             }
         }
         _ => None,
     };
 
+    // Records an earlier attempt of this request delivered are not sent again.
+    let (previous, to_send): (Vec<Prepared>, Vec<Prepared>) = match &lease {
+        Some((_, lease, _)) if !lease.delivered.is_empty() => judged
+            .accepted
+            .iter()
+            .cloned()
+            .partition(|r| lease.delivered.contains(&r.index)),
+        _ => (Vec::new(), judged.accepted.clone()),
+    };
+    metrics.resumed(previous.len());
+
     let started = Instant::now();
-    let delivery = sink::deliver(&deps.sink, &judged.accepted, config.retry).await;
+    let delivery = match &lease {
+        Some((store, lease, _)) => {
+            let progress = LeaseProgress {
+                store,
+                lease,
+                records: &to_send,
+            };
+            sink::deliver_with_progress(sink, &to_send, config.retry, &progress).await
+        }
+        None => sink::deliver(sink, &to_send, config.retry).await,
+    };
     metrics.delivery(&delivery, started.elapsed());
 
     let mut refused = judged.refused.clone();
     for &position in &delivery.duplicates {
-        let record = &judged.accepted[position];
+        let record = &to_send[position];
         refused.push(Refused::new(
             record.index,
             None,
@@ -183,32 +250,34 @@ async fn process<S: Sink>(
         ));
     }
     refused.sort_by_key(|r| r.index);
-    let delivered: Vec<&Prepared> = delivery
-        .delivered
+    let mut delivered: Vec<&Prepared> = previous
         .iter()
-        .map(|&p| &judged.accepted[p])
+        .chain(delivery.delivered.iter().map(|&p| &to_send[p]))
         .collect();
+    delivered.sort_by_key(|r| r.index);
     let response = if delivery.failed.is_empty() {
         HttpResponse::outcome(&delivered, &refused)
     } else {
-        let failed: Vec<(&Prepared, String)> = delivery
+        let failed: Vec<(&Prepared, &Failure)> = delivery
             .failed
             .iter()
-            .map(|(position, error)| (&judged.accepted[*position], error.clone()))
+            .map(|failure| (&to_send[failure.position], failure))
             .collect();
         tracing::error!(
-            sink = deps.sink.name(),
+            sink = sink.name(),
             failed = failed.len(),
+            permanent = failed.iter().filter(|(_, f)| !f.retryable).count(),
             "records could not be written"
         );
         HttpResponse::sink_failure(&delivered, &failed, &refused)
     };
 
     if let Some((store, lease, fingerprint)) = lease {
-        // A failed write is released so that the caller's retry runs again (with the same
-        // derived event ids); anything else is kept and replayed.
-        let finished = if response.status == 503 {
-            store.release(&lease).await
+        // A failed request releases its key, keeping what it delivered, so that the caller's
+        // retry runs again (with the same derived event ids) and sends only the rest; anything
+        // else is kept and replayed.
+        let finished = if response.status >= 500 {
+            store.release(&lease, now.timestamp()).await
         } else {
             let stored = StoredResponse {
                 status: response.status,

@@ -1,9 +1,8 @@
 //! Bootstrap only: read the configuration once, build the clients once, run the handler.
 
 use anyhow::Context;
-use ingest_api::config::{IngestConfig, SinkConfig};
+use ingest_api::config::IngestConfig;
 use ingest_api::idempotency::IdempotencyStore;
-use ingest_api::sink::{AnySink, DynamoDbSink, KafkaSink, KinesisSink};
 use ingest_api::{handler, ApiEvent, Deps};
 use lambda_runtime::{service_fn, LambdaEvent};
 use shopstream::config::Env;
@@ -19,27 +18,17 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let env = Env::from_process();
     let config = IngestConfig::from_env(&env).context("invalid configuration")?;
     let sdk = shopstream::aws::load_sdk_config(&env).await;
-    let sink = match &config.sink {
-        SinkConfig::Kinesis { stream } => {
-            AnySink::Kinesis(KinesisSink::new(aws_sdk_kinesis::Client::new(&sdk), stream))
-        }
-        SinkConfig::DynamoDb { table } => AnySink::DynamoDb(DynamoDbSink::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
-            table,
-        )),
-        SinkConfig::Kafka(kafka) => AnySink::Kafka(
-            KafkaSink::connect(kafka)
-                .await
-                .context("connecting to Kafka")?,
-        ),
-    };
+    let (events_sink, orders_sink) = ingest_api::sink::for_routes(&config, &sdk)
+        .await
+        .context("building the sinks")?;
     let idempotency = config
         .idempotency
         .clone()
         .map(|c| IdempotencyStore::new(aws_sdk_dynamodb::Client::new(&sdk), c));
     let deps = Deps {
         config,
-        sink,
+        events_sink,
+        orders_sink,
         idempotency,
     };
     let deps = &deps;

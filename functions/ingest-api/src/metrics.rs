@@ -14,12 +14,28 @@ pub struct RequestMetrics {
     set: MetricSet,
 }
 
+impl Default for RequestMetrics {
+    fn default() -> Self {
+        RequestMetrics::new()
+    }
+}
+
 impl RequestMetrics {
-    pub fn new(sink: &str) -> Self {
+    pub fn new() -> Self {
         let mut set = MetricSet::for_function(FUNCTION);
         set.count("Requests", 1);
-        set.property("sink", sink);
         RequestMetrics { set }
+    }
+
+    pub fn sink(&mut self, sink: &str) {
+        self.set.property("sink", sink);
+    }
+
+    /// Records an earlier attempt of the same idempotent request already delivered.
+    pub fn resumed(&mut self, records: usize) {
+        if records > 0 {
+            self.set.count("RecordsAlreadyDelivered", records);
+        }
     }
 
     pub fn route(&mut self, route: Route) {
@@ -56,6 +72,10 @@ impl RequestMetrics {
         self.set.count("SinkAttempts", delivery.attempts as usize);
         self.set.count("SinkRetriedRecords", delivery.retried);
         self.set.count("SinkFailedRecords", delivery.failed.len());
+        let permanent = delivery.failed.iter().filter(|f| !f.retryable).count();
+        if permanent > 0 {
+            self.set.count("SinkRejectedRecords", permanent);
+        }
         if !delivery.duplicates.is_empty() {
             self.set
                 .count("Rejected_DUPLICATE_EVENT", delivery.duplicates.len());

@@ -1,7 +1,8 @@
 //! The two API Gateway proxy payload formats — REST API (v1) and HTTP API (v2) — reduced to the
-//! few things the API needs: method, path, headers, body and request id.
+//! few things the API needs: method, path, headers, body, request id and the caller.
 
 use crate::error::ApiError;
+use crate::principal::Principal;
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
 use aws_lambda_events::http::HeaderMap;
 use base64::Engine;
@@ -50,6 +51,8 @@ pub struct HttpRequest {
     pub body: Option<String>,
     pub is_base64_encoded: bool,
     pub request_id: Option<String>,
+    /// Who sent it, as the API Gateway authoriser established it.
+    pub principal: Principal,
 }
 
 impl HttpRequest {
@@ -58,6 +61,10 @@ impl HttpRequest {
             ApiEvent::V1(e) => {
                 let e = *e;
                 let stage = e.request_context.stage.clone();
+                let principal = Principal::from_v1(
+                    &e.request_context.authorizer,
+                    e.request_context.identity.user_arn.as_deref(),
+                );
                 let mut headers = e.headers;
                 // REST APIs send every header in multiValueHeaders too; single-value wins.
                 for (name, value) in e.multi_value_headers.iter() {
@@ -73,11 +80,13 @@ impl HttpRequest {
                     body: e.body,
                     is_base64_encoded: e.is_base64_encoded,
                     request_id: e.request_context.request_id,
+                    principal,
                 }
             }
             ApiEvent::V2(e) => {
                 let e = *e;
                 let context = e.request_context;
+                let principal = Principal::from_v2(context.authorizer.as_ref());
                 let raw_path = e
                     .raw_path
                     .or(context.http.path)
@@ -90,6 +99,7 @@ impl HttpRequest {
                     body: e.body,
                     is_base64_encoded: e.is_base64_encoded,
                     request_id: context.request_id,
+                    principal,
                 }
             }
         }

@@ -3,13 +3,17 @@
 //! - 202 `{accepted, accepted_records:[{index, event_id}], rejected:[{index, line?, event_id, reasons}]}`
 //!   when at least one record is in the sink;
 //! - 422 the same with `error: "all_records_rejected"` when every record was refused;
-//! - 503 `{error: "sink_unavailable", failed:[{index, event_id, error}], ...}` when valid
-//!   records could not be written (they are listed; the others are in);
+//! - 503 `{error: "sink_unavailable", failed:[{index, event_id, error, retryable}], ...}` with
+//!   `Retry-After` when valid records could not be written for a reason a retry may fix
+//!   (throttling, timeouts; they are listed, the others are in);
+//! - 500 `{error: "sink_rejected", reason, failed:[...], ...}` without `Retry-After` when the
+//!   sink refused them for a reason no retry fixes (a missing stream, access denied);
 //! - 4xx `{error, message, ...}` for request-level refusals ([`ApiError`]).
 
 use crate::error::ApiError;
 use crate::records::{Prepared, Refused};
 use crate::request::PayloadVersion;
+use crate::sink::Failure;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderName, HeaderValue};
@@ -47,8 +51,11 @@ impl HttpResponse {
         }
     }
 
-    pub fn health(sink: &str) -> Self {
-        HttpResponse::json(200, json!({"status": "ok", "sink": sink}))
+    pub fn health(events_sink: &str, orders_sink: &str) -> Self {
+        HttpResponse::json(
+            200,
+            json!({"status": "ok", "sinks": {"events": events_sink, "orders": orders_sink}}),
+        )
     }
 
     /// The response for a request whose records were all judged and, if any were accepted,
@@ -72,28 +79,64 @@ impl HttpResponse {
         HttpResponse::json(202, body)
     }
 
-    /// Valid records the sink did not take after every retry: 503 with their indices.
+    /// Valid records the sink did not take after every retry, with their indices: 503 and
+    /// `Retry-After` when a retry may help any of them, else 500 with the sink's reason.
     pub fn sink_failure(
         delivered: &[&Prepared],
-        failed: &[(&Prepared, String)],
+        failed: &[(&Prepared, &Failure)],
         refused: &[Refused],
     ) -> Self {
-        let failed: Vec<Value> = failed
+        let transient = failed.iter().any(|(_, failure)| failure.retryable);
+        let listed: Vec<Value> = failed
             .iter()
-            .map(|(record, error)| json!({"index": record.index, "event_id": record.event_id, "error": error}))
+            .map(|(record, failure)| {
+                json!({
+                    "index": record.index,
+                    "event_id": record.event_id,
+                    "error": failure.error,
+                    "retryable": failure.retryable,
+                })
+            })
             .collect();
-        let body = json!({
-            "error": "sink_unavailable",
-            "message": format!(
-                "{} valid record(s) could not be written; resend the records listed in failed[] (the others are stored)",
-                failed.len()
-            ),
+        let mut body = json!({
             "accepted": delivered.len(),
             "accepted_records": accepted_records(delivered),
-            "failed": failed,
+            "failed": listed,
             "rejected": rejected(refused),
         });
-        HttpResponse::json(503, body).with_header("retry-after", "1")
+        let Some(map) = body.as_object_mut() else {
+            return HttpResponse::json(500, body);
+        };
+        if transient {
+            map.insert("error".into(), json!("sink_unavailable"));
+            map.insert("message".into(), json!(format!(
+                "{} valid record(s) could not be written; resend the records listed in failed[] (the others are stored)",
+                failed.len()
+            )));
+            return HttpResponse::json(503, body).with_header("retry-after", "1");
+        }
+        let reason = failed
+            .first()
+            .map(|(_, failure)| failure.error.clone())
+            .unwrap_or_default();
+        map.insert("error".into(), json!("sink_rejected"));
+        map.insert("message".into(), json!(format!(
+            "the sink refused {} valid record(s) for a reason no retry fixes; they are listed in failed[] (the others are stored)",
+            failed.len()
+        )));
+        map.insert("reason".into(), json!(reason));
+        HttpResponse::json(500, body)
+    }
+
+    /// The idempotency table could not be used: 503 with `Retry-After` when that may pass,
+    /// else 500.
+    pub fn idempotency_unavailable(error: &crate::idempotency::StoreError) -> Self {
+        let body = json!({"error": "idempotency_unavailable", "message": error.to_string()});
+        if error.retryable {
+            HttpResponse::json(503, body).with_header("retry-after", "1")
+        } else {
+            HttpResponse::json(500, body)
+        }
     }
 
     /// Puts the response in the proxy format of the request.

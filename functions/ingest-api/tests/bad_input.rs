@@ -319,7 +319,8 @@ async fn bad_input_gets_4xx_with_reasons_and_nothing_reaches_the_stream() -> any
         config: config(SinkConfig::Kinesis {
             stream: STREAM.into(),
         }),
-        sink: KinesisSink::new(kinesis.clone(), STREAM),
+        events_sink: KinesisSink::new(kinesis.clone(), STREAM),
+        orders_sink: KinesisSink::new(kinesis.clone(), STREAM),
         idempotency: None,
     });
     let cases = cases();

@@ -16,7 +16,8 @@ async fn orders_are_stored_once_by_event_id() -> anyhow::Result<()> {
         config: config(SinkConfig::DynamoDb {
             table: "purchase_orders".into(),
         }),
-        sink: DynamoDbSink::new(dynamodb.clone(), "purchase_orders"),
+        events_sink: DynamoDbSink::new(dynamodb.clone(), "purchase_orders"),
+        orders_sink: DynamoDbSink::new(dynamodb.clone(), "purchase_orders"),
         idempotency: None,
     };
 

@@ -10,6 +10,7 @@ use ingest_api::Deps;
 use rskafka::client::partition::UnknownTopicHandling;
 use serde_json::Value;
 use shopstream_testkit::TansuBroker;
+use std::sync::Arc;
 use std::time::Duration;
 
 const PARTITIONS: i32 = 3;
@@ -63,9 +64,11 @@ async fn accepted_records_are_on_the_topic_keyed_and_partitioned_like_the_java_c
     let broker = TansuBroker::start().await?;
     broker.create_topic("events", PARTITIONS).await?;
     let config = kafka_config(&broker, "events");
+    let sink = Arc::new(KafkaSink::connect(&config, None).await?);
     let deps = Deps {
         config: common::config(SinkConfig::Kafka(config.clone())),
-        sink: KafkaSink::connect(&config).await?,
+        events_sink: Arc::clone(&sink),
+        orders_sink: sink,
         idempotency: None,
     };
 
@@ -113,16 +116,28 @@ async fn accepted_records_are_on_the_topic_keyed_and_partitioned_like_the_java_c
 }
 
 #[tokio::test]
-async fn a_missing_topic_is_a_503_not_a_loss() -> anyhow::Result<()> {
+async fn a_missing_topic_is_a_500_without_retry_after_not_a_loss() -> anyhow::Result<()> {
     let broker = TansuBroker::start().await?;
     let config = kafka_config(&broker, "not-created");
+    let sink = Arc::new(KafkaSink::connect(&config, None).await?);
     let deps = Deps {
         config: common::config(SinkConfig::Kafka(config.clone())),
-        sink: KafkaSink::connect(&config).await?,
+        events_sink: Arc::clone(&sink),
+        orders_sink: sink,
         idempotency: None,
     };
     let (response, _) = call(&deps, fixture("apigw-v2-events-valid.json")).await;
-    assert_eq!(response.status(), 503, "{}", response.body_text());
-    assert_eq!(indices(&response.body_json(), "failed"), vec![0, 1, 2]);
+    assert_eq!(response.status(), 500, "{}", response.body_text());
+    assert_eq!(response.header("retry-after"), None);
+    let body = response.body_json();
+    assert_eq!(body["error"], "sink_rejected");
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("does not exist"),
+        "{body}"
+    );
+    assert_eq!(indices(&body, "failed"), vec![0, 1, 2]);
     Ok(())
 }

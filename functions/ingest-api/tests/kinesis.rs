@@ -21,7 +21,8 @@ async fn setup(moto: &MotoServer) -> (Deps<KinesisSink>, aws_sdk_kinesis::Client
         config: config(SinkConfig::Kinesis {
             stream: STREAM.into(),
         }),
-        sink: KinesisSink::new(kinesis.clone(), STREAM),
+        events_sink: KinesisSink::new(kinesis.clone(), STREAM),
+        orders_sink: KinesisSink::new(kinesis.clone(), STREAM),
         idempotency: None,
     };
     (deps, kinesis)
@@ -161,7 +162,8 @@ async fn contract_statuses_for_whole_requests() -> anyhow::Result<()> {
 
     let (response, _) = call(&deps, fixture("apigw-v2-health.json")).await;
     assert_eq!(response.status(), 200);
-    assert_eq!(response.body_json()["sink"], "kinesis");
+    assert_eq!(response.body_json()["sinks"]["events"], "kinesis");
+    assert_eq!(response.body_json()["sinks"]["orders"], "kinesis");
 
     let (response, _) = call(&deps, fixture("apigw-v2-events-ndjson-base64.json")).await;
     assert_eq!(response.status(), 202, "{}", response.body_text());
@@ -263,20 +265,31 @@ async fn idempotency_key_replays_the_first_response_and_puts_nothing_twice() -> 
 }
 
 #[tokio::test]
-async fn a_missing_stream_is_a_503_listing_every_valid_record() -> anyhow::Result<()> {
+async fn a_missing_stream_is_a_500_without_retry_after_listing_every_valid_record(
+) -> anyhow::Result<()> {
     let moto = MotoServer::start().await?;
     let sdk = moto.sdk_config();
     let deps = Deps {
         config: config(SinkConfig::Kinesis {
             stream: "nope".into(),
         }),
-        sink: KinesisSink::new(aws_sdk_kinesis::Client::new(&sdk), "nope"),
+        events_sink: KinesisSink::new(aws_sdk_kinesis::Client::new(&sdk), "nope"),
+        orders_sink: KinesisSink::new(aws_sdk_kinesis::Client::new(&sdk), "nope"),
         idempotency: None,
     };
     let (response, metrics) = call(&deps, fixture("apigw-v2-events-partly-invalid.json")).await;
-    assert_eq!(response.status(), 503, "{}", response.body_text());
-    assert_eq!(response.header("retry-after"), Some("1"));
+    assert_eq!(response.status(), 500, "{}", response.body_text());
+    assert_eq!(response.header("retry-after"), None, "no retry fixes it");
     let body = response.body_json();
+    assert_eq!(body["error"], "sink_rejected");
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("ResourceNotFoundException"),
+        "{body}"
+    );
+    assert_eq!(body["failed"][0]["retryable"], false);
     assert_eq!(indices(&body, "failed"), vec![0, 4]);
     assert_eq!(indices(&body, "rejected"), vec![1, 2, 3]);
     assert_eq!(body["accepted"], 0);

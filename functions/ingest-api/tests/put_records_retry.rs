@@ -233,7 +233,8 @@ async fn deps_through_proxy(
     };
     let deps = Deps {
         config,
-        sink: KinesisSink::new(aws_sdk_kinesis::Client::new(&via_proxy), STREAM),
+        events_sink: KinesisSink::new(aws_sdk_kinesis::Client::new(&via_proxy), STREAM),
+        orders_sink: KinesisSink::new(aws_sdk_kinesis::Client::new(&via_proxy), STREAM),
         idempotency: None,
     };
     (deps, direct)

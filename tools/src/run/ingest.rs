@@ -67,15 +67,15 @@ pub async fn send_all(
     concurrency: usize,
 ) -> Result<IngestStage> {
     let stream = resources.stream.clone();
+    let sink = SerialSink {
+        inner: KinesisSink::new(aws_sdk_kinesis::Client::new(sdk), stream.clone()),
+        turn: tokio::sync::Mutex::new(()),
+        busy: Mutex::new(Duration::ZERO),
+    };
     let deps = Deps {
-        config: IngestConfig::with_sink(SinkConfig::Kinesis {
-            stream: stream.clone(),
-        }),
-        sink: SerialSink {
-            inner: KinesisSink::new(aws_sdk_kinesis::Client::new(sdk), stream),
-            turn: tokio::sync::Mutex::new(()),
-            busy: Mutex::new(Duration::ZERO),
-        },
+        config: IngestConfig::with_sink(SinkConfig::Kinesis { stream }),
+        events_sink: &sink,
+        orders_sink: &sink,
         idempotency: None,
     };
     let concurrency = concurrency.max(1);
@@ -134,8 +134,7 @@ pub async fn send_all(
         }
     }
     stage.seconds = started.elapsed().as_secs_f64();
-    stage.put_records_seconds = deps
-        .sink
+    stage.put_records_seconds = sink
         .busy
         .lock()
         .unwrap_or_else(|e| e.into_inner())

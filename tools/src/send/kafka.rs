@@ -34,7 +34,7 @@ impl KafkaSender {
             compression: KafkaCompression::None,
             request_deadline: PRODUCE_DEADLINE,
         };
-        let sink = KafkaSink::connect(&config)
+        let sink = KafkaSink::connect(&config, None)
             .await
             .with_context(|| format!("connecting to Kafka at {}", bootstrap.join(",")))?;
         Ok(KafkaSender {

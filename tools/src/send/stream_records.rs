@@ -94,8 +94,8 @@ pub async fn deliver_lines<S: Sink>(
     tally.retried_requests += u64::from(delivery.attempts.saturating_sub(1));
     tally.accepted += (delivery.delivered.len() + delivery.duplicates.len()) as u64;
     tally.failed += delivery.failed.len() as u64;
-    if let Some((_, error)) = delivery.failed.first() {
-        tally.note_error(format!("{}: {error}", sink.name()));
+    if let Some(failure) = delivery.failed.first() {
+        tally.note_error(format!("{}: {}", sink.name(), failure.error));
     }
     tally
 }

@@ -28,6 +28,7 @@ const RETRYABLE_CODES: [&str; 6] = [
     "TransactionConflictException",
 ];
 
+#[derive(Clone)]
 pub struct DynamoDbSink {
     client: aws_sdk_dynamodb::Client,
     table: Arc<str>,
@@ -115,10 +116,13 @@ async fn put_one(client: aws_sdk_dynamodb::Client, table: Arc<str>, record: Prep
                 _ => true,
             };
             tracing::error!(table = %table, event_id = %record.event_id, retryable, error = %DisplayErrorContext(&err), "PutItem failed");
-            Outcome::Failed {
-                error: code.unwrap_or_else(|| "DynamoDB request failed".to_owned()),
-                retryable,
-            }
+            let message = err.as_service_error().and_then(|e| e.message());
+            let error = match (code, message) {
+                (Some(code), Some(message)) if !message.is_empty() => format!("{code}: {message}"),
+                (Some(code), _) => code,
+                (None, _) => "DynamoDB request failed".to_owned(),
+            };
+            Outcome::Failed { error, retryable }
         }
     }
 }

@@ -5,10 +5,16 @@
 //! Records are keyed by the partition key and spread with the Java client's default
 //! partitioner (murmur2 of the key, modulo the partition count), so a user's events land on
 //! the same partition as they would from any standard producer.
+//!
+//! SASL credentials come from Secrets Manager ([`SecretSource`]) at connect time. When the
+//! brokers refuse them later (the secret was rotated), the secret is read again and, if it
+//! changed, the client reconnects with the new value and the records are retried; if it did
+//! not change, the failure is permanent (no retry fixes wrong credentials).
 
 use super::{Outcome, Sink};
-use crate::config::{KafkaCompression, KafkaConfig, SaslMechanism};
+use crate::config::{KafkaCompression, KafkaConfig, SaslCredentials, SaslMechanism};
 use crate::records::Prepared;
+use crate::secrets::{SecretError, SecretSource};
 use rskafka::client::partition::{Compression, PartitionClient, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
 use rskafka::record::Record;
@@ -36,6 +42,10 @@ pub enum KafkaSetupError {
     Tls(#[from] rustls::Error),
     #[error("cannot connect to the Kafka brokers: {0}")]
     Connect(#[from] rskafka::client::error::Error),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("SASL is configured but no Secrets Manager client was given to read {0}")]
+    NoSecretSource(String),
 }
 
 /// Partition count and partition clients of the topic, found on first use.
@@ -46,10 +56,20 @@ struct Partitions {
 }
 
 pub struct KafkaSink {
-    client: Client,
+    config: KafkaConfig,
+    secrets: Option<SecretSource>,
+    /// Replaced when the credentials are re-read and changed.
+    client: tokio::sync::RwLock<Arc<Client>>,
+    credentials: std::sync::Mutex<Option<SaslCredentials>>,
     topic: String,
     compression: Compression,
     partitions: Mutex<Partitions>,
+}
+
+/// Whether a client error is the brokers refusing our credentials.
+pub fn is_authentication_failure(error: &str) -> bool {
+    let error = error.to_ascii_lowercase();
+    error.contains("sasl") || error.contains("authentication")
 }
 
 fn tls_config(config: &KafkaConfig) -> Result<Arc<rustls::ClientConfig>, KafkaSetupError> {
@@ -85,32 +105,79 @@ fn tls_config(config: &KafkaConfig) -> Result<Arc<rustls::ClientConfig>, KafkaSe
     Ok(Arc::new(tls))
 }
 
+/// What the client is built from besides the configuration: where the credentials come from,
+/// and the credentials read from there.
+#[derive(Debug)]
+pub struct ClientSettings {
+    pub source: Option<SecretSource>,
+    pub credentials: Option<SaslCredentials>,
+}
+
+/// Reads the SASL credentials `config` asks for (none without SASL) through `secrets`.
+pub async fn client_settings(
+    config: &KafkaConfig,
+    secrets: Option<aws_sdk_secretsmanager::Client>,
+) -> Result<ClientSettings, KafkaSetupError> {
+    let source = match (&config.sasl, secrets) {
+        (Some(sasl), Some(client)) => Some(SecretSource::new(client, sasl.clone())),
+        (Some(sasl), None) => return Err(KafkaSetupError::NoSecretSource(sasl.secret_arn.clone())),
+        (None, _) => None,
+    };
+    let credentials = match &source {
+        Some(source) => Some(source.read().await?),
+        None => None,
+    };
+    Ok(ClientSettings {
+        source,
+        credentials,
+    })
+}
+
+/// An rskafka client for `config`, with `credentials` when SASL is on.
+async fn build_client(
+    config: &KafkaConfig,
+    credentials: Option<&SaslCredentials>,
+) -> Result<Client, KafkaSetupError> {
+    let backoff = BackoffConfig {
+        init_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(500),
+        base: 2.0,
+        deadline: Some(config.request_deadline),
+    };
+    let mut builder = ClientBuilder::new(config.bootstrap_servers.clone())
+        .client_id(config.client_id.as_str())
+        .backoff_config(backoff);
+    if config.tls {
+        builder = builder.tls_config(tls_config(config)?);
+    }
+    if let Some(sasl) = credentials {
+        let credentials = Credentials::new(sasl.username.clone(), sasl.password.clone());
+        builder = builder.sasl_config(match sasl.mechanism {
+            SaslMechanism::Plain => SaslConfig::Plain(credentials),
+            SaslMechanism::ScramSha256 => SaslConfig::ScramSha256(credentials),
+            SaslMechanism::ScramSha512 => SaslConfig::ScramSha512(credentials),
+        });
+    }
+    Ok(builder.build().await?)
+}
+
 impl KafkaSink {
-    /// Connects to the bootstrap brokers (at cold start).
-    pub async fn connect(config: &KafkaConfig) -> Result<Self, KafkaSetupError> {
-        let backoff = BackoffConfig {
-            init_backoff: Duration::from_millis(50),
-            max_backoff: Duration::from_millis(500),
-            base: 2.0,
-            deadline: Some(config.request_deadline),
-        };
-        let mut builder = ClientBuilder::new(config.bootstrap_servers.clone())
-            .client_id(config.client_id.as_str())
-            .backoff_config(backoff);
-        if config.tls {
-            builder = builder.tls_config(tls_config(config)?);
-        }
-        if let Some(sasl) = &config.sasl {
-            let credentials = Credentials::new(sasl.username.clone(), sasl.password.clone());
-            builder = builder.sasl_config(match sasl.mechanism {
-                SaslMechanism::Plain => SaslConfig::Plain(credentials),
-                SaslMechanism::ScramSha256 => SaslConfig::ScramSha256(credentials),
-                SaslMechanism::ScramSha512 => SaslConfig::ScramSha512(credentials),
-            });
-        }
-        let client = builder.build().await?;
+    /// Connects to the bootstrap brokers (at cold start), with the SASL credentials read from
+    /// Secrets Manager through `secrets` when the configuration asks for SASL.
+    pub async fn connect(
+        config: &KafkaConfig,
+        secrets: Option<aws_sdk_secretsmanager::Client>,
+    ) -> Result<Self, KafkaSetupError> {
+        let ClientSettings {
+            source,
+            credentials,
+        } = client_settings(config, secrets).await?;
+        let client = build_client(config, credentials.as_ref()).await?;
         Ok(KafkaSink {
-            client,
+            config: config.clone(),
+            secrets: source,
+            client: tokio::sync::RwLock::new(Arc::new(client)),
+            credentials: std::sync::Mutex::new(credentials),
             topic: config.topic.clone(),
             compression: match config.compression {
                 KafkaCompression::None => Compression::NoCompression,
@@ -120,16 +187,78 @@ impl KafkaSink {
         })
     }
 
-    async fn partition_count(&self) -> Result<i32, Outcome> {
+    /// The SASL credentials the client is configured with (`None` without SASL).
+    pub fn credentials(&self) -> Option<SaslCredentials> {
+        self.credentials
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Reads the secret again; when it changed, reconnects with the new credentials. Returns
+    /// whether the client now uses other credentials.
+    pub async fn refresh_credentials(&self) -> Result<bool, KafkaSetupError> {
+        let Some(source) = &self.secrets else {
+            return Ok(false);
+        };
+        let fresh = source.read().await?;
+        if self.credentials().as_ref() == Some(&fresh) {
+            return Ok(false);
+        }
+        let client = build_client(&self.config, Some(&fresh)).await?;
+        *self.client.write().await = Arc::new(client);
+        *self.credentials.lock().unwrap_or_else(|e| e.into_inner()) = Some(fresh);
+        *self.partitions.lock().await = Partitions::default();
+        tracing::info!(
+            secret = source.arn(),
+            "Kafka credentials re-read and changed; reconnected"
+        );
+        Ok(true)
+    }
+
+    /// What to report for records whose send failed with `error`: after an authentication
+    /// failure the secret is re-read, and the records are retried only if it changed.
+    /// `sent_with` are the credentials in use when the send started: if they have been
+    /// replaced since, the retry will use the new ones.
+    async fn failure(&self, error: String, sent_with: &Option<SaslCredentials>) -> Outcome {
+        if self.secrets.is_none() || !is_authentication_failure(&error) {
+            return Outcome::retryable(error);
+        }
+        if self.credentials() != *sent_with {
+            return Outcome::retryable(format!("{error} (credentials since re-read)"));
+        }
+        match self.refresh_credentials().await {
+            Ok(true) => Outcome::retryable(format!(
+                "{error} (the secret held new credentials; reconnected)"
+            )),
+            Ok(false) => Outcome::permanent(format!(
+                "the brokers refused the credentials of secret {}: {error}",
+                self.secrets
+                    .as_ref()
+                    .map(SecretSource::arn)
+                    .unwrap_or_default()
+            )),
+            Err(refresh) => {
+                Outcome::retryable(format!("{error}; re-reading the secret failed: {refresh}"))
+            }
+        }
+    }
+
+    async fn partition_count(&self, sent_with: &Option<SaslCredentials>) -> Result<i32, Outcome> {
         let mut partitions = self.partitions.lock().await;
         if let Some(count) = partitions.count {
             return Ok(count);
         }
-        let topics = self
-            .client
-            .list_topics()
-            .await
-            .map_err(|e| Outcome::retryable(format!("Kafka metadata request failed: {e}")))?;
+        let client = Arc::clone(&*self.client.read().await);
+        let topics = match client.list_topics().await {
+            Ok(topics) => topics,
+            Err(e) => {
+                drop(partitions);
+                return Err(self
+                    .failure(format!("Kafka metadata request failed: {e}"), sent_with)
+                    .await);
+            }
+        };
         let count = topics
             .iter()
             .find(|t| t.name == self.topic)
@@ -148,8 +277,8 @@ impl KafkaSink {
         if let Some(client) = partitions.clients.get(&partition) {
             return Ok(Arc::clone(client));
         }
-        let client = self
-            .client
+        let client = Arc::clone(&*self.client.read().await);
+        let client = client
             .partition_client(self.topic.clone(), partition, UnknownTopicHandling::Error)
             .await
             .map_err(|e| format!("no leader for {}-{partition}: {e}", self.topic))?;
@@ -227,7 +356,8 @@ impl Sink for KafkaSink {
     }
 
     async fn put(&self, records: &[Prepared]) -> Vec<Outcome> {
-        let count = match self.partition_count().await {
+        let sent_with = self.credentials();
+        let count = match self.partition_count(&sent_with).await {
             Ok(count) => count,
             Err(outcome) => return vec![outcome; records.len()],
         };
@@ -245,8 +375,9 @@ impl Sink for KafkaSink {
                 Ok(client) => client,
                 Err(error) => {
                     self.forget(partition).await;
+                    let outcome = self.failure(error, &sent_with).await;
                     for position in positions {
-                        outcomes[position] = Outcome::retryable(error.clone());
+                        outcomes[position] = outcome.clone();
                     }
                     continue;
                 }
@@ -291,9 +422,11 @@ impl Sink for KafkaSink {
                     Err(error) => {
                         tracing::error!(topic = %self.topic, partition, %error, "kafka produce failed");
                         self.forget(partition).await;
-                        Outcome::retryable(format!(
-                            "produce to partition {partition} failed: {error}"
-                        ))
+                        self.failure(
+                            format!("produce to partition {partition} failed: {error}"),
+                            &sent_with,
+                        )
+                        .await
                     }
                 };
                 for position in positions {
@@ -331,6 +464,16 @@ mod tests {
                 String::from_utf8_lossy(input)
             );
         }
+    }
+
+    #[test]
+    fn authentication_failures_are_recognised() {
+        assert!(is_authentication_failure(
+            "Connection error: Sasl handshake failed: API error: SaslAuthenticationFailed"
+        ));
+        assert!(!is_authentication_failure(
+            "Request error: broker closed the connection"
+        ));
     }
 
     #[test]

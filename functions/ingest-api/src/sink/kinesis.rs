@@ -21,6 +21,7 @@ const RETRYABLE_CODES: [&str; 6] = [
     "ServiceUnavailable",
 ];
 
+#[derive(Clone)]
 pub struct KinesisSink {
     client: aws_sdk_kinesis::Client,
     /// A stream name, or an ARN (`arn:aws:kinesis:...`).
@@ -104,11 +105,13 @@ impl KinesisSink {
 /// A short error text for the API response (the full one is logged).
 fn summary<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> String {
     match err {
-        SdkError::ServiceError(service) => service
-            .err()
-            .code()
-            .unwrap_or("KinesisServiceError")
-            .to_owned(),
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or("KinesisServiceError");
+            match service.err().message() {
+                Some(message) if !message.is_empty() => format!("{code}: {message}"),
+                _ => code.to_owned(),
+            }
+        }
         SdkError::TimeoutError(_) => "timeout".to_owned(),
         SdkError::DispatchFailure(_) => "connection failure".to_owned(),
         _ => "unexpected response".to_owned(),

@@ -2,7 +2,10 @@
 //!
 //! A sink reports one [`Outcome`] per record. [`deliver`] sends everything, then re-sends only
 //! the records reported as retryable failures, with exponential backoff and jitter, until they
-//! are all in or the attempts are spent. What is still failing is returned, never dropped.
+//! are all in or the attempts are spent. What is still failing is returned, never dropped,
+//! with whether a later retry could help (a throttled or unreachable sink) or not (a missing
+//! stream, access denied). [`deliver_with_progress`] also reports each attempt's delivered
+//! records as they land, so that an idempotent request can remember them.
 
 pub mod dynamodb;
 pub mod kafka;
@@ -11,6 +14,7 @@ pub mod kinesis;
 use crate::config::RetryPolicy;
 use crate::records::Prepared;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use dynamodb::DynamoDbSink;
@@ -56,10 +60,39 @@ pub trait Sink: Send + Sync {
     fn put(&self, records: &[Prepared]) -> impl Future<Output = Vec<Outcome>> + Send;
 }
 
-/// The sink chosen by configuration.
+impl<T: Sink> Sink for &T {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+
+    fn max_record_bytes(&self) -> usize {
+        (**self).max_record_bytes()
+    }
+
+    fn put(&self, records: &[Prepared]) -> impl Future<Output = Vec<Outcome>> + Send {
+        (**self).put(records)
+    }
+}
+
+impl<T: Sink> Sink for Arc<T> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+
+    fn max_record_bytes(&self) -> usize {
+        (**self).max_record_bytes()
+    }
+
+    fn put(&self, records: &[Prepared]) -> impl Future<Output = Vec<Outcome>> + Send {
+        (**self).put(records)
+    }
+}
+
+/// The sink chosen by configuration for one route. A Kafka connection is shared by the routes
+/// that both use Kafka.
 pub enum AnySink {
     Kinesis(KinesisSink),
-    Kafka(KafkaSink),
+    Kafka(Arc<KafkaSink>),
     DynamoDb(DynamoDbSink),
 }
 
@@ -89,6 +122,47 @@ impl Sink for AnySink {
     }
 }
 
+/// The sinks of `POST /v1/events` and `POST /v1/orders` as configured, built once at cold
+/// start. Routes that both use Kafka share one connection (and one set of credentials, read
+/// from Secrets Manager when SASL is on).
+pub async fn for_routes(
+    config: &crate::config::IngestConfig,
+    sdk: &aws_config::SdkConfig,
+) -> Result<(AnySink, AnySink), kafka::KafkaSetupError> {
+    let mut kafka = None;
+    let events = route_sink(&config.events_sink, sdk, &mut kafka).await?;
+    let orders = route_sink(&config.orders_sink, sdk, &mut kafka).await?;
+    Ok((events, orders))
+}
+
+async fn route_sink(
+    sink: &crate::config::SinkConfig,
+    sdk: &aws_config::SdkConfig,
+    kafka: &mut Option<Arc<KafkaSink>>,
+) -> Result<AnySink, kafka::KafkaSetupError> {
+    use crate::config::SinkConfig;
+    Ok(match sink {
+        SinkConfig::Kinesis { stream } => {
+            AnySink::Kinesis(KinesisSink::new(aws_sdk_kinesis::Client::new(sdk), stream))
+        }
+        SinkConfig::DynamoDb { table } => {
+            AnySink::DynamoDb(DynamoDbSink::new(aws_sdk_dynamodb::Client::new(sdk), table))
+        }
+        SinkConfig::Kafka(config) => {
+            if let Some(shared) = kafka {
+                return Ok(AnySink::Kafka(Arc::clone(shared)));
+            }
+            let secrets = config
+                .sasl
+                .as_ref()
+                .map(|_| aws_sdk_secretsmanager::Client::new(sdk));
+            let connected = Arc::new(KafkaSink::connect(config, secrets).await?);
+            *kafka = Some(Arc::clone(&connected));
+            AnySink::Kafka(connected)
+        }
+    })
+}
+
 /// A sink that accepts everything and keeps nothing: for benchmarks and dry runs.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DiscardSink;
@@ -107,22 +181,57 @@ impl Sink for DiscardSink {
     }
 }
 
+/// A record the sink does not hold after the retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Position in the slice given to [`deliver`].
+    pub position: usize,
+    /// The last error seen for it.
+    pub error: String,
+    /// Whether a later retry may succeed (throttling, timeouts, an unreachable endpoint) or
+    /// not (a missing stream, access denied, a record the sink cannot take).
+    pub retryable: bool,
+}
+
 /// The result of delivering a request's records; positions index the slice given to
 /// [`deliver`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Delivery {
     pub delivered: Vec<usize>,
     pub duplicates: Vec<usize>,
-    /// Records that are not in the sink, with the last error seen for each.
-    pub failed: Vec<(usize, String)>,
+    /// Records that are not in the sink.
+    pub failed: Vec<Failure>,
     /// Calls made to the sink.
     pub attempts: u32,
     /// Record re-sends (a record sent three times counts two).
     pub retried: usize,
 }
 
+/// Told which records an attempt delivered, before the next attempt starts.
+pub trait Progress: Sync {
+    /// `positions` index the slice given to [`deliver_with_progress`].
+    fn delivered(&self, positions: &[usize]) -> impl Future<Output = ()> + Send;
+}
+
+/// No one to tell.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    async fn delivered(&self, _positions: &[usize]) {}
+}
+
 /// Sends `records`, retrying retryable failures per `policy`.
 pub async fn deliver<S: Sink>(sink: &S, records: &[Prepared], policy: RetryPolicy) -> Delivery {
+    deliver_with_progress(sink, records, policy, &NoProgress).await
+}
+
+/// [`deliver`], telling `progress` after each attempt which records it delivered.
+pub async fn deliver_with_progress<S: Sink, P: Progress>(
+    sink: &S,
+    records: &[Prepared],
+    policy: RetryPolicy,
+    progress: &P,
+) -> Delivery {
     let mut delivery = Delivery::default();
     let mut pending: Vec<usize> = (0..records.len()).collect();
     while !pending.is_empty() {
@@ -135,12 +244,13 @@ pub async fn deliver<S: Sink>(sink: &S, records: &[Prepared], policy: RetryPolic
         };
         let mut retry = Vec::new();
         let mut last_errors = Vec::new();
+        let mut landed = Vec::new();
         for (slot, &position) in pending.iter().enumerate() {
             let outcome = outcomes.get(slot).cloned().unwrap_or_else(|| {
                 Outcome::retryable("the sink returned no outcome for this record")
             });
             match outcome {
-                Outcome::Delivered => delivery.delivered.push(position),
+                Outcome::Delivered => landed.push(position),
                 Outcome::Duplicate => delivery.duplicates.push(position),
                 Outcome::Failed {
                     error,
@@ -152,14 +262,33 @@ pub async fn deliver<S: Sink>(sink: &S, records: &[Prepared], policy: RetryPolic
                 Outcome::Failed {
                     error,
                     retryable: false,
-                } => delivery.failed.push((position, error)),
+                } => delivery.failed.push(Failure {
+                    position,
+                    error,
+                    retryable: false,
+                }),
             }
+        }
+        if !landed.is_empty() {
+            progress.delivered(&landed).await;
+            delivery.delivered.extend(landed);
         }
         if retry.is_empty() {
             break;
         }
         if delivery.attempts >= policy.max_attempts {
-            delivery.failed.extend(retry.into_iter().zip(last_errors));
+            delivery
+                .failed
+                .extend(
+                    retry
+                        .into_iter()
+                        .zip(last_errors)
+                        .map(|(position, error)| Failure {
+                            position,
+                            error,
+                            retryable: true,
+                        }),
+                );
             break;
         }
         tracing::warn!(
@@ -175,9 +304,7 @@ pub async fn deliver<S: Sink>(sink: &S, records: &[Prepared], policy: RetryPolic
     }
     delivery.delivered.sort_unstable();
     delivery.duplicates.sort_unstable();
-    delivery
-        .failed
-        .sort_unstable_by_key(|(position, _)| *position);
+    delivery.failed.sort_unstable_by_key(|f| f.position);
     delivery
 }
 
@@ -278,9 +405,44 @@ mod tests {
         assert_eq!(delivery.delivered, vec![1]);
         assert_eq!(
             delivery.failed,
-            vec![(0, "throttled".to_owned()), (2, "no".to_owned())]
+            vec![
+                Failure {
+                    position: 0,
+                    error: "throttled".to_owned(),
+                    retryable: true
+                },
+                Failure {
+                    position: 2,
+                    error: "no".to_owned(),
+                    retryable: false
+                }
+            ]
         );
         assert_eq!(delivery.attempts, 3);
+    }
+
+    /// Remembers what it is told.
+    #[derive(Default)]
+    struct Log(Mutex<Vec<Vec<usize>>>);
+
+    impl Progress for Log {
+        async fn delivered(&self, positions: &[usize]) {
+            self.0.lock().unwrap().push(positions.to_vec());
+        }
+    }
+
+    #[tokio::test]
+    async fn progress_hears_each_attempt_before_the_next() {
+        let sink = Flaky {
+            fail: vec!["e1", "e3"],
+            permanent: vec!["e4"],
+            times: 1,
+            calls: Mutex::new(vec![]),
+        };
+        let log = Log::default();
+        let delivery = deliver_with_progress(&sink, &records(5), fast(4), &log).await;
+        assert_eq!(delivery.delivered, vec![0, 1, 2, 3]);
+        assert_eq!(*log.0.lock().unwrap(), vec![vec![0, 2], vec![1, 3]]);
     }
 
     #[test]

@@ -12,8 +12,7 @@ terraform {
     }
   }
 
-  # Keep state remote and encrypted in real deployments (it holds the Kafka SASL secret when
-  # ingest_sink = "kafka"), e.g.:
+  # Keep state remote and encrypted in real deployments, e.g.:
   # backend "s3" { bucket = "my-tf-state" key = "shopstream/dev.tfstate" region = "eu-west-1" encrypt = true use_lockfile = true }
 }
 
@@ -32,7 +31,8 @@ module "shopstream" {
   jwt_issuer    = var.jwt_issuer
   jwt_audience  = var.jwt_audience
 
-  ingest_sink  = "kinesis"
+  events_sink  = "kinesis"
+  orders_sink  = "dynamodb"
   kafka_source = "none"
 
   redshift_workgroup_name = var.redshift_workgroup_name

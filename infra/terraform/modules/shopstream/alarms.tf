@@ -204,6 +204,86 @@ resource "aws_cloudwatch_metric_alarm" "orders_to_bronze_throttles" {
   }
 }
 
+resource "aws_cloudwatch_metric_alarm" "quarantine_replay_errors" {
+  alarm_name          = "${local.prefix}-quarantine-replay-errors"
+  alarm_description   = "A quarantine-replay invocation failed (refused request or AWS error; nothing was lost)"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = local.tags
+
+  dimensions = {
+    FunctionName = aws_lambda_function.quarantine_replay.function_name
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "quarantine_replay_throttles" {
+  alarm_name          = "${local.prefix}-quarantine-replay-throttles"
+  alarm_description   = "quarantine-replay invocations were throttled"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = local.tags
+
+  dimensions = {
+    FunctionName = aws_lambda_function.quarantine_replay.function_name
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "s3_cleanup_errors" {
+  alarm_name          = "${local.prefix}-s3-cleanup-errors"
+  alarm_description   = "An s3-cleanup run failed (ledger, manifest or listing error); nothing was deleted past the failure"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = local.tags
+
+  dimensions = {
+    FunctionName = aws_lambda_function.s3_cleanup.function_name
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "s3_cleanup_throttles" {
+  alarm_name          = "${local.prefix}-s3-cleanup-throttles"
+  alarm_description   = "s3-cleanup invocations were throttled"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = local.tags
+
+  dimensions = {
+    FunctionName = aws_lambda_function.s3_cleanup.function_name
+  }
+}
+
 resource "aws_cloudwatch_metric_alarm" "orders_to_bronze_iterator_age" {
   alarm_name          = "${local.prefix}-orders-to-bronze-iterator-age"
   alarm_description   = "orders-to-bronze is falling behind the orders table stream (it keeps 24 hours)"

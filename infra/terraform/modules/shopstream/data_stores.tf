@@ -82,3 +82,42 @@ resource "aws_dynamodb_table" "idempotency" {
     kms_key_arn = aws_kms_key.data.arn
   }
 }
+
+resource "aws_dynamodb_table" "batches" {
+  name                        = "${local.prefix}-batches"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "batch_id"
+  deletion_protection_enabled = var.deletion_protection
+  tags                        = local.tags
+
+  attribute {
+    name = "batch_id"
+    type = "S"
+  }
+
+  attribute {
+    name = "state"
+    type = "S"
+  }
+
+  attribute {
+    name = "updated_at"
+    type = "S"
+  }
+
+  global_secondary_index {
+    name            = "by_state"
+    hash_key        = "state"
+    range_key       = "updated_at"
+    projection_type = "ALL"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = aws_kms_key.data.arn
+  }
+}

@@ -279,6 +279,41 @@ resource "aws_scheduler_schedule" "transform" {
   }
 }
 
+resource "aws_cloudwatch_event_rule" "cleanup" {
+  name           = "${local.prefix}-cleanup"
+  description    = "BatchLoaded and the CleanupDue schedule on the shopstream bus - s3-cleanup"
+  event_bus_name = aws_cloudwatch_event_bus.shopstream.name
+  state          = "ENABLED"
+  tags           = local.tags
+  event_pattern = jsonencode({
+    detail-type = ["BatchLoaded", "CleanupDue"]
+    source      = ["shopstream.batches", "shopstream.scheduler"]
+  })
+}
+
+resource "aws_cloudwatch_event_target" "cleanup" {
+  rule           = aws_cloudwatch_event_rule.cleanup.name
+  event_bus_name = aws_cloudwatch_event_bus.shopstream.name
+  target_id      = "s3-cleanup"
+  arn            = aws_lambda_function.s3_cleanup.arn
+
+  dead_letter_config {
+    arn = aws_sqs_queue.events_dlq.arn
+  }
+
+  retry_policy {
+    maximum_retry_attempts       = 3
+    maximum_event_age_in_seconds = 3600
+  }
+}
+
+resource "aws_lambda_permission" "events_invoke_s3_cleanup" {
+  function_name = aws_lambda_function.s3_cleanup.function_name
+  action        = "lambda:InvokeFunction"
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.cleanup.arn
+}
+
 resource "aws_scheduler_schedule" "cleanup" {
   name                         = "${local.prefix}-cleanup"
   description                  = "CleanupDue on the shopstream bus (s3-cleanup subscribes)"

@@ -40,7 +40,7 @@ data "aws_iam_policy_document" "ingest_api" {
 
   statement {
     sid       = "Idempotency"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
     resources = [aws_dynamodb_table.idempotency.arn]
   }
 
@@ -59,6 +59,15 @@ data "aws_iam_policy_document" "ingest_api" {
       sid       = "DynamoDbSink"
       actions   = ["dynamodb:PutItem"]
       resources = [aws_dynamodb_table.orders.arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.ingest_kafka_sasl ? [1] : []
+    content {
+      sid       = "KafkaSaslSecret"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [var.kafka_secret_arn]
     }
   }
 }
@@ -212,4 +221,141 @@ resource "aws_iam_role_policy" "orders_to_bronze" {
   name   = "orders-to-bronze"
   role   = aws_iam_role.orders_to_bronze.id
   policy = data.aws_iam_policy_document.orders_to_bronze.json
+}
+
+# ------------------------------------------------------------------ quarantine-replay
+resource "aws_iam_role" "quarantine_replay" {
+  name               = "${local.prefix}-quarantine-replay"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  tags               = local.tags
+}
+
+data "aws_iam_policy_document" "quarantine_replay" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.quarantine_replay.arn}:*"]
+  }
+
+  statement {
+    sid       = "Tracing"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "DataKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = [aws_kms_key.data.arn]
+  }
+
+  statement {
+    sid       = "ListQuarantine"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.lake.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["quarantine/*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadAndMoveQuarantine"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${aws_s3_bucket.lake.arn}/quarantine/*"]
+  }
+
+  statement {
+    sid       = "ReadAndReDriveStream"
+    actions   = ["kinesis:PutRecords", "kinesis:GetShardIterator", "kinesis:GetRecords"]
+    resources = [aws_kinesis_stream.events.arn]
+  }
+
+  statement {
+    sid       = "DrainStreamDlq"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
+    resources = [aws_sqs_queue.stream_enrich_dlq.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "quarantine_replay" {
+  name   = "quarantine-replay"
+  role   = aws_iam_role.quarantine_replay.id
+  policy = data.aws_iam_policy_document.quarantine_replay.json
+}
+
+# ------------------------------------------------------------------ s3-cleanup
+resource "aws_iam_role" "s3_cleanup" {
+  name               = "${local.prefix}-s3-cleanup"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  tags               = local.tags
+}
+
+data "aws_iam_policy_document" "s3_cleanup" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.s3_cleanup.arn}:*"]
+  }
+
+  statement {
+    sid       = "Tracing"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "DataKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = [aws_kms_key.data.arn]
+  }
+
+  statement {
+    sid       = "ListCleanupPrefixes"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.lake.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["gold/*", "silver/*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadManifestsAndPlans"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.lake.arn}/gold/_manifests/*", "${aws_s3_bucket.lake.arn}/gold/_plans/*"]
+  }
+
+  statement {
+    sid       = "DeleteUnderCleanupPrefixes"
+    actions   = ["s3:DeleteObject"]
+    resources = ["${aws_s3_bucket.lake.arn}/gold/*", "${aws_s3_bucket.lake.arn}/silver/*"]
+  }
+
+  statement {
+    sid       = "NeverDeleteLedgerRecords"
+    effect    = "Deny"
+    actions   = ["s3:DeleteObject"]
+    resources = ["${aws_s3_bucket.lake.arn}/gold/_manifests/*", "${aws_s3_bucket.lake.arn}/gold/_plans/*", "${aws_s3_bucket.lake.arn}/gold/_event_index/*"]
+  }
+
+  statement {
+    sid       = "Ledger"
+    actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.batches.arn, "${aws_dynamodb_table.batches.arn}/index/by_state"]
+  }
+
+  statement {
+    sid       = "BatchCleanedEvents"
+    actions   = ["events:PutEvents"]
+    resources = [aws_cloudwatch_event_bus.shopstream.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "s3_cleanup" {
+  name   = "s3-cleanup"
+  role   = aws_iam_role.s3_cleanup.id
+  policy = data.aws_iam_policy_document.s3_cleanup.json
 }

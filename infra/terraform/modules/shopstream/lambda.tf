@@ -2,23 +2,17 @@
 #   cargo lambda build --release --arm64 --output-format zip
 # (target/lambda/<function>/bootstrap.zip). Memory and timeout match template.yaml.
 
-data "aws_secretsmanager_secret_version" "kafka" {
-  count     = local.ingest_kafka_sasl ? 1 : 0
-  secret_id = var.kafka_secret_arn
-}
-
 locals {
-  kafka_sasl = local.ingest_kafka_sasl ? jsondecode(data.aws_secretsmanager_secret_version.kafka[0].secret_string) : {}
-
   ingest_api_kafka_env = local.sink_kafka ? {
     KAFKA_BOOTSTRAP_SERVERS = join(",", var.kafka_bootstrap_servers)
     KAFKA_TOPIC             = var.kafka_topic
     KAFKA_SECURITY_PROTOCOL = var.kafka_security_protocol
   } : {}
 
+  # Only the ARN: the function reads the credentials at cold start (and after a rotation), so
+  # they are never in its environment or in Terraform state.
   ingest_api_sasl_env = local.ingest_kafka_sasl ? {
-    KAFKA_SASL_USERNAME = local.kafka_sasl["username"]
-    KAFKA_SASL_PASSWORD = local.kafka_sasl["password"]
+    KAFKA_SASL_SECRET_ARN = var.kafka_secret_arn
   } : {}
 }
 
@@ -61,7 +55,8 @@ resource "aws_lambda_function" "ingest_api" {
   environment {
     variables = merge({
       RUST_LOG                = var.log_level
-      INGEST_SINK             = var.ingest_sink
+      EVENTS_SINK             = var.events_sink
+      ORDERS_SINK             = var.orders_sink
       KINESIS_STREAM_NAME     = aws_kinesis_stream.events.name
       ORDERS_TABLE            = aws_dynamodb_table.orders.name
       IDEMPOTENCY_TABLE       = aws_dynamodb_table.idempotency.name
@@ -151,6 +146,89 @@ resource "aws_lambda_function" "orders_to_bronze" {
   }
 
   depends_on = [aws_iam_role_policy.orders_to_bronze]
+}
+
+resource "aws_lambda_function" "quarantine_replay" {
+  #checkov:skip=CKV_AWS_116:Invoked synchronously by an operator; the answer reports every outcome, nothing is queued.
+  #checkov:skip=CKV_AWS_115:Manual invocations only; reserving concurrency would take account capacity.
+  #checkov:skip=CKV_AWS_117:Talks only to AWS APIs (S3, Kinesis, SQS) over TLS; no VPC resources to reach.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the deploying account owns; artifacts come from CI builds.
+  function_name    = "${local.prefix}-quarantine-replay"
+  description      = "Manual - corrected quarantine entries and DLQ'd stream ranges back onto the stream"
+  role             = aws_iam_role.quarantine_replay.arn
+  runtime          = "provided.al2023"
+  architectures    = ["arm64"]
+  handler          = "bootstrap"
+  filename         = "${var.lambda_artifacts_dir}/quarantine-replay/bootstrap.zip"
+  source_code_hash = filebase64sha256("${var.lambda_artifacts_dir}/quarantine-replay/bootstrap.zip")
+  memory_size      = 512
+  timeout          = 900
+  kms_key_arn      = aws_kms_key.data.arn
+  tags             = local.tags
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.quarantine_replay.name
+  }
+
+  environment {
+    variables = {
+      RUST_LOG                = var.log_level
+      LAKE_BUCKET             = aws_s3_bucket.lake.id
+      STREAM_NAME             = aws_kinesis_stream.events.name
+      DLQ_QUEUE_URL           = aws_sqs_queue.stream_enrich_dlq.url
+      MAX_FUTURE_SKEW_SECONDS = tostring(var.max_future_skew_seconds)
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.quarantine_replay]
+}
+
+resource "aws_lambda_function" "s3_cleanup" {
+  #checkov:skip=CKV_AWS_116:Invoked by EventBridge (the cleanup rule, whose target has a dead-letter queue) and by operators; a failed run is repeated by the next CleanupDue.
+  #checkov:skip=CKV_AWS_115:Runs once per BatchLoaded / CleanupDue; concurrent runs are safe (CLEANED is a conditional write).
+  #checkov:skip=CKV_AWS_117:Talks only to AWS APIs (S3, DynamoDB, EventBridge) over TLS; no VPC resources to reach.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the deploying account owns; artifacts come from CI builds.
+  function_name    = "${local.prefix}-s3-cleanup"
+  description      = "BatchLoaded / CleanupDue - deletes what a LOADED batch lists once past retention, then CLEANED"
+  role             = aws_iam_role.s3_cleanup.arn
+  runtime          = "provided.al2023"
+  architectures    = ["arm64"]
+  handler          = "bootstrap"
+  filename         = "${var.lambda_artifacts_dir}/s3-cleanup/bootstrap.zip"
+  source_code_hash = filebase64sha256("${var.lambda_artifacts_dir}/s3-cleanup/bootstrap.zip")
+  memory_size      = 512
+  timeout          = 900
+  kms_key_arn      = aws_kms_key.data.arn
+  tags             = local.tags
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.s3_cleanup.name
+  }
+
+  environment {
+    variables = {
+      RUST_LOG              = var.log_level
+      LAKE_BUCKET           = aws_s3_bucket.lake.id
+      BATCHES_TABLE         = aws_dynamodb_table.batches.name
+      EVENT_BUS_NAME        = aws_cloudwatch_event_bus.shopstream.name
+      CLEANUP_PREFIXES      = "gold/,silver/"
+      GOLD_RETENTION_DAYS   = tostring(var.gold_retention_days)
+      SILVER_RETENTION_DAYS = tostring(var.silver_retention_days)
+      DRY_RUN               = tostring(var.cleanup_dry_run)
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.s3_cleanup]
 }
 
 # ------------------------------------------------------------------ event source mappings

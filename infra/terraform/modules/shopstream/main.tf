@@ -14,9 +14,9 @@ locals {
   })
 
   use_jwt             = var.api_auth_mode == "JWT"
-  sink_kinesis        = var.ingest_sink == "kinesis"
-  sink_kafka          = var.ingest_sink == "kafka"
-  sink_dynamodb       = var.ingest_sink == "dynamodb"
+  sink_kinesis        = var.events_sink == "kinesis" || var.orders_sink == "kinesis"
+  sink_kafka          = var.events_sink == "kafka" || var.orders_sink == "kafka"
+  sink_dynamodb       = var.orders_sink == "dynamodb"
   kafka_msk           = var.kafka_source == "msk"
   kafka_self_managed  = var.kafka_source == "self-managed"
   has_kafka_source    = local.kafka_msk || local.kafka_self_managed

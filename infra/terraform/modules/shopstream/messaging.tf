@@ -137,6 +137,22 @@ resource "aws_cloudwatch_log_group" "orders_to_bronze" {
   tags              = local.tags
 }
 
+resource "aws_cloudwatch_log_group" "quarantine_replay" {
+  #checkov:skip=CKV_AWS_338:Retention is var.log_retention_days, the operator's cost / compliance choice; the records themselves are kept in the lake.
+  name              = "/aws/lambda/${local.prefix}-quarantine-replay"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.data.arn
+  tags              = local.tags
+}
+
+resource "aws_cloudwatch_log_group" "s3_cleanup" {
+  #checkov:skip=CKV_AWS_338:Retention is var.log_retention_days, the operator's cost / compliance choice; the records themselves are kept in the lake.
+  name              = "/aws/lambda/${local.prefix}-s3-cleanup"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.data.arn
+  tags              = local.tags
+}
+
 resource "aws_cloudwatch_log_group" "api_access" {
   #checkov:skip=CKV_AWS_338:Retention is var.log_retention_days, the operator's cost / compliance choice; the records themselves are kept in the lake.
   name              = "/aws/apigateway/${local.prefix}-api"

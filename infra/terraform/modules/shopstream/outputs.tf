@@ -55,9 +55,34 @@ output "stream_enrich_function_name" {
   value       = aws_lambda_function.stream_enrich.function_name
 }
 
+output "redshift_copy_function_name" {
+  description = "redshift-copy function"
+  value       = aws_lambda_function.redshift_copy.function_name
+}
+
 output "orders_to_bronze_function_name" {
   description = "orders-to-bronze function"
   value       = aws_lambda_function.orders_to_bronze.function_name
+}
+
+output "s3_cleanup_function_name" {
+  description = "s3-cleanup function"
+  value       = aws_lambda_function.s3_cleanup.function_name
+}
+
+output "batches_table_name" {
+  description = "DynamoDB batch ledger (gold-transform, emr-launch, redshift-copy, s3-cleanup)"
+  value       = aws_dynamodb_table.batches.name
+}
+
+output "quarantine_replay_function_name" {
+  description = "quarantine-replay function (invoke manually; see functions/quarantine-replay/README.md)"
+  value       = aws_lambda_function.quarantine_replay.function_name
+}
+
+output "emr_launch_function_name" {
+  description = "emr-launch function"
+  value       = aws_lambda_function.emr_launch.function_name
 }
 
 output "stream_enrich_dlq_url" {

@@ -171,17 +171,6 @@ resource "aws_s3_bucket_lifecycle_configuration" "lake" {
   }
 
   rule {
-    id     = "silver-retention"
-    status = "Enabled"
-    filter {
-      prefix = "silver/"
-    }
-    expiration {
-      days = var.silver_retention_days
-    }
-  }
-
-  rule {
     id     = "quarantine-retention"
     status = "Enabled"
     filter {

@@ -50,17 +50,31 @@ variable "deletion_protection" {
   default     = true
 }
 
-variable "ingest_sink" {
-  description = "Where ingest-api puts accepted records (INGEST_SINK): kinesis, kafka or dynamodb. kafka needs kafka_bootstrap_servers and kafka_topic."
+variable "events_sink" {
+  description = "Where ingest-api puts the records of POST /v1/events (EVENTS_SINK): kinesis or kafka. kafka needs kafka_bootstrap_servers and kafka_topic."
   type        = string
   default     = "kinesis"
   validation {
-    condition     = contains(["kinesis", "kafka", "dynamodb"], var.ingest_sink)
-    error_message = "ingest_sink must be kinesis, kafka or dynamodb."
+    condition     = contains(["kinesis", "kafka"], var.events_sink)
+    error_message = "events_sink must be kinesis or kafka."
   }
   validation {
-    condition     = var.ingest_sink != "kafka" || length(var.kafka_bootstrap_servers) > 0
-    error_message = "kafka_bootstrap_servers is required when ingest_sink is kafka."
+    condition     = var.events_sink != "kafka" || length(var.kafka_bootstrap_servers) > 0
+    error_message = "kafka_bootstrap_servers is required when events_sink is kafka."
+  }
+}
+
+variable "orders_sink" {
+  description = "Where ingest-api puts the records of POST /v1/orders (ORDERS_SINK): dynamodb (feeds orders-to-bronze through the table's stream), kinesis or kafka. kafka needs kafka_bootstrap_servers and kafka_topic."
+  type        = string
+  default     = "dynamodb"
+  validation {
+    condition     = contains(["dynamodb", "kinesis", "kafka"], var.orders_sink)
+    error_message = "orders_sink must be dynamodb, kinesis or kafka."
+  }
+  validation {
+    condition     = var.orders_sink != "kafka" || length(var.kafka_bootstrap_servers) > 0
+    error_message = "kafka_bootstrap_servers is required when orders_sink is kafka."
   }
 }
 
@@ -109,9 +123,9 @@ variable "idempotency_ttl_seconds" {
 }
 
 variable "kinesis_retention_hours" {
-  description = "Retention of the events stream; failed batches can be re-read from their DLQ position for this long."
+  description = "Retention of the events stream; quarantine-replay's replay-dlq can re-read a failed batch from its DLQ position for this long (beyond 24 h it is billed per GB-month, see functions/quarantine-replay/README.md)."
   type        = number
-  default     = 24
+  default     = 168
   validation {
     condition     = var.kinesis_retention_hours >= 24 && var.kinesis_retention_hours <= 8760
     error_message = "kinesis_retention_hours must be between 24 and 8760."
@@ -201,7 +215,7 @@ variable "kafka_source" {
 }
 
 variable "kafka_topic" {
-  description = "Kafka topic read by stream-enrich and written by ingest-api when ingest_sink is kafka."
+  description = "Kafka topic read by stream-enrich and written by ingest-api when events_sink or orders_sink is kafka."
   type        = string
   default     = "shopstream-events"
 }
@@ -219,7 +233,7 @@ variable "kafka_bootstrap_servers" {
 }
 
 variable "kafka_secret_arn" {
-  description = "Secrets Manager secret {\"username\",\"password\"} for SASL/SCRAM-512; empty means MSK IAM auth (msk) or no SASL."
+  description = "Secrets Manager secret {\"username\",\"password\"} for SASL/SCRAM-512 (the Kafka mappings, and ingest-api's Kafka sink, which reads it at cold start; only the ARN is in its environment); empty means MSK IAM auth (msk) or no SASL."
   type        = string
   default     = ""
 }
@@ -287,9 +301,29 @@ variable "bronze_retention_days" {
 }
 
 variable "silver_retention_days" {
-  description = "Days before silver/ objects expire (s3-cleanup deletes loaded batches earlier)."
+  description = "Days after its batch's load before s3-cleanup deletes a silver input (SILVER_RETENTION_DAYS); silver has no age-based expiry, so an object no batch has loaded is never lost."
+  type        = number
+  default     = 14
+  validation {
+    condition     = var.silver_retention_days >= 0
+    error_message = "silver_retention_days must be at least 0."
+  }
+}
+
+variable "gold_retention_days" {
+  description = "Days after its batch's load before s3-cleanup deletes a batch's gold table files (GOLD_RETENTION_DAYS); 60 days past the STANDARD_IA transition at 30, so no early-deletion charge."
   type        = number
   default     = 90
+  validation {
+    condition     = var.gold_retention_days >= 0
+    error_message = "gold_retention_days must be at least 0."
+  }
+}
+
+variable "cleanup_dry_run" {
+  description = "DRY_RUN of s3-cleanup - report what would be deleted, delete nothing."
+  type        = bool
+  default     = false
 }
 
 variable "quarantine_retention_days" {
@@ -310,10 +344,50 @@ variable "transform_schedule_expression" {
   default     = "rate(1 hour)"
 }
 
+variable "emr_mode" {
+  description = "Where emr-launch runs batches too large for gold-transform (EMR_MODE) - a transient cluster per batch, a step on emr_cluster_id, or a job run on emr_serverless_application_id."
+  type        = string
+  default     = "cluster"
+  validation {
+    condition     = contains(["cluster", "existing-cluster", "serverless"], var.emr_mode)
+    error_message = "emr_mode must be cluster, existing-cluster or serverless."
+  }
+}
+
+variable "emr_release_label" {
+  description = "EMR release of emr-launch's transient clusters (EMR_RELEASE_LABEL; the Spark 3.5 line)."
+  type        = string
+  default     = "emr-7.9.0"
+}
+
+variable "emr_subnet_ids" {
+  description = "Comma-separated subnet of emr-launch's transient clusters (EMR_SUBNET_IDS; several only with instance fleets); empty for the default VPC."
+  type        = string
+  default     = ""
+}
+
+variable "emr_cluster_id" {
+  description = "Long-running EMR cluster that gets one step per batch when emr_mode is existing-cluster (EMR_CLUSTER_ID)."
+  type        = string
+  default     = ""
+}
+
+variable "emr_serverless_application_id" {
+  description = "EMR Serverless Spark application of the job runs when emr_mode is serverless (EMR_SERVERLESS_APPLICATION_ID)."
+  type        = string
+  default     = ""
+}
+
 variable "cleanup_schedule_expression" {
   description = "EventBridge Scheduler expression of the CleanupDue event (s3-cleanup), UTC."
   type        = string
   default     = "cron(30 3 * * ? *)"
+}
+
+variable "load_sweep_schedule_expression" {
+  description = "EventBridge Scheduler expression of the LoadDue event (redshift-copy settles LOADING batches and loads TRANSFORMED ones whose manifest event was missed)."
+  type        = string
+  default     = "rate(15 minutes)"
 }
 
 variable "redshift_workgroup_name" {

@@ -1,0 +1,484 @@
+//! `replay-dlq`: the on-failure messages a Kinesis event source mapping sends to its SQS queue
+//! carry only the failed batch's shard and sequence range (`KinesisBatchInfo`). Each range is
+//! read back from the stream while it is within retention and its records are put back on the
+//! stream, where stream-enrich processes them as new arrivals (their `event_id`s make any twin
+//! a no-op in gold). A range that can no longer be read, wholly or partly, is recorded under
+//! `quarantine/_dlq/` with the reason. The message is deleted only after that; a transient
+//! failure leaves it in the queue for the next run.
+
+use crate::report::Report;
+use crate::sink::{KinesisSink, Outgoing};
+use crate::store::{Store, StoreError, UNRECOVERABLE_PREFIX};
+use aws_sdk_kinesis::types::ShardIteratorType;
+use chrono::{DateTime, Timelike, Utc};
+use serde::{Deserialize, Serialize};
+use shopstream::lake::safe_segment;
+use std::cmp::Ordering;
+use thiserror::Error;
+
+pub const MODE: &str = "replay-dlq";
+const MAX_RECEIVE: i32 = 10;
+/// GetRecords calls without a record before a range is declared incomplete.
+const MAX_EMPTY_READS: usize = 5;
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DlqRequest {
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// The queue to drain; the configured `DLQ_QUEUE_URL` when absent.
+    #[serde(default)]
+    pub queue_url: Option<String>,
+    /// At most this many messages per invocation (default 100).
+    #[serde(default)]
+    pub max_messages: Option<usize>,
+    #[serde(default)]
+    pub dry_run: Option<bool>,
+}
+
+/// The Lambda on-failure record of a Kinesis batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KinesisBatchInfo {
+    pub shard_id: String,
+    pub start_sequence_number: String,
+    pub end_sequence_number: String,
+    #[serde(default)]
+    pub approximate_arrival_of_first_record: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub approximate_arrival_of_last_record: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub batch_size: Option<u64>,
+    pub stream_arn: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct FailureMessage {
+    #[serde(rename = "KinesisBatchInfo")]
+    pub batch: KinesisBatchInfo,
+}
+
+impl KinesisBatchInfo {
+    /// The stream name of `arn:aws:kinesis:<region>:<account>:stream/<name>`.
+    pub fn stream_name(&self) -> Option<&str> {
+        self.stream_arn
+            .split_once(":stream/")
+            .map(|(_, name)| name)
+            .filter(|name| !name.is_empty())
+    }
+}
+
+/// Kinesis sequence numbers are decimal strings of up to 128 bits and more digits than any
+/// machine integer: compared by length, then digit by digit.
+pub fn compare_sequences(a: &str, b: &str) -> Ordering {
+    let a = a.trim_start_matches('0');
+    let b = b.trim_start_matches('0');
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// One record read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamRecord {
+    pub sequence_number: String,
+    pub partition_key: String,
+    pub data: Vec<u8>,
+}
+
+/// A range as far as it could be read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadBack {
+    pub records: Vec<StreamRecord>,
+    /// Why some or all of the range is missing; `None` when it is complete.
+    pub gap: Option<(&'static str, String)>,
+}
+
+#[derive(Debug, Error)]
+pub enum DlqError {
+    #[error("{0}")]
+    Transient(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Reads `[start, end]` of a shard. Errors that a later attempt could fix (throttling, an
+/// expired iterator, the network) are `Transient`; a range that is gone is a `gap`.
+pub async fn read_range(
+    kinesis: &aws_sdk_kinesis::Client,
+    stream: &str,
+    batch: &KinesisBatchInfo,
+) -> Result<ReadBack, DlqError> {
+    let iterator = kinesis
+        .get_shard_iterator()
+        .stream_name(stream)
+        .shard_id(&batch.shard_id)
+        .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
+        .starting_sequence_number(&batch.start_sequence_number)
+        .send()
+        .await;
+    let mut iterator = match iterator {
+        Ok(output) => output.shard_iterator().map(str::to_owned),
+        Err(err) => {
+            let permanent = err.as_service_error().is_some_and(|e| {
+                e.is_invalid_argument_exception() || e.is_resource_not_found_exception()
+            });
+            let message = aws_sdk_kinesis::error::DisplayErrorContext(err).to_string();
+            if permanent {
+                return Ok(ReadBack {
+                    records: Vec::new(),
+                    gap: Some(("RANGE_UNREADABLE", message)),
+                });
+            }
+            return Err(DlqError::Transient(message));
+        }
+    };
+    let mut records = Vec::new();
+    let mut empty_reads = 0;
+    let mut reached_end = false;
+    while let Some(current) = iterator.take() {
+        let output = kinesis
+            .get_records()
+            .shard_iterator(current)
+            .limit(10_000)
+            .send()
+            .await
+            .map_err(|e| {
+                DlqError::Transient(aws_sdk_kinesis::error::DisplayErrorContext(e).to_string())
+            })?;
+        if output.records().is_empty() {
+            empty_reads += 1;
+        }
+        for record in output.records() {
+            let sequence = record.sequence_number();
+            if compare_sequences(sequence, &batch.end_sequence_number) == Ordering::Greater {
+                reached_end = true;
+                break;
+            }
+            if compare_sequences(sequence, &batch.start_sequence_number) != Ordering::Less {
+                records.push(StreamRecord {
+                    sequence_number: sequence.to_owned(),
+                    partition_key: record.partition_key().unwrap_or_default().to_owned(),
+                    data: record.data().as_ref().to_vec(),
+                });
+            }
+        }
+        let at_tip = output.millis_behind_latest() == Some(0) && output.records().is_empty();
+        if reached_end
+            || records
+                .last()
+                .is_some_and(|r| r.sequence_number == batch.end_sequence_number)
+            || at_tip
+            || empty_reads >= MAX_EMPTY_READS
+        {
+            break;
+        }
+        iterator = output.next_shard_iterator().map(str::to_owned);
+    }
+    let first_ok = records
+        .first()
+        .is_some_and(|r| r.sequence_number == batch.start_sequence_number);
+    let last_ok = records
+        .last()
+        .is_some_and(|r| r.sequence_number == batch.end_sequence_number);
+    let gap = match (records.is_empty(), first_ok, last_ok) {
+        (true, _, _) => Some((
+            "RANGE_EXPIRED",
+            "no record of the range is on the stream any more (past retention)".to_owned(),
+        )),
+        (false, true, true) => None,
+        (false, false, _) => Some((
+            "RANGE_INCOMPLETE",
+            format!(
+                "the range starts at {} but the first record still on the stream is {}",
+                batch.start_sequence_number, records[0].sequence_number
+            ),
+        )),
+        (false, true, false) => Some((
+            "RANGE_INCOMPLETE",
+            format!(
+                "the range ends at {} but reading stopped after {}",
+                batch.end_sequence_number,
+                records
+                    .last()
+                    .map(|r| r.sequence_number.as_str())
+                    .unwrap_or_default()
+            ),
+        )),
+    };
+    Ok(ReadBack { records, gap })
+}
+
+/// The record kept for a range that could not be fully read back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnrecoverableRange {
+    pub reason: String,
+    pub detail: String,
+    pub batch: KinesisBatchInfo,
+    pub records_recovered: usize,
+    pub message: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// `quarantine/_dlq/dt=YYYY-MM-DD/hour=HH/<shard>-<start>-<end>.json`, by the batch's arrival.
+pub fn unrecoverable_key(batch: &KinesisBatchInfo, now: DateTime<Utc>) -> String {
+    let at = batch.approximate_arrival_of_first_record.unwrap_or(now);
+    format!(
+        "{UNRECOVERABLE_PREFIX}dt={}/hour={:02}/{}-{}-{}.json",
+        at.format("%Y-%m-%d"),
+        at.hour(),
+        safe_segment(&batch.shard_id),
+        safe_segment(&batch.start_sequence_number),
+        safe_segment(&batch.end_sequence_number)
+    )
+}
+
+pub struct DlqContext<'a> {
+    pub sqs: &'a aws_sdk_sqs::Client,
+    pub kinesis: &'a aws_sdk_kinesis::Client,
+    pub sink: &'a KinesisSink,
+    pub store: &'a Store,
+    pub now: DateTime<Utc>,
+}
+
+enum Handled {
+    /// Done with the message: delete it.
+    Finished,
+    /// Leave it in the queue.
+    Keep,
+}
+
+async fn handle_message(
+    ctx: &DlqContext<'_>,
+    body: &str,
+    dry_run: bool,
+    report: &mut Report,
+) -> Result<Handled, DlqError> {
+    let batch = match serde_json::from_str::<FailureMessage>(body) {
+        Ok(message) => message.batch,
+        Err(err) => {
+            report.count("not_a_kinesis_batch", 1);
+            report.problem(
+                "message",
+                format!("no KinesisBatchInfo ({err}); left in the queue"),
+            );
+            return Ok(Handled::Keep);
+        }
+    };
+    let subject = format!(
+        "{} {}..{}",
+        batch.shard_id, batch.start_sequence_number, batch.end_sequence_number
+    );
+    if batch.stream_name() != Some(ctx.sink.stream.as_str()) {
+        report.count("other_stream", 1);
+        report.problem(
+            subject,
+            format!(
+                "batch of {} is not of the configured stream {}; left in the queue",
+                batch.stream_arn, ctx.sink.stream
+            ),
+        );
+        return Ok(Handled::Keep);
+    }
+    let read = read_range(ctx.kinesis, &ctx.sink.stream, &batch).await?;
+    report.records += read.records.len();
+    if dry_run {
+        report.count(
+            if read.gap.is_some() {
+                "would_quarantine_range"
+            } else {
+                "would_recover"
+            },
+            1,
+        );
+        report.count("would_replay_records", read.records.len());
+        if let Some((reason, detail)) = &read.gap {
+            report.problem(subject, format!("{reason}: {detail}"));
+        }
+        return Ok(Handled::Keep);
+    }
+    let outgoing: Vec<Outgoing> = read
+        .records
+        .iter()
+        .map(|r| Outgoing {
+            partition_key: r.partition_key.clone(),
+            data: r.data.clone(),
+        })
+        .collect();
+    let sent = ctx.sink.send(&outgoing).await;
+    let failed: Vec<&String> = sent.iter().filter_map(|s| s.as_ref().err()).collect();
+    if let Some(first) = failed.first() {
+        // Nothing is lost: the message stays, and the next run puts the range again (twins
+        // of what did get in are no-ops in gold).
+        report.count("retry_later", 1);
+        report.count("records_replayed", sent.len() - failed.len());
+        report.problem(
+            subject,
+            format!("{} records not put back: {first}", failed.len()),
+        );
+        return Ok(Handled::Keep);
+    }
+    report.count("records_replayed", sent.len());
+    match read.gap {
+        None => report.count("recovered", 1),
+        Some((reason, detail)) => {
+            let record = UnrecoverableRange {
+                reason: reason.to_owned(),
+                detail: detail.clone(),
+                records_recovered: read.records.len(),
+                batch: batch.clone(),
+                message: body.to_owned(),
+                recorded_at: ctx.now,
+            };
+            let bytes = serde_json::to_vec_pretty(&record).unwrap_or_default();
+            ctx.store
+                .put(
+                    &unrecoverable_key(&batch, ctx.now),
+                    bytes,
+                    "application/json",
+                )
+                .await?;
+            report.count(
+                if read.records.is_empty() {
+                    "unrecoverable"
+                } else {
+                    "partly_recovered"
+                },
+                1,
+            );
+            report.problem(subject, format!("{reason}: {detail}"));
+        }
+    }
+    Ok(Handled::Finished)
+}
+
+pub async fn replay_dlq(
+    ctx: &DlqContext<'_>,
+    queue_url: &str,
+    max_messages: usize,
+    dry_run: bool,
+) -> Result<Report, DlqError> {
+    let mut report = Report::new(MODE, dry_run);
+    let mut seen = std::collections::HashSet::new();
+    // Messages left in the queue, by id, with their latest receipt handle: made visible again
+    // when the run ends (not before, or this run would receive them again).
+    let mut kept: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    while report.inputs < max_messages {
+        let wanted = (max_messages - report.inputs).min(MAX_RECEIVE as usize) as i32;
+        let received = ctx
+            .sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(wanted)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .map_err(|e| {
+                DlqError::Transient(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+            })?;
+        let messages = received.messages();
+        if messages.is_empty() {
+            break;
+        }
+        let mut fresh = 0;
+        for message in messages {
+            let id = message.message_id().unwrap_or_default().to_owned();
+            if !seen.insert(id.clone()) {
+                if let (Some(handle), Some(receipt)) = (kept.get_mut(&id), message.receipt_handle())
+                {
+                    receipt.clone_into(handle);
+                }
+                continue;
+            }
+            fresh += 1;
+            report.inputs += 1;
+            let handled = match handle_message(
+                ctx,
+                message.body().unwrap_or_default(),
+                dry_run,
+                &mut report,
+            )
+            .await
+            {
+                Ok(handled) => handled,
+                Err(DlqError::Transient(detail)) => {
+                    report.count("retry_later", 1);
+                    report.problem("message", detail);
+                    Handled::Keep
+                }
+                Err(err) => return Err(err),
+            };
+            let Some(receipt) = message.receipt_handle() else {
+                continue;
+            };
+            match handled {
+                Handled::Finished => {
+                    ctx.sqs
+                        .delete_message()
+                        .queue_url(queue_url)
+                        .receipt_handle(receipt)
+                        .send()
+                        .await
+                        .map_err(|e| {
+                            DlqError::Transient(
+                                aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
+                            )
+                        })?;
+                }
+                Handled::Keep => {
+                    kept.insert(id, receipt.to_owned());
+                }
+            }
+        }
+        if fresh == 0 {
+            break;
+        }
+    }
+    for receipt in kept.values() {
+        // Best effort: otherwise the message returns when its visibility timeout ends.
+        let _ = ctx
+            .sqs
+            .change_message_visibility()
+            .queue_url(queue_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(0)
+            .send()
+            .await;
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_lambda_on_failure_record_is_read() {
+        let body =
+            include_str!("../../../events/quarantine-replay/sqs-kinesis-on-failure-message.json");
+        let message: FailureMessage = serde_json::from_str(body).unwrap();
+        assert_eq!(message.batch.shard_id, "shardId-000000000000");
+        assert_eq!(message.batch.stream_name(), Some("shopstream-dev-events"));
+        assert_eq!(message.batch.batch_size, Some(3));
+        let key = unrecoverable_key(&message.batch, Utc::now());
+        assert!(
+            key.starts_with("quarantine/_dlq/dt=2024-11-05/hour=07/shardId-000000000000-"),
+            "{key}"
+        );
+    }
+
+    #[test]
+    fn long_sequence_numbers_compare_as_numbers() {
+        let a = "49601189658422359378836298521827638475320189012309704722";
+        let b = "49601189658422359378836298522902373528957594348623495186";
+        assert_eq!(compare_sequences(a, b), Ordering::Less);
+        assert_eq!(compare_sequences("9", "10"), Ordering::Less);
+        assert_eq!(compare_sequences("010", "10"), Ordering::Equal);
+    }
+
+    proptest! {
+        #[test]
+        fn sequence_order_is_numeric_order(a in any::<u128>(), b in any::<u128>()) {
+            prop_assert_eq!(compare_sequences(&a.to_string(), &b.to_string()), a.cmp(&b));
+        }
+    }
+}

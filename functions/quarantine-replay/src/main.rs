@@ -1,0 +1,30 @@
+//! quarantine-replay bootstrap: configuration and the S3, Kinesis and SQS clients once per
+//! container.
+
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use quarantine_replay::{handler, Config, Deps};
+use serde_json::Value;
+use shopstream::aws::{load_sdk_config, s3_client};
+use shopstream::config::Env;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shopstream::logging::init_lambda_logs();
+    let env = Env::from_process();
+    let config = Config::from_env(&env)?;
+    let sdk = load_sdk_config(&env).await;
+    let deps = Deps::new(
+        config,
+        s3_client(&sdk),
+        aws_sdk_kinesis::Client::new(&sdk),
+        aws_sdk_sqs::Client::new(&sdk),
+    );
+    let deps = &deps;
+    run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handler(deps, event).await.map_err(Error::from)
+    }))
+    .await
+}

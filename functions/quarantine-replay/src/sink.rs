@@ -1,0 +1,168 @@
+//! Putting records back on the Kinesis stream: PutRecords in calls of at most 500 entries and
+//! 5 MiB, retrying exactly the entries Kinesis reports as failed, with capped exponential
+//! backoff. What still fails is reported per record, never dropped.
+
+use aws_sdk_kinesis::primitives::Blob;
+use aws_sdk_kinesis::types::PutRecordsRequestEntry;
+use std::time::Duration;
+
+const MAX_ENTRIES_PER_CALL: usize = 500;
+const MAX_BYTES_PER_CALL: usize = 5 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl RetryPolicy {
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 1u32 << attempt.saturating_sub(1).min(16);
+        self.base_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub partition_key: String,
+    pub data: Vec<u8>,
+}
+
+/// Where a record landed, or why it did not.
+pub type Sent = Result<(String, String), String>;
+
+#[derive(Debug, Clone)]
+pub struct KinesisSink {
+    pub client: aws_sdk_kinesis::Client,
+    pub stream: String,
+    pub retry: RetryPolicy,
+}
+
+/// Splits positions into calls under both PutRecords limits.
+fn calls(records: &[Outgoing], positions: &[usize]) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut bytes = 0;
+    for &position in positions {
+        let size = records[position].data.len() + records[position].partition_key.len();
+        let start_new = out.last().is_none_or(|call| {
+            call.len() >= MAX_ENTRIES_PER_CALL || bytes + size > MAX_BYTES_PER_CALL
+        });
+        if start_new {
+            out.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += size;
+        if let Some(call) = out.last_mut() {
+            call.push(position);
+        }
+    }
+    out
+}
+
+impl KinesisSink {
+    /// Sends every record; the answer has one entry per record, in order.
+    pub async fn send(&self, records: &[Outgoing]) -> Vec<Sent> {
+        let mut results: Vec<Sent> = vec![Err("not sent".to_owned()); records.len()];
+        let mut pending: Vec<usize> = (0..records.len()).collect();
+        let mut attempt = 0;
+        while !pending.is_empty() && attempt < self.retry.max_attempts.max(1) {
+            attempt += 1;
+            if attempt > 1 {
+                tokio::time::sleep(self.retry.backoff(attempt - 1)).await;
+            }
+            let mut failed = Vec::new();
+            for call in calls(records, &pending) {
+                let entries: Vec<PutRecordsRequestEntry> = call
+                    .iter()
+                    .filter_map(|&p| {
+                        PutRecordsRequestEntry::builder()
+                            .data(Blob::new(records[p].data.clone()))
+                            .partition_key(&records[p].partition_key)
+                            .build()
+                            .ok()
+                    })
+                    .collect();
+                let answer = self
+                    .client
+                    .put_records()
+                    .stream_name(&self.stream)
+                    .set_records(Some(entries))
+                    .send()
+                    .await;
+                match answer {
+                    Err(err) => {
+                        let message = aws_sdk_kinesis::error::DisplayErrorContext(err).to_string();
+                        for &p in &call {
+                            results[p] = Err(message.clone());
+                        }
+                        failed.extend(call);
+                    }
+                    Ok(output) => {
+                        for (&p, entry) in call.iter().zip(output.records()) {
+                            match (
+                                entry.shard_id(),
+                                entry.sequence_number(),
+                                entry.error_code(),
+                            ) {
+                                (Some(shard), Some(sequence), None) => {
+                                    results[p] = Ok((shard.to_owned(), sequence.to_owned()));
+                                }
+                                (_, _, code) => {
+                                    results[p] = Err(format!(
+                                        "{}: {}",
+                                        code.unwrap_or("NoResult"),
+                                        entry.error_message().unwrap_or_default()
+                                    ));
+                                    failed.push(p);
+                                }
+                            }
+                        }
+                        // An answer shorter than the call leaves the rest unconfirmed.
+                        failed.extend(call.iter().skip(output.records().len()));
+                    }
+                }
+            }
+            pending = failed;
+        }
+        results
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_respect_both_limits() {
+        let small = Outgoing {
+            partition_key: "k".into(),
+            data: vec![0; 10],
+        };
+        let records = vec![small; 1_200];
+        let positions: Vec<usize> = (0..records.len()).collect();
+        let sizes: Vec<usize> = calls(&records, &positions).iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![500, 500, 200]);
+        let big = Outgoing {
+            partition_key: "k".into(),
+            data: vec![0; 1024 * 1024],
+        };
+        let records = vec![big; 12];
+        let positions: Vec<usize> = (0..records.len()).collect();
+        let sizes: Vec<usize> = calls(&records, &positions).iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![4, 4, 4]);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let policy = RetryPolicy {
+            max_attempts: 5,
+            base_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(350),
+        };
+        let waits: Vec<u128> = (1..=4).map(|a| policy.backoff(a).as_millis()).collect();
+        assert_eq!(waits, vec![100, 200, 350, 350]);
+    }
+}
