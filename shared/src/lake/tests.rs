@@ -85,8 +85,9 @@ fn source_ranges_display_as_their_object_stem() {
     let dynamo = SourceRange::DynamoDb {
         shard_id: "s".into(),
         first_sequence: "1".into(),
+        last_sequence: "9".into(),
     };
-    assert_eq!(dynamo.to_string(), "s-1");
+    assert_eq!(dynamo.to_string(), "s-1-9");
 }
 
 #[test]

@@ -463,8 +463,8 @@ fn quantity_reasons(
     };
     let t = with(|t| {
         t.quantity = Some(quantity);
-        t.action_type = Some(action.into());
-        t.transaction_status = Some(status.into());
+        t.action_type = Some(action.to_owned().into());
+        t.transaction_status = Some(status.to_owned().into());
     });
     reasons_of(&t, &rules)
 }
