@@ -6,9 +6,9 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use shopstream::clean::{accept, CleanRecord};
 use shopstream::columnar::{transactions_to_parquet, Origin, Provenance};
-use shopstream::quarantine::RecordPosition;
 use shopstream::decode::decode_json;
 use shopstream::fraud::{FraudContext, FraudRules};
+use shopstream::quarantine::RecordPosition;
 use shopstream::validate::ValidationRules;
 use std::hint::black_box;
 use std::time::Duration;

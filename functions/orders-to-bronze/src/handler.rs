@@ -163,7 +163,10 @@ pub fn source_range(records: &[StreamRecord]) -> SourceRange {
         .map(|r| r.sequence_number.as_str())
         .filter(|s| !s.is_empty());
     let first = sequences.next().unwrap_or("noseq").to_owned();
-    let last = sequences.last().map(str::to_owned).unwrap_or(first.clone());
+    let last = sequences
+        .next_back()
+        .map(str::to_owned)
+        .unwrap_or(first.clone());
     SourceRange::DynamoDb {
         shard_id: records
             .first()

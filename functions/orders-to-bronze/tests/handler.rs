@@ -295,8 +295,8 @@ async fn a_failed_hour_reports_from_its_first_change_and_the_earlier_hour_stays_
     s3.create_bucket().bucket(BUCKET).send().await?;
     // The hour-08 object is committed by moto but its answer is lost.
     let proxy = shopstream_testkit::FaultProxy::start(moto.port(), |request| {
-        if request.method == "PUT" && request.path.contains("hour%3D08")
-            || request.method == "PUT" && request.path.contains("hour=08")
+        if request.method == "PUT"
+            && (request.path.contains("hour%3D08") || request.path.contains("hour=08"))
         {
             shopstream_testkit::Fault::LoseAnswer
         } else {
