@@ -5,9 +5,7 @@ use shopstream::config::{ConfigError, Env};
 use std::time::Duration;
 
 pub const DEFAULT_TABLE: &str = "orders";
-/// Time kept in hand before the invocation deadline: about one S3 PUT at p99 plus the
-/// response.
-pub const DEFAULT_DEADLINE_MARGIN_MS: u64 = 2_000;
+pub use shopstream::deadline::DEFAULT_MARGIN_MS as DEFAULT_DEADLINE_MARGIN_MS;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {

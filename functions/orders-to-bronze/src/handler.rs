@@ -24,6 +24,7 @@ use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 use serde_json::Value;
 use shopstream::batch::dynamodb_response;
+use shopstream::deadline;
 use shopstream::lake::{bronze_key, quarantine_key, SourceRange};
 use shopstream::metrics::{MetricSet, Unit};
 use shopstream::quarantine::{to_jsonl, QuarantineEntry};
@@ -218,18 +219,6 @@ pub fn plan(table: &str, records: &[StreamRecord]) -> Vec<PlannedObject> {
     objects
 }
 
-/// When the handler must stop starting writes: the deadline less the configured margin.
-fn stop_time(
-    context: &lambda_runtime::Context,
-    margin: std::time::Duration,
-) -> Option<DateTime<Utc>> {
-    if context.deadline == 0 {
-        return None;
-    }
-    let deadline = DateTime::<Utc>::from_timestamp_millis(i64::try_from(context.deadline).ok()?)?;
-    Some(deadline - chrono::TimeDelta::from_std(margin).ok()?)
-}
-
 /// An object this attempt put, or may have put (`confirmed` false: the PUT answered with an
 /// error, which does not prove it was not committed).
 struct Written {
@@ -253,7 +242,7 @@ pub async fn handler(
     event: LambdaEvent<Value>,
 ) -> Result<DynamoDbEventResponse, HandlerError> {
     let started = Utc::now();
-    let stop_at = stop_time(&event.context, deps.config.deadline_margin);
+    let stop_at = deadline::stop_time(event.context.deadline, deps.config.deadline_margin);
     let envelope: Envelope =
         serde_json::from_value(event.payload).map_err(HandlerError::Malformed)?;
     let records: Vec<StreamRecord> = envelope
@@ -299,7 +288,7 @@ pub async fn handler(
 /// Plans, encodes and puts the batch's objects, then repairs what a failure left behind.
 async fn write(deps: &Deps, records: &[StreamRecord], stop_at: Option<DateTime<Utc>>) -> Outcome {
     let mut outcome = Outcome::default();
-    if stop_at.is_some_and(|stop| Utc::now() >= stop) {
+    if deadline::passed(stop_at) {
         tracing::warn!(
             "too close to the deadline to start writing; the batch is left for the retry"
         );
@@ -313,7 +302,7 @@ async fn write(deps: &Deps, records: &[StreamRecord], stop_at: Option<DateTime<U
             Ok(bytes) => encoded.push((object, bytes)),
             Err(error) => {
                 tracing::error!(%error, key = %object.key, "encoding failed; its records will be retried");
-                outcome.cut = min_opt(outcome.cut, object.min_index());
+                outcome.cut = outcome.cut.into_iter().chain(object.min_index()).min();
             }
         }
     }
@@ -326,7 +315,7 @@ async fn write(deps: &Deps, records: &[StreamRecord], stop_at: Option<DateTime<U
             Ok(()) => true,
             Err(error) => {
                 tracing::warn!(%error, "bronze object not confirmed; its records will be retried");
-                outcome.cut = min_opt(outcome.cut, object.min_index());
+                outcome.cut = outcome.cut.into_iter().chain(object.min_index()).min();
                 false
             }
         };
@@ -463,12 +452,4 @@ async fn put_all(
         }
     }
     results
-}
-
-fn min_opt(a: Option<usize>, b: Option<usize>) -> Option<usize> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, None) => a,
-        (None, b) => b,
-    }
 }

@@ -8,9 +8,7 @@ pub const DEFAULT_CACHE_CAPACITY: usize = 100_000;
 pub const DEFAULT_CACHE_TTL_SECONDS: u32 = 300;
 pub const DEFAULT_ALERT_SOURCE: &str = "shopstream.stream-enrich";
 pub const DEFAULT_PROFILE_KEY: &str = "user_id";
-/// Time kept in hand before the invocation deadline: about one S3 PUT at p99 under load
-/// plus returning the response.
-pub const DEFAULT_DEADLINE_MARGIN_MS: u64 = 2_000;
+pub use shopstream::deadline::DEFAULT_MARGIN_MS as DEFAULT_DEADLINE_MARGIN_MS;
 
 /// Everything the handler needs besides its clients.
 #[derive(Debug, Clone)]

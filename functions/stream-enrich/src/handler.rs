@@ -25,6 +25,7 @@ use serde::Serialize;
 use serde_json::Value;
 use shopstream::batch::{kinesis_response, KafkaEventResponse};
 use shopstream::clean::CleanRecord;
+use shopstream::deadline;
 use shopstream::metrics::MetricSet;
 use shopstream::quarantine::RecordPosition;
 use shopstream::reason::RejectReason;
@@ -104,7 +105,7 @@ pub async fn handle(
     event: LambdaEvent<Value>,
 ) -> Result<(StreamResponse, MetricSet), HandlerError> {
     let started = Utc::now();
-    let stop_at = stop_time(&event.context, deps.config.deadline_margin);
+    let stop_at = deadline::stop_time(event.context.deadline, deps.config.deadline_margin);
     let batch = parse_event(event.payload)?;
     let mut stats = BatchStats::default();
     let mut failed: Vec<&SourceRecord> = Vec::new();
@@ -150,23 +151,6 @@ pub async fn handle(
     Ok((response, metrics))
 }
 
-/// When the handler must stop starting work: the invocation's deadline less the configured
-/// margin (`None` without a deadline, as in tests that build a default context).
-pub fn stop_time(
-    context: &lambda_runtime::Context,
-    margin: std::time::Duration,
-) -> Option<DateTime<Utc>> {
-    if context.deadline == 0 {
-        return None;
-    }
-    let deadline = DateTime::<Utc>::from_timestamp_millis(i64::try_from(context.deadline).ok()?)?;
-    Some(deadline - chrono::TimeDelta::from_std(margin).ok()?)
-}
-
-fn out_of_time(stop_at: Option<DateTime<Utc>>) -> bool {
-    stop_at.is_some_and(|stop| Utc::now() >= stop)
-}
-
 /// A slice left for the retry because the invocation ran out of time before starting it.
 fn postponed(slice: &Slice) -> SliceOutcome {
     let mut stats = BatchStats {
@@ -190,7 +174,7 @@ pub async fn process_slice(
     slice: &Slice,
     stop_at: Option<DateTime<Utc>>,
 ) -> SliceOutcome {
-    if out_of_time(stop_at) {
+    if deadline::passed(stop_at) {
         tracing::warn!(range = %slice.range, "too close to the deadline to start the slice; it is left for the retry");
         return postponed(slice);
     }
@@ -262,7 +246,7 @@ pub async fn process_slice(
     let sizes: Vec<usize> = requests.iter().map(|r| r.bytes.len()).collect();
 
     let mut cut: Option<usize> = None;
-    let (failed_alerts, write_results) = if out_of_time(stop_at) {
+    let (failed_alerts, write_results) = if deadline::passed(stop_at) {
         // Encoding used up the time: nothing is written and the whole slice is retried.
         tracing::warn!(range = %slice.range, "too close to the deadline to start writing; the slice is left for the retry");
         stats.deadline_stops = 1;
@@ -289,7 +273,10 @@ pub async fn process_slice(
     let alerts_sent = if cut == Some(0) { 0 } else { alerts.len() };
 
     for position in &failed_alerts {
-        cut = min_opt(cut, alert_indices.get(*position).copied());
+        cut = cut
+            .into_iter()
+            .chain(alert_indices.get(*position).copied())
+            .min();
     }
     let mut written: Vec<Written> = Vec::new();
     for ((object, result), size) in planned.into_iter().zip(write_results).zip(sizes) {
@@ -300,13 +287,13 @@ pub async fn process_slice(
                 confirmed: true,
             }),
             Err(WriteError::NotStarted) => {
-                cut = min_opt(cut, object.min_index());
+                cut = cut.into_iter().chain(object.min_index()).min();
             }
             Err(error) => {
                 // The PUT may have been committed even though its answer was lost: the object
                 // is repaired like a written one, so it cannot hold records the retry rewrites.
                 tracing::warn!(%error, "object not confirmed; its records will be retried");
-                cut = min_opt(cut, object.min_index());
+                cut = cut.into_iter().chain(object.min_index()).min();
                 written.push(Written {
                     object,
                     size,
@@ -495,12 +482,4 @@ async fn repair(
         }
     }
     cut
-}
-
-fn min_opt(a: Option<usize>, b: Option<usize>) -> Option<usize> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, None) => a,
-        (None, b) => b,
-    }
 }
