@@ -2,6 +2,8 @@
 # Installs the local emulators shopstream's tests and `shopstream run` use, idempotently:
 #   - moto server (S3, Kinesis, DynamoDB + Streams, EventBridge, SQS, ...) in a project venv,
 #     plus pyarrow (independent Parquet reader used by tests);
+#   - pyspark in the same venv (the EMR job's engine, run on local[2] with the machine's Java 17
+#     by the conformance test and the benchmark);
 #   - tansu, a Kafka-protocol broker, built from crates.io (slow the first time; cached);
 #   - PostgreSQL >= 15 (MERGE), Debian's package `postgresql`, on which the tests execute the
 #     warehouse SQL, and (as root) the unprivileged user `shopstream-pg` they run it as.
@@ -15,6 +17,8 @@ TANSU_ROOT="$CACHE/tansu"
 MOTO_VERSION="${MOTO_VERSION:-5.2.5}"
 PYARROW_VERSION="${PYARROW_VERSION:-26.0.1}"
 TANSU_VERSION="${TANSU_VERSION:-0.6.0}"
+# The Spark line EMR 7.x releases run; Spark 3.5 supports Java 17.
+PYSPARK_VERSION="${PYSPARK_VERSION:-3.5.5}"
 mkdir -p "$CACHE"
 
 log() { echo "[install-emulators] $*" >&2; }
@@ -39,6 +43,26 @@ install_venv() {
   fi
   "$VENV/bin/pip" install --quiet --disable-pip-version-check \
     "moto[server]==$MOTO_VERSION" "pyarrow==$PYARROW_VERSION"
+  touch "$stamp"
+}
+
+install_spark() {
+  local stamp="$VENV/.shopstream-pyspark-$PYSPARK_VERSION"
+  if [[ -f "$stamp" ]]; then
+    log "pyspark $PYSPARK_VERSION already in $VENV"
+    return
+  fi
+  [[ -x "$VENV/bin/pip" ]] || install_venv
+  if ! command -v java >/dev/null 2>&1; then
+    log "no java on PATH; installing Debian's openjdk-17-jre-headless"
+    if [[ $(id -u) -eq 0 ]]; then
+      apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless
+    else
+      sudo apt-get update -qq && sudo apt-get install -y -qq openjdk-17-jre-headless
+    fi
+  fi
+  log "installing pyspark==$PYSPARK_VERSION into $VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "pyspark==$PYSPARK_VERSION"
   touch "$stamp"
 }
 
@@ -99,13 +123,15 @@ install_postgres() {
 what="${1:-all}"
 case "$what" in
   moto) install_venv ;;
+  spark) install_spark ;;
   tansu) install_tansu ;;
   postgres) install_postgres ;;
-  all) install_venv; install_tansu; install_postgres ;;
-  *) echo "usage: $0 [all|moto|tansu|postgres]" >&2; exit 2 ;;
+  all) install_venv; install_spark; install_tansu; install_postgres ;;
+  *) echo "usage: $0 [all|moto|spark|tansu|postgres]" >&2; exit 2 ;;
 esac
 
 echo "SHOPSTREAM_MOTO_BIN=$VENV/bin/moto_server"
 echo "SHOPSTREAM_PYTHON=$VENV/bin/python"
 echo "SHOPSTREAM_TANSU_BIN=$TANSU_ROOT/bin/tansu"
 echo "SHOPSTREAM_PG_BINDIR=$(postgres_bindir)"
+echo "SHOPSTREAM_JAVA=$(command -v java || true)"

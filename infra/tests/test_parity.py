@@ -68,6 +68,7 @@ CORRESPONDENCE: dict[str, list[str]] = {
     "GoldTransformLogGroup": ["aws_cloudwatch_log_group.gold_transform"],
     "QuarantineReplayLogGroup": ["aws_cloudwatch_log_group.quarantine_replay"],
     "S3CleanupLogGroup": ["aws_cloudwatch_log_group.s3_cleanup"],
+    "EmrLaunchLogGroup": ["aws_cloudwatch_log_group.emr_launch"],
     "ApiAccessLogGroup": ["aws_cloudwatch_log_group.api_access"],
     "IngestApiRole": ["aws_iam_role.ingest_api", "aws_iam_role_policy.ingest_api", "aws_iam_role_policy_attachment.ingest_api_vpc"],
     "StreamEnrichRole": ["aws_iam_role.stream_enrich", "aws_iam_role_policy.stream_enrich", "aws_iam_role_policy_attachment.stream_enrich_vpc"],
@@ -81,6 +82,11 @@ CORRESPONDENCE: dict[str, list[str]] = {
     "GoldTransformFunction": ["aws_lambda_function.gold_transform"],
     "QuarantineReplayFunction": ["aws_lambda_function.quarantine_replay"],
     "S3CleanupFunction": ["aws_lambda_function.s3_cleanup"],
+    "EmrLaunchRole": ["aws_iam_role.emr_launch", "aws_iam_role_policy.emr_launch"],
+    "EmrLaunchFunction": ["aws_lambda_function.emr_launch"],
+    "EmrServerlessJobRunStatusRule": ["aws_cloudwatch_event_rule.emr_serverless_job_run_status", "aws_cloudwatch_event_target.emr_serverless_job_run_status"],
+    "EmrLaunchRule": ["aws_cloudwatch_event_rule.emr_launch", "aws_cloudwatch_event_target.emr_launch"],
+    "EmrLaunchInvokePermission": ["aws_lambda_permission.events_invoke_emr_launch"],
     "StreamEnrichKinesisMapping": ["aws_lambda_event_source_mapping.stream_enrich_kinesis"],
     "StreamEnrichMskMapping": ["aws_lambda_event_source_mapping.stream_enrich_msk"],
     "StreamEnrichSelfManagedKafkaMapping": ["aws_lambda_event_source_mapping.stream_enrich_self_managed_kafka"],
@@ -111,6 +117,16 @@ CORRESPONDENCE: dict[str, list[str]] = {
     "EmrInstanceProfile": ["aws_iam_instance_profile.emr_instance"],
     "RedshiftCopyRole": ["aws_iam_role.redshift_copy", "aws_iam_role_policy.redshift_copy"],
     "Dashboard": ["aws_cloudwatch_dashboard.shopstream"],
+    "RedshiftCopyLogGroup": ["aws_cloudwatch_log_group.redshift_copy"],
+    "RedshiftCopyFunctionRole": ["aws_iam_role.redshift_copy_function", "aws_iam_role_policy.redshift_copy_function"],
+    "RedshiftCopyFunction": ["aws_lambda_function.redshift_copy"],
+    "RedshiftCopyManifestRule": ["aws_cloudwatch_event_rule.redshift_copy_manifest", "aws_cloudwatch_event_target.redshift_copy_manifest"],
+    "RedshiftCopyStatementRule": ["aws_cloudwatch_event_rule.redshift_copy_statement", "aws_cloudwatch_event_target.redshift_copy_statement"],
+    "RedshiftCopySweepRule": ["aws_cloudwatch_event_rule.redshift_copy_sweep", "aws_cloudwatch_event_target.redshift_copy_sweep"],
+    "RedshiftCopyManifestPermission": ["aws_lambda_permission.redshift_copy_manifest"],
+    "RedshiftCopyStatementPermission": ["aws_lambda_permission.redshift_copy_statement"],
+    "RedshiftCopySweepPermission": ["aws_lambda_permission.redshift_copy_sweep"],
+    "LoadSweepSchedule": ["aws_scheduler_schedule.load_sweep"],
 }
 
 TYPES = {
@@ -145,7 +161,10 @@ TYPES = {
 }
 
 # IAM statements allowed a "*" resource: X-Ray has no resource-level permissions.
-WILDCARD_SIDS = {"Tracing"}
+# FollowOwnStatements: DescribeStatement / GetStatementResult have no resource-level
+# permissions; a statement-owner condition scopes them instead. EmrWithoutResourceLevel:
+# EMR's RunJobFlow and ListClusters have no resource-level permissions.
+WILDCARD_SIDS = {"Tracing", "FollowOwnStatements", "EmrWithoutResourceLevel"}
 
 NORM = model.Normaliser(SAM, TF, CORRESPONDENCE)
 RESOURCES = SAM["Resources"]

@@ -5,9 +5,10 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use shopstream::clean::{accept, CleanRecord};
-use shopstream::columnar::transactions_to_parquet;
+use shopstream::columnar::{transactions_to_parquet, Origin, Provenance};
 use shopstream::decode::decode_json;
 use shopstream::fraud::{FraudContext, FraudRules};
+use shopstream::quarantine::RecordPosition;
 use shopstream::validate::ValidationRules;
 use std::hint::black_box;
 use std::time::Duration;
@@ -112,7 +113,24 @@ fn process(payloads: &[Vec<u8>], rules: &ValidationRules, fraud: &FraudRules) ->
             clean.push(tx);
         }
     }
-    let parquet = transactions_to_parquet(&clean).expect("encodes");
+    let positions: Vec<RecordPosition> = (0..clean.len())
+        .map(|i| RecordPosition::Kinesis {
+            shard_id: "shardId-000000000000".into(),
+            sequence_number: format!("{}", 49_600_000_000_000_000_000u128 + i as u128),
+        })
+        .collect();
+    let origins: Vec<Origin> = positions
+        .iter()
+        .map(|position| Origin {
+            position,
+            arrival_time: now,
+        })
+        .collect();
+    let provenance = Provenance {
+        object: "silver/transaction/dt=2024-11-05/hour=07/bench.parquet",
+        origins: &origins,
+    };
+    let parquet = transactions_to_parquet(&clean, &provenance).expect("encodes");
     (clean.len(), parquet.len())
 }
 

@@ -3,7 +3,13 @@
 //! Rules (DESIGN.md, "Records"): prices parsed to exact cents; feedback clamped to 1..5 or
 //! null; category trimmed and upper-cased; e-mail and phone normalised (E.164 where possible,
 //! else NOT_PROVIDED); null marketing fields become direct / no_campaign / no_coupon;
-//! `total_amount = price × quantity`, negative for refunds and returns.
+//! `total_amount = price × quantity`.
+//!
+//! Sign convention (silver and gold): refunds and returns have a negative `quantity` and so a
+//! negative `total_amount`, whichever sign the producer gave the quantity; every other
+//! transaction has both positive. A purchase sent with a negative quantity is repaired to its
+//! absolute value (`NEGATIVE_PURCHASE_QUANTITY=repair`, the default) and the repair is
+//! recorded on the row ([`Repairs`]), or refused (`refuse`) by validation.
 
 use crate::contact::{normalize_email, normalize_phone, NOT_PROVIDED};
 use crate::decode::Decoded;
@@ -12,13 +18,65 @@ use crate::geo::{normalize_country, normalize_place};
 use crate::reason::Rejection;
 use crate::record::Record;
 use crate::record::{ClickstreamEvent, Entity, InventoryEvent, Text, Transaction};
-use crate::validate::{validate_record, Facts, ValidationRules};
+use crate::validate::{is_money_back, validate_record, Facts, ValidationRules};
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use std::borrow::Cow;
 
 pub const DEFAULT_REFERRAL: &str = "direct";
 pub const DEFAULT_CAMPAIGN: &str = "no_campaign";
 pub const DEFAULT_COUPON: &str = "no_coupon";
+
+/// A change cleaning made to a value beyond normalising it, recorded on the row so nothing
+/// is changed silently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Repair {
+    /// A purchase arrived with a negative quantity; its absolute value was kept.
+    NegativePurchaseQuantity,
+}
+
+impl Repair {
+    pub const ALL: [Repair; 1] = [Repair::NegativePurchaseQuantity];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Repair::NegativePurchaseQuantity => "NEGATIVE_PURCHASE_QUANTITY",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// The repairs applied to one row (a small set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Repairs(u8);
+
+impl Repairs {
+    pub fn insert(&mut self, repair: Repair) {
+        self.0 |= repair.bit();
+    }
+
+    pub fn contains(self, repair: Repair) -> bool {
+        self.0 & repair.bit() != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Repair> {
+        Repair::ALL.into_iter().filter(move |r| self.contains(*r))
+    }
+
+    /// Comma-separated codes in a fixed order, `""` when none (the silver `repairs` column).
+    pub fn codes(self) -> String {
+        self.iter()
+            .map(Repair::as_str)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
 
 /// A transaction ready for the silver layer.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,9 +97,12 @@ pub struct CleanTransaction<'a> {
     pub product_category: Option<Text<'a>>,
     pub product_brand: Option<Text<'a>>,
     pub unit_price_cents: i64,
+    /// Signed: negative for refunds and returns, positive otherwise.
     pub quantity: i32,
-    /// Signed: negative for refunds and returns.
+    /// `unit_price_cents × quantity`: negative for refunds and returns.
     pub total_amount_cents: i64,
+    /// What cleaning repaired on this row.
+    pub repairs: Repairs,
     pub feedback_score: Option<i32>,
     pub shipping_address: Option<Text<'a>>,
     pub postal_code: Option<Text<'a>>,
@@ -232,25 +293,21 @@ fn or_default<'a>(value: Option<Text<'a>>, default: &'static str) -> Text<'a> {
     tidy(value).unwrap_or(Cow::Borrowed(default))
 }
 
-/// Refunds and returns take money back: their total is negative.
-pub fn is_money_back(action_type: &str, transaction_status: Option<&str>) -> bool {
-    matches!(action_type, "refund" | "return")
-        || matches!(transaction_status, Some("refunded" | "returned"))
-}
-
 // Validation guarantees the fields unwrapped with defaults below are present; the defaults
 // only keep cleaning total if it is ever called on its own.
 fn clean_transaction(t: Transaction<'_>, facts: Facts) -> CleanTransaction<'_> {
-    let quantity = t.quantity.unwrap_or(1).clamp(1, i64::from(i32::MAX)) as i32;
+    let money_back = is_money_back(t.action_type.as_deref(), t.transaction_status.as_deref());
+    let given = t.quantity.unwrap_or(1);
+    let mut repairs = Repairs::default();
+    if given < 0 && !money_back {
+        repairs.insert(Repair::NegativePurchaseQuantity);
+    }
+    let magnitude = given.unsigned_abs().clamp(1, i32::MAX as u64) as i32;
+    let quantity = if money_back { -magnitude } else { magnitude };
     let unit_price_cents = facts.price_cents.unwrap_or(0);
     let action_type = code(t.action_type);
     let transaction_status = lower(t.transaction_status);
-    let magnitude = unit_price_cents.saturating_mul(i64::from(quantity));
-    let total_amount_cents = if is_money_back(&action_type, transaction_status.as_deref()) {
-        -magnitude
-    } else {
-        magnitude
-    };
+    let total_amount_cents = unit_price_cents.saturating_mul(i64::from(quantity));
     let coupon_code = tidy(t.coupon_code);
     let country_name = t
         .country_name
@@ -284,6 +341,7 @@ fn clean_transaction(t: Transaction<'_>, facts: Facts) -> CleanTransaction<'_> {
         unit_price_cents,
         quantity,
         total_amount_cents,
+        repairs,
         feedback_score: t.feedback_score.map(|score| score.clamp(1, 5) as i32),
         shipping_address: tidy(t.shipping_address),
         postal_code: upper(t.postal_code),

@@ -1,7 +1,14 @@
 //! Parquet encoding of clean rows: one stable Arrow schema per entity, snappy-compressed,
 //! row groups sized for Redshift COPY. Amounts are DECIMAL(18,2), times are UTC microseconds.
+//!
+//! Every silver schema ends with the row's provenance ([`PROVENANCE_COLUMNS`]): `_source`
+//! (shard, `<topic>-<partition>`, request or file), `_position` (sequence number, offset or
+//! index, as text), `_arrival_time` (when the source received it) and `_object` (the key the
+//! row was written in). Silver is at-least-once; these columns are what identifies a
+//! duplicate row and what gold's exactly-once rule orders by.
 
 use crate::clean::{date_parts, CleanClickstream, CleanInventory, CleanTransaction};
+use crate::quarantine::RecordPosition;
 use crate::record::Entity;
 use arrow::array::{
     ArrayRef, BooleanArray, Decimal128Array, Float64Array, Int32Array, Int64Array, RecordBatch,
@@ -22,8 +29,39 @@ pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 pub const AMOUNT_PRECISION: u8 = 18;
 pub const AMOUNT_SCALE: i8 = 2;
 
+/// The provenance columns every silver schema ends with, in order.
+pub const PROVENANCE_COLUMNS: [&str; 4] = ["_source", "_position", "_arrival_time", "_object"];
+
+/// Where one silver row came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub position: &'a RecordPosition,
+    /// When the source received the record (Kinesis approximate arrival, Kafka timestamp,
+    /// stream record creation), so a retried batch writes identical bytes.
+    pub arrival_time: chrono::DateTime<chrono::Utc>,
+}
+
+/// The provenance of an object's rows: the object's key and each row's origin, parallel to
+/// the rows.
+#[derive(Debug, Clone, Copy)]
+pub struct Provenance<'a> {
+    pub object: &'a str,
+    pub origins: &'a [Origin<'a>],
+}
+
+impl<'a> Provenance<'a> {
+    fn slice(&self, range: std::ops::Range<usize>) -> Provenance<'a> {
+        Provenance {
+            object: self.object,
+            origins: &self.origins[range],
+        }
+    }
+}
+
 #[derive(Debug, Error)]
 pub enum EncodeError {
+    #[error("{rows} rows but {origins} provenance entries")]
+    ProvenanceMismatch { rows: usize, origins: usize },
     #[error("building the Arrow batch: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
     #[error("writing Parquet: {0}")]
@@ -40,6 +78,18 @@ fn amount() -> DataType {
 
 fn field(name: &str, data_type: DataType, nullable: bool) -> Field {
     Field::new(name, data_type, nullable)
+}
+
+/// An entity's columns followed by the provenance columns.
+fn with_provenance(fields: Vec<Field>) -> SchemaRef {
+    let mut fields = fields;
+    fields.extend([
+        field(PROVENANCE_COLUMNS[0], DataType::Utf8, false),
+        field(PROVENANCE_COLUMNS[1], DataType::Utf8, false),
+        field(PROVENANCE_COLUMNS[2], utc_micros(), false),
+        field(PROVENANCE_COLUMNS[3], DataType::Utf8, false),
+    ]);
+    Arc::new(Schema::new(fields))
 }
 
 /// The silver schema of an entity.
@@ -61,7 +111,7 @@ pub fn schema(entity: Entity) -> SchemaRef {
 
 fn transaction_schema() -> SchemaRef {
     use DataType::{Boolean, Float64, Int32, Int64, Utf8};
-    Arc::new(Schema::new(vec![
+    with_provenance(vec![
         field("event_id", Utf8, false),
         field("event_timestamp", utc_micros(), false),
         field("dt_date", Utf8, false),
@@ -104,12 +154,13 @@ fn transaction_schema() -> SchemaRef {
         field("fraud_rules", Utf8, false),
         field("customer_segment", Utf8, true),
         field("profile_country", Utf8, true),
-    ]))
+        field("repairs", Utf8, false),
+    ])
 }
 
 fn clickstream_schema() -> SchemaRef {
     use DataType::{Int32, Int64, Utf8};
-    Arc::new(Schema::new(vec![
+    with_provenance(vec![
         field("event_id", Utf8, false),
         field("event_type", Utf8, false),
         field("event_timestamp", utc_micros(), false),
@@ -124,12 +175,12 @@ fn clickstream_schema() -> SchemaRef {
         field("browser", Utf8, true),
         field("referral_source", Utf8, false),
         field("country_name", Utf8, true),
-    ]))
+    ])
 }
 
 fn inventory_schema() -> SchemaRef {
     use DataType::{Int32, Int64, Utf8};
-    Arc::new(Schema::new(vec![
+    with_provenance(vec![
         field("event_id", Utf8, false),
         field("action_type", Utf8, false),
         field("event_timestamp", utc_micros(), false),
@@ -141,7 +192,7 @@ fn inventory_schema() -> SchemaRef {
         field("stock_level", Int64, true),
         field("unit_cost", amount(), true),
         field("reason", Utf8, true),
-    ]))
+    ])
 }
 
 fn strings<'a, T: 'a>(rows: &'a [T], get: impl Fn(&'a T) -> &'a str) -> ArrayRef {
@@ -185,6 +236,9 @@ fn timestamps<T>(rows: &[T], get: impl Fn(&T) -> chrono::DateTime<chrono::Utc>) 
 fn amounts<T>(rows: &[T], get: impl Fn(&T) -> Option<i64>) -> Result<ArrayRef, EncodeError> {
     let array = Decimal128Array::from_iter(rows.iter().map(|r| get(r).map(i128::from)))
         .with_precision_and_scale(AMOUNT_PRECISION, AMOUNT_SCALE)?;
+    // Parquet stores DECIMAL(18,2) as INT64 without checking: an amount beyond 18 digits
+    // would be written wrong, so it is an encode error instead.
+    array.validate_decimal_precision(AMOUNT_PRECISION)?;
     Ok(Arc::new(array))
 }
 
@@ -198,6 +252,48 @@ fn int64s<T>(rows: &[T], get: impl Fn(&T) -> Option<i64>) -> ArrayRef {
 
 fn booleans<T>(rows: &[T], get: impl Fn(&T) -> bool) -> ArrayRef {
     Arc::new(BooleanArray::from_iter(rows.iter().map(|r| Some(get(r)))))
+}
+
+/// The provenance columns of a batch's rows.
+fn provenance_columns(rows: usize, provenance: &Provenance) -> Result<[ArrayRef; 4], EncodeError> {
+    let origins = provenance.origins;
+    if origins.len() != rows {
+        return Err(EncodeError::ProvenanceMismatch {
+            rows,
+            origins: origins.len(),
+        });
+    }
+    let mut sources = StringBuilder::with_capacity(rows, rows * 24);
+    let mut positions = StringBuilder::with_capacity(rows, rows * 56);
+    for origin in origins {
+        // Writing into a StringBuilder cannot fail.
+        let _ = origin.position.write_source(&mut sources);
+        sources.append_value("");
+        let _ = origin.position.write_position(&mut positions);
+        positions.append_value("");
+    }
+    let object: ArrayRef = Arc::new(arrow::array::StringArray::from_iter_values(
+        std::iter::repeat_n(provenance.object, rows),
+    ));
+    Ok([
+        Arc::new(sources.finish()),
+        Arc::new(positions.finish()),
+        timestamps(origins, |o| o.arrival_time),
+        object,
+    ])
+}
+
+/// The repairs of each transaction (`""` when none).
+fn repairs(rows: &[CleanTransaction]) -> ArrayRef {
+    let mut builder = StringBuilder::with_capacity(rows.len(), 0);
+    for row in rows {
+        if row.repairs.is_empty() {
+            builder.append_value("");
+        } else {
+            builder.append_value(row.repairs.codes());
+        }
+    }
+    Arc::new(builder.finish())
 }
 
 /// The fraud rules each transaction matched, comma-separated (no string per row).
@@ -218,7 +314,10 @@ fn matched_rules(rows: &[CleanTransaction]) -> ArrayRef {
 }
 
 /// Clean transactions as one Arrow batch in the silver schema.
-pub fn transactions_batch(rows: &[CleanTransaction]) -> Result<RecordBatch, EncodeError> {
+pub fn transactions_batch(
+    rows: &[CleanTransaction],
+    provenance: &Provenance,
+) -> Result<RecordBatch, EncodeError> {
     let columns: Vec<ArrayRef> = vec![
         strings(rows, |r| &r.event_id),
         timestamps(rows, |r| r.event_time),
@@ -264,12 +363,18 @@ pub fn transactions_batch(rows: &[CleanTransaction]) -> Result<RecordBatch, Enco
         matched_rules(rows),
         optional_strings(rows, |r| r.customer_segment.as_deref()),
         optional_strings(rows, |r| r.profile_country.as_deref()),
+        repairs(rows),
     ];
+    let mut columns = columns;
+    columns.extend(provenance_columns(rows.len(), provenance)?);
     Ok(RecordBatch::try_new(schema(Entity::Transaction), columns)?)
 }
 
 /// Clean clickstream events as one Arrow batch in the silver schema.
-pub fn clickstream_batch(rows: &[CleanClickstream]) -> Result<RecordBatch, EncodeError> {
+pub fn clickstream_batch(
+    rows: &[CleanClickstream],
+    provenance: &Provenance,
+) -> Result<RecordBatch, EncodeError> {
     let columns: Vec<ArrayRef> = vec![
         strings(rows, |r| &r.event_id),
         strings(rows, |r| &r.event_type),
@@ -286,11 +391,16 @@ pub fn clickstream_batch(rows: &[CleanClickstream]) -> Result<RecordBatch, Encod
         strings(rows, |r| &r.referral_source),
         optional_strings(rows, |r| r.country_name.as_deref()),
     ];
+    let mut columns = columns;
+    columns.extend(provenance_columns(rows.len(), provenance)?);
     Ok(RecordBatch::try_new(schema(Entity::Clickstream), columns)?)
 }
 
 /// Clean inventory events as one Arrow batch in the silver schema.
-pub fn inventory_batch(rows: &[CleanInventory]) -> Result<RecordBatch, EncodeError> {
+pub fn inventory_batch(
+    rows: &[CleanInventory],
+    provenance: &Provenance,
+) -> Result<RecordBatch, EncodeError> {
     let columns: Vec<ArrayRef> = vec![
         strings(rows, |r| &r.event_id),
         strings(rows, |r| &r.action_type),
@@ -304,6 +414,8 @@ pub fn inventory_batch(rows: &[CleanInventory]) -> Result<RecordBatch, EncodeErr
         amounts(rows, |r| r.unit_cost_cents)?,
         optional_strings(rows, |r| r.reason.as_deref()),
     ];
+    let mut columns = columns;
+    columns.extend(provenance_columns(rows.len(), provenance)?);
     Ok(RecordBatch::try_new(schema(Entity::Inventory), columns)?)
 }
 
@@ -352,32 +464,50 @@ pub fn to_parquet_bytes(batch: &RecordBatch) -> Result<Vec<u8>, EncodeError> {
 /// [`ROW_GROUP_ROWS`] rows.
 pub const ENCODE_BATCH_ROWS: usize = 1024;
 
-/// Encodes rows as a complete Parquet file in memory, [`ENCODE_BATCH_ROWS`] at a time.
+/// Encodes rows with their provenance as a complete Parquet file in memory,
+/// [`ENCODE_BATCH_ROWS`] at a time.
 pub fn rows_to_parquet<T>(
     rows: &[T],
+    provenance: &Provenance,
     entity: Entity,
-    batch: impl Fn(&[T]) -> Result<RecordBatch, EncodeError>,
+    batch: impl Fn(&[T], &Provenance) -> Result<RecordBatch, EncodeError>,
 ) -> Result<Vec<u8>, EncodeError> {
-    let mut bytes = Vec::with_capacity(rows.len() * 128);
+    if provenance.origins.len() != rows.len() {
+        return Err(EncodeError::ProvenanceMismatch {
+            rows: rows.len(),
+            origins: provenance.origins.len(),
+        });
+    }
+    let mut bytes = Vec::with_capacity(rows.len() * 160);
     let mut writer = ArrowWriter::try_new(&mut bytes, schema(entity), Some(writer_properties()))?;
-    for chunk in rows.chunks(ENCODE_BATCH_ROWS) {
-        writer.write(&batch(chunk)?)?;
+    for start in (0..rows.len()).step_by(ENCODE_BATCH_ROWS) {
+        let end = (start + ENCODE_BATCH_ROWS).min(rows.len());
+        writer.write(&batch(&rows[start..end], &provenance.slice(start..end))?)?;
     }
     writer.close()?;
     Ok(bytes)
 }
 
 /// Clean transactions straight to Parquet bytes.
-pub fn transactions_to_parquet(rows: &[CleanTransaction]) -> Result<Vec<u8>, EncodeError> {
-    rows_to_parquet(rows, Entity::Transaction, transactions_batch)
+pub fn transactions_to_parquet(
+    rows: &[CleanTransaction],
+    provenance: &Provenance,
+) -> Result<Vec<u8>, EncodeError> {
+    rows_to_parquet(rows, provenance, Entity::Transaction, transactions_batch)
 }
 
-pub fn clickstream_to_parquet(rows: &[CleanClickstream]) -> Result<Vec<u8>, EncodeError> {
-    rows_to_parquet(rows, Entity::Clickstream, clickstream_batch)
+pub fn clickstream_to_parquet(
+    rows: &[CleanClickstream],
+    provenance: &Provenance,
+) -> Result<Vec<u8>, EncodeError> {
+    rows_to_parquet(rows, provenance, Entity::Clickstream, clickstream_batch)
 }
 
-pub fn inventory_to_parquet(rows: &[CleanInventory]) -> Result<Vec<u8>, EncodeError> {
-    rows_to_parquet(rows, Entity::Inventory, inventory_batch)
+pub fn inventory_to_parquet(
+    rows: &[CleanInventory],
+    provenance: &Provenance,
+) -> Result<Vec<u8>, EncodeError> {
+    rows_to_parquet(rows, provenance, Entity::Inventory, inventory_batch)
 }
 
 #[cfg(test)]

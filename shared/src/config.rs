@@ -3,7 +3,7 @@
 
 use crate::decode::AvroSchemas;
 use crate::fraud::FraudRules;
-use crate::validate::ValidationRules;
+use crate::validate::{NegativePurchaseQuantity, ValidationRules};
 use chrono::TimeDelta;
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -162,7 +162,8 @@ fn cents(env: &Env, name: &str) -> Result<Option<i64>, ConfigError> {
 
 impl ValidationRules {
     /// `MAX_FUTURE_SKEW_SECONDS` (300), `MAX_EVENT_AGE_SECONDS` (unset: any age),
-    /// `MAX_QUANTITY` (1000), `MAX_UNIT_PRICE` (1000000), `MAX_INVENTORY_CHANGE` (1000000),
+    /// `MAX_QUANTITY` (1000), `NEGATIVE_PURCHASE_QUANTITY` (`repair`), `MAX_UNIT_PRICE`
+    /// (1000000), `MAX_INVENTORY_CHANGE` (1000000),
     /// `SYSTEM_USER_PREFIXES`, `SYSTEM_ACTION_TYPES` (comma-separated, case-insensitive).
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let defaults = ValidationRules::default();
@@ -190,6 +191,16 @@ impl ValidationRules {
                 .seconds("MAX_EVENT_AGE_SECONDS")?
                 .or(defaults.max_event_age),
             max_quantity: positive("MAX_QUANTITY", defaults.max_quantity)?,
+            negative_purchase_quantity: match env.optional("NEGATIVE_PURCHASE_QUANTITY") {
+                None => defaults.negative_purchase_quantity,
+                Some(text) => NegativePurchaseQuantity::parse(text).ok_or_else(|| {
+                    ConfigError::invalid(
+                        "NEGATIVE_PURCHASE_QUANTITY",
+                        text,
+                        "must be repair or refuse",
+                    )
+                })?,
+            },
             max_unit_price_cents: cents(env, "MAX_UNIT_PRICE")?
                 .unwrap_or(defaults.max_unit_price_cents),
             max_inventory_change: positive("MAX_INVENTORY_CHANGE", defaults.max_inventory_change)?,
@@ -253,6 +264,7 @@ mod tests {
             ("MAX_FUTURE_SKEW_SECONDS", "60"),
             ("MAX_EVENT_AGE_SECONDS", "86400"),
             ("MAX_QUANTITY", "50"),
+            ("NEGATIVE_PURCHASE_QUANTITY", "refuse"),
             ("MAX_UNIT_PRICE", "2500.50"),
             ("SYSTEM_USER_PREFIXES", "BOT-, internal_"),
             ("AVRO_SCHEMA_IDS", "17=transaction"),
@@ -261,6 +273,10 @@ mod tests {
         assert_eq!(config.validation.max_future_skew, TimeDelta::seconds(60));
         assert_eq!(config.validation.max_event_age, Some(TimeDelta::days(1)));
         assert_eq!(config.validation.max_quantity, 50);
+        assert_eq!(
+            config.validation.negative_purchase_quantity,
+            NegativePurchaseQuantity::Refuse
+        );
         assert_eq!(config.validation.max_unit_price_cents, 250_050);
         assert_eq!(
             config.validation.system_user_prefixes,
@@ -275,6 +291,7 @@ mod tests {
         for (name, value) in [
             ("MAX_FUTURE_SKEW_SECONDS", "soon"),
             ("MAX_QUANTITY", "0"),
+            ("NEGATIVE_PURCHASE_QUANTITY", "absolute"),
             ("MAX_UNIT_PRICE", "-5"),
             ("FRAUD_RULES_JSON", "{not json"),
             ("AVRO_SCHEMA_IDS", "x=transaction"),

@@ -207,4 +207,90 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn email_parts_are_limited_to_64_and_253_characters() {
+        let local_64 = "a".repeat(64);
+        let local_65 = "a".repeat(65);
+        assert_eq!(
+            normalize_email(Some(&format!("{local_64}@example.com"))),
+            format!("{local_64}@example.com")
+        );
+        assert_eq!(
+            normalize_email(Some(&format!("{local_65}@example.com"))),
+            NOT_PROVIDED
+        );
+        // 249 letters and ".com": 253 characters; one more is too long.
+        let domain_253 = format!("{}.com", "b".repeat(249));
+        let domain_254 = format!("{}.com", "b".repeat(250));
+        assert_eq!(
+            normalize_email(Some(&format!("a@{domain_253}"))),
+            format!("a@{domain_253}")
+        );
+        assert_eq!(
+            normalize_email(Some(&format!("a@{domain_254}"))),
+            NOT_PROVIDED
+        );
+    }
+
+    #[test]
+    fn email_domain_labels_are_letters_digits_and_inner_hyphens() {
+        for good in ["a@my-shop.com", "a@mail.example.co.uk", "a@x9.io"] {
+            assert_eq!(normalize_email(Some(good)), good);
+        }
+        for bad in [
+            "a@x..com",
+            "a@x-.com",
+            "a@.x.com",
+            "a@x_y.com",
+            "a@x.c",
+            "a@x.com.",
+        ] {
+            assert_eq!(normalize_email(Some(bad)), NOT_PROVIDED, "{bad}");
+        }
+    }
+
+    #[test]
+    fn national_numbers_take_the_country_code_even_when_they_start_with_1() {
+        assert_eq!(
+            normalize_phone(Some("151 2345678"), Some("Germany")),
+            "+491512345678"
+        );
+        assert_eq!(
+            normalize_phone(Some("(0)151 2345678"), Some("DE")),
+            "+491512345678"
+        );
+    }
+
+    #[test]
+    fn e164_has_8_to_15_digits_not_starting_with_0() {
+        assert_eq!(normalize_phone(Some("+12345678"), None), "+12345678");
+        assert_eq!(
+            normalize_phone(Some("+123456789012345"), None),
+            "+123456789012345"
+        );
+        for phone in ["+1234567", "+1234567890123456", "+0123456789", "+1234x5678"] {
+            assert_eq!(normalize_phone(Some(phone), None), NOT_PROVIDED, "{phone}");
+        }
+        assert_eq!(normalize_phone(None, Some("Germany")), NOT_PROVIDED);
+    }
+
+    #[test]
+    fn case_changes_copy_only_when_a_letter_changes() {
+        assert_eq!(lowercase(Cow::Borrowed("ÀÉ")), "àé");
+        assert_eq!(uppercase(Cow::Borrowed("àé-x")), "ÀÉ-X");
+        assert_eq!(uppercase(Cow::Borrowed("abc")), "ABC");
+        assert!(matches!(
+            lowercase(Cow::Borrowed("àé-1")),
+            Cow::Borrowed("àé-1")
+        ));
+        assert!(matches!(
+            uppercase(Cow::Borrowed("ÀÉ-1")),
+            Cow::Borrowed("ÀÉ-1")
+        ));
+        assert!(matches!(
+            uppercase(Cow::Borrowed("ABC")),
+            Cow::Borrowed("ABC")
+        ));
+    }
 }

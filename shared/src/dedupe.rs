@@ -14,6 +14,8 @@ impl Deduplicator {
     }
 
     /// A deduplicator expecting about `records` distinct ids (no rehashing on the way).
+    // The capacity only sizes the set: `Default::default()` in its place is an equivalent
+    // mutant, excluded in .cargo/mutants.toml.
     pub fn with_capacity(records: usize) -> Self {
         Deduplicator {
             seen: HashSet::with_capacity_and_hasher(records, Default::default()),
@@ -54,5 +56,17 @@ mod tests {
         let refusal = dedupe.admit("a").unwrap_err();
         assert_eq!(refusal.reason, RejectReason::DuplicateEvent);
         assert_eq!(dedupe.len(), 2);
+    }
+
+    #[test]
+    fn empty_until_the_first_id() {
+        let mut dedupe = Deduplicator::with_capacity(4);
+        assert!(dedupe.is_empty());
+        assert_eq!(dedupe.len(), 0);
+        assert!(dedupe.admit("a").is_ok());
+        assert!(!dedupe.is_empty());
+        assert_eq!(dedupe.len(), 1);
+        assert!(dedupe.admit("a").is_err());
+        assert_eq!(dedupe.len(), 1);
     }
 }

@@ -306,4 +306,30 @@ mod tests {
         codes.dedup();
         assert_eq!(codes.len(), 44);
     }
+
+    #[test]
+    fn non_ascii_text_is_recognised_as_collapsed_or_not() {
+        for text in ["São Paulo", "é", "Zürich Nord"] {
+            assert!(is_collapsed(text), "{text:?}");
+            assert_eq!(collapse_whitespace(text), text);
+        }
+        for text in [" é", "é ", "é  b", "é\tb", "é\u{a0}b", "\u{a0}"] {
+            assert!(!is_collapsed(text), "{text:?}");
+            assert_ne!(collapse_whitespace(text), text);
+        }
+        assert!(matches!(
+            normalize_place("São Paulo"),
+            Some(Cow::Borrowed(_))
+        ));
+    }
+
+    #[test]
+    fn words_start_after_spaces_hyphens_and_apostrophes() {
+        assert_eq!(normalize_place("O'HIGGINS").as_deref(), Some("O'Higgins"));
+        assert_eq!(
+            normalize_place("stratford-upon-avon").as_deref(),
+            Some("Stratford-Upon-Avon")
+        );
+        assert_eq!(normalize_place("ÉVORA").as_deref(), Some("Évora"));
+    }
 }

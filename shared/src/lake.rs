@@ -2,7 +2,7 @@
 //! batch overwrites its own objects instead of adding new ones.
 //!
 //! ```text
-//! bronze/<table>/dt=YYYY-MM-DD/hour=HH/<shardId>-<firstSeq>.jsonl.gz
+//! bronze/<table>/dt=YYYY-MM-DD/hour=HH/<stream>-<firstSeq>-<lastSeq>.jsonl.gz
 //! silver/<entity>/dt=YYYY-MM-DD/hour=HH/<source-range>.parquet
 //! quarantine/<entity>/dt=YYYY-MM-DD/hour=HH/<source-range>.jsonl
 //! gold/<table>/batch_id=<id>/part-NNNNN.parquet
@@ -40,12 +40,13 @@ pub enum SourceRange {
     DynamoDb {
         shard_id: String,
         first_sequence: String,
+        last_sequence: String,
     },
 }
 
 impl SourceRange {
     /// The object name stem: Kinesis `<shardId>-<firstSeq>-<lastSeq>`, Kafka
-    /// `<topic>-<partition>-<firstOffset>-<lastOffset>`, DynamoDB `<shardId>-<firstSeq>`.
+    /// `<topic>-<partition>-<firstOffset>-<lastOffset>`, DynamoDB `<stream>-<firstSeq>-<lastSeq>`.
     pub fn object_stem(&self) -> String {
         match self {
             SourceRange::Kinesis {
@@ -70,10 +71,12 @@ impl SourceRange {
             SourceRange::DynamoDb {
                 shard_id,
                 first_sequence,
+                last_sequence,
             } => format!(
-                "{}-{}",
+                "{}-{}-{}",
                 safe_segment(shard_id),
-                safe_segment(first_sequence)
+                safe_segment(first_sequence),
+                safe_segment(last_sequence)
             ),
         }
     }

@@ -16,6 +16,7 @@ pub mod clean;
 pub mod columnar;
 pub mod config;
 pub mod contact;
+pub mod deadline;
 pub mod decode;
 pub mod dedupe;
 pub mod fraud;

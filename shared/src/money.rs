@@ -181,6 +181,94 @@ mod tests {
         assert!(amount_to_cents(1e30).is_err());
     }
 
+    #[test]
+    fn price_text_limits_are_13_whole_and_6_fraction_digits() {
+        assert_eq!(
+            parse_price_text("9999999999999"),
+            Ok(999_999_999_999_900),
+            "13 whole digits"
+        );
+        assert!(
+            parse_price_text("10000000000000").is_err(),
+            "14 whole digits"
+        );
+        assert!(parse_price_text("-10000000000000.00").is_err());
+        assert_eq!(parse_price_text("1.123456"), Ok(112), "6 fraction digits");
+        assert!(parse_price_text("1.1234567").is_err(), "7 fraction digits");
+    }
+
+    #[test]
+    fn price_text_rounds_the_third_fraction_digit_half_away_from_zero() {
+        for (text, cents) in [
+            ("0.1250", 13),
+            ("0.1251", 13),
+            ("0.1249", 12),
+            ("0.1299", 13),
+            ("0.9950", 100),
+            ("1,000.125", 100_013),
+            ("1,000.124", 100_012),
+            ("-0.1250", -13),
+            ("-0.1249", -12),
+            ("-1,000.125", -100_013),
+        ] {
+            assert_eq!(parse_price_text(text), Ok(cents), "{text}");
+        }
+    }
+
+    #[test]
+    fn price_text_may_omit_the_whole_part() {
+        assert_eq!(parse_price_text(".5"), Ok(50));
+        assert_eq!(parse_price_text("$.99"), Ok(99));
+        assert_eq!(parse_price_text(",50 €"), Ok(50));
+    }
+
+    #[test]
+    fn thousands_groups_are_one_to_three_digits_then_threes() {
+        assert_eq!(parse_price_text("123,456.00"), Ok(12_345_600));
+        assert_eq!(parse_price_text("12.345.678,00"), Ok(1_234_567_800));
+        for text in [
+            "1234,567.00",
+            "1,23,456.00",
+            "1,2345.00",
+            "1.234.56,00",
+            ",123.00",
+        ] {
+            assert!(parse_price_text(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn numbers_are_refused_from_10_pow_13_units() {
+        assert_eq!(
+            amount_to_cents(9_999_999_999_999.0),
+            Ok(999_999_999_999_900)
+        );
+        assert!(amount_to_cents(10_000_000_000_000.0).is_err());
+        assert!(amount_to_cents(-10_000_000_000_000.0).is_err());
+        assert_eq!(amount_to_cents(-19.999), Ok(-2000));
+        assert!(amount_to_cents(f64::INFINITY).is_err());
+    }
+
+    #[test]
+    fn cents_format_with_a_sign_only_below_zero() {
+        assert_eq!(format_cents(0), "0.00");
+        assert_eq!(format_cents(5), "0.05");
+        assert_eq!(format_cents(-5), "-0.05");
+        assert_eq!(format_cents(123_456), "1234.56");
+        assert_eq!(format_cents(i64::MIN), "-92233720368547758.08");
+    }
+
+    #[test]
+    fn price_to_cents_reads_numbers_and_text() {
+        assert_eq!(price_to_cents(&ProductPrice::Amount(12.5)), Ok(1_250));
+        assert_eq!(
+            price_to_cents(&ProductPrice::Text("$1,299.99".into())),
+            Ok(129_999)
+        );
+        assert!(price_to_cents(&ProductPrice::Text("free".into())).is_err());
+        assert!(price_to_cents(&ProductPrice::Amount(f64::NAN)).is_err());
+    }
+
     proptest! {
         #[test]
         fn formatted_cents_parse_back(cents in -100_000_000_000i64..100_000_000_000) {

@@ -35,6 +35,51 @@ pub enum RecordPosition {
     },
 }
 
+impl RecordPosition {
+    /// The silver `_source` of a record: the Kinesis or DynamoDB shard, the Kafka
+    /// `<topic>-<partition>`, the API request or the file.
+    pub fn write_source(&self, out: &mut impl std::fmt::Write) -> std::fmt::Result {
+        match self {
+            RecordPosition::Kinesis { shard_id, .. }
+            | RecordPosition::DynamoDb { shard_id, .. } => out.write_str(shard_id),
+            RecordPosition::Kafka {
+                topic, partition, ..
+            } => write!(out, "{topic}-{partition}"),
+            RecordPosition::Api { request_id, .. } => out.write_str(request_id),
+            RecordPosition::File { path, .. } => out.write_str(path),
+        }
+    }
+
+    /// The silver `_position` of a record within its source, as text: the sequence number,
+    /// the offset, or the index in the request or file.
+    pub fn write_position(&self, out: &mut impl std::fmt::Write) -> std::fmt::Result {
+        match self {
+            RecordPosition::Kinesis {
+                sequence_number, ..
+            }
+            | RecordPosition::DynamoDb {
+                sequence_number, ..
+            } => out.write_str(sequence_number),
+            RecordPosition::Kafka { offset, .. } => write!(out, "{offset}"),
+            RecordPosition::Api { index, .. } | RecordPosition::File { index, .. } => {
+                write!(out, "{index}")
+            }
+        }
+    }
+
+    pub fn source(&self) -> String {
+        let mut text = String::new();
+        let _ = self.write_source(&mut text);
+        text
+    }
+
+    pub fn position_text(&self) -> String {
+        let mut text = String::new();
+        let _ = self.write_position(&mut text);
+        text
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PayloadEncoding {

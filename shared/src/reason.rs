@@ -21,10 +21,13 @@ pub enum RejectReason {
     DecodeError,
     SchemaMismatch,
     DuplicateEvent,
+    /// The record was accepted but its row cannot be written in the silver schema (e.g. an
+    /// amount beyond DECIMAL(18,2)): deterministic, so it is quarantined, never retried.
+    EncodeError,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 13] = [
+    pub const ALL: [RejectReason; 14] = [
         RejectReason::NullUserId,
         RejectReason::NullTimestamp,
         RejectReason::BadTimestamp,
@@ -38,6 +41,7 @@ impl RejectReason {
         RejectReason::DecodeError,
         RejectReason::SchemaMismatch,
         RejectReason::DuplicateEvent,
+        RejectReason::EncodeError,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +59,7 @@ impl RejectReason {
             RejectReason::DecodeError => "DECODE_ERROR",
             RejectReason::SchemaMismatch => "SCHEMA_MISMATCH",
             RejectReason::DuplicateEvent => "DUPLICATE_EVENT",
+            RejectReason::EncodeError => "ENCODE_ERROR",
         }
     }
 }

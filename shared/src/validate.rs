@@ -17,7 +17,10 @@ pub struct ValidationRules {
     pub max_future_skew: TimeDelta,
     /// Events older than this are refused as `BAD_TIMESTAMP`; `None` accepts any age.
     pub max_event_age: Option<TimeDelta>,
+    /// Largest `|quantity|` of a transaction.
     pub max_quantity: i64,
+    /// What a purchase (not a refund or return) with a negative quantity becomes.
+    pub negative_purchase_quantity: NegativePurchaseQuantity,
     pub max_unit_price_cents: i64,
     /// Largest stock movement one inventory event may carry, in units.
     pub max_inventory_change: i64,
@@ -33,6 +36,7 @@ impl Default for ValidationRules {
             max_future_skew: TimeDelta::minutes(5),
             max_event_age: None,
             max_quantity: 1_000,
+            negative_purchase_quantity: NegativePurchaseQuantity::Repair,
             max_unit_price_cents: 100_000_000,
             max_inventory_change: 1_000_000,
             system_user_prefixes: ["system", "sys_", "test_", "healthcheck"]
@@ -43,6 +47,37 @@ impl Default for ValidationRules {
                 .to_vec(),
         }
     }
+}
+
+/// The policy for purchases whose quantity is negative (`NEGATIVE_PURCHASE_QUANTITY`). ITI
+/// data carries them on about 2 % of transactions; ITI's cleaning takes the absolute value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NegativePurchaseQuantity {
+    /// Keep the record with the absolute value, recorded as a repair
+    /// ([`crate::clean::Repair::NegativePurchaseQuantity`]).
+    Repair,
+    /// Refuse it as `BAD_QUANTITY`.
+    Refuse,
+}
+
+impl NegativePurchaseQuantity {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "repair" => Some(NegativePurchaseQuantity::Repair),
+            "refuse" => Some(NegativePurchaseQuantity::Refuse),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a transaction takes money back (a refund or a return), by its action type or its
+/// status, ignoring case and surrounding whitespace. Such transactions carry a negative
+/// quantity and a negative total in silver and gold.
+pub fn is_money_back(action_type: Option<&str>, transaction_status: Option<&str>) -> bool {
+    let is = |value: Option<&str>, wanted: &[&str]| {
+        code(value).is_some_and(|v| wanted.iter().any(|w| v.eq_ignore_ascii_case(w)))
+    };
+    is(action_type, &["refund", "return"]) || is(transaction_status, &["refunded", "returned"])
 }
 
 /// What validation parsed on the way, for cleaning to reuse.
@@ -212,6 +247,34 @@ impl Checker<'_> {
         }
     }
 
+    /// Quantity: present, non-zero, `|quantity| ≤ max_quantity`. Refunds and returns may be
+    /// negative (the natural way to write them); a negative purchase follows the policy.
+    fn quantity(&mut self, t: &Transaction) {
+        let max = self.rules.max_quantity;
+        match t.quantity {
+            None => self.refuse(RejectReason::BadQuantity, "quantity", "quantity is missing"),
+            Some(q) if q == 0 || q.unsigned_abs() > max.unsigned_abs() => {
+                let detail = format!("quantity {q} is zero or its magnitude exceeds {max}");
+                self.refuse(RejectReason::BadQuantity, "quantity", detail)
+            }
+            Some(q)
+                if q < 0
+                    && self.rules.negative_purchase_quantity
+                        == NegativePurchaseQuantity::Refuse
+                    && !is_money_back(
+                        t.action_type.as_deref(),
+                        t.transaction_status.as_deref(),
+                    ) =>
+            {
+                let detail = format!(
+                    "quantity {q} is negative on a purchase (NEGATIVE_PURCHASE_QUANTITY=refuse)"
+                );
+                self.refuse(RejectReason::BadQuantity, "quantity", detail)
+            }
+            Some(_) => {}
+        }
+    }
+
     fn transaction(&mut self, t: &Transaction) -> Facts {
         self.event_id(t.event_id.as_deref());
         self.user_id(t.user_id.as_deref());
@@ -222,14 +285,7 @@ impl Checker<'_> {
             &TRANSACTION_ACTIONS,
         );
         self.required_id("product_id", t.product_id, "by the Transaction schema");
-        match t.quantity {
-            None => self.refuse(RejectReason::BadQuantity, "quantity", "quantity is missing"),
-            Some(q) if q < 1 || q > self.rules.max_quantity => {
-                let detail = format!("quantity {q} is outside 1..={}", self.rules.max_quantity);
-                self.refuse(RejectReason::BadQuantity, "quantity", detail)
-            }
-            Some(_) => {}
-        }
+        self.quantity(t);
         let price_cents = match t.product_price.as_ref().map(price_to_cents) {
             None => {
                 self.refuse(

@@ -2,8 +2,9 @@
 //! from the project venv) to check the schema and values are what other tools will see.
 
 use shopstream::clean::{accept, CleanRecord, CleanTransaction};
-use shopstream::columnar::transactions_to_parquet;
+use shopstream::columnar::{transactions_to_parquet, Origin, Provenance};
 use shopstream::decode::decode_json;
+use shopstream::quarantine::RecordPosition;
 use shopstream::validate::ValidationRules;
 use std::process::Command;
 
@@ -29,6 +30,10 @@ print(json.dumps({
         "coupon_code": r["coupon_code"],
         "fraud_score": r["fraud_score"],
         "risk_level": r["risk_level"],
+        "_source": r["_source"],
+        "_position": r["_position"],
+        "_arrival_time": r["_arrival_time"].isoformat(),
+        "_object": r["_object"],
     } for r in rows],
 }))
 "#;
@@ -66,7 +71,24 @@ fn pyarrow_reads_back_schema_and_values() -> anyhow::Result<()> {
 
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("silver.parquet");
-    std::fs::write(&path, transactions_to_parquet(&rows)?)?;
+    let positions = [7, 8].map(|offset| RecordPosition::Kafka {
+        topic: "events".into(),
+        partition: 2,
+        offset,
+    });
+    let arrival = chrono::DateTime::parse_from_rfc3339("2024-11-05T21:00:01.5Z")?.to_utc();
+    let origins: Vec<Origin> = positions
+        .iter()
+        .map(|position| Origin {
+            position,
+            arrival_time: arrival,
+        })
+        .collect();
+    let provenance = Provenance {
+        object: "silver/transaction/dt=2024-11-05/hour=20/events-2-7-8.parquet",
+        origins: &origins,
+    };
+    std::fs::write(&path, transactions_to_parquet(&rows, &provenance)?)?;
 
     let python = shopstream_testkit::venv_python()?;
     let output = Command::new(python)
@@ -96,7 +118,9 @@ fn pyarrow_reads_back_schema_and_values() -> anyhow::Result<()> {
     assert_eq!(field("quantity")[1], "int32");
     assert_eq!(field("event_id")[2], false);
     assert_eq!(field("feedback_score")[2], true);
-    assert_eq!(schema.len(), 42);
+    assert_eq!(schema.len(), 47);
+    assert_eq!(field("_arrival_time")[1], "timestamp[us, tz=UTC]");
+    assert_eq!(field("_position")[1], "string");
 
     let first = &report["rows"][0];
     assert_eq!(first["event_id"], "e-1");
@@ -113,5 +137,13 @@ fn pyarrow_reads_back_schema_and_values() -> anyhow::Result<()> {
     assert_eq!(second["total_amount"], "-19.99");
     assert_eq!(second["coupon_code"], "SAVE5");
     assert_eq!(second["fraud_score"], 0.25);
+    assert_eq!(second["quantity"], -1);
+    assert_eq!(second["_source"], "events-2");
+    assert_eq!(second["_position"], "8");
+    assert_eq!(second["_arrival_time"], "2024-11-05T21:00:01.500000+00:00");
+    assert_eq!(
+        second["_object"],
+        "silver/transaction/dt=2024-11-05/hour=20/events-2-7-8.parquet"
+    );
     Ok(())
 }

@@ -2,7 +2,10 @@
 //!
 //! - [`MotoServer`]: moto (S3, Kinesis, DynamoDB, EventBridge, SQS, ...) over HTTP.
 //! - [`TansuBroker`]: tansu, a Kafka-protocol broker with in-memory storage.
+//! - [`FaultProxy`]: an HTTP proxy in front of an emulator that refuses requests or loses
+//!   their answers, by rule.
 //! - [`PostgresServer`]: PostgreSQL ≥ 15 in a temporary directory, for the warehouse SQL.
+//! - [`PySpark`]: runs a PySpark script on `local[N]` to completion (the EMR job's engine).
 //!
 //! Install the binaries once with `scripts/install-emulators.sh`; they are found in
 //! `$SHOPSTREAM_CACHE` (default `~/.cache/shopstream`) or through `SHOPSTREAM_MOTO_BIN` /
@@ -20,19 +23,23 @@
 //! ```
 
 mod cpu_time;
+mod fault_proxy;
 mod http;
 mod moto;
 mod port;
 mod postgres;
 mod process;
 mod python;
+mod spark;
 mod tansu;
 
 pub use cpu_time::thread_cpu_time;
+pub use fault_proxy::{Fault, FaultProxy, ProxiedRequest, ProxyLogEntry};
 pub use moto::{MotoServer, MOTO_BIN_ENV, MOTO_REGION};
 pub use port::{free_port, LOOPBACK};
 pub use postgres::{
     PostgresServer, Row as PostgresRow, PG_BINDIR_ENV, PG_DATABASE, PG_OS_USER_ENV, PG_SUPERUSER,
 };
 pub use python::{venv_python, PYTHON_ENV};
+pub use spark::{PySpark, SparkRun, JAVA_ENV};
 pub use tansu::{TansuBroker, TANSU_BIN_ENV};

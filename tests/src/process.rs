@@ -306,7 +306,7 @@ impl Drop for ServerProcess {
 }
 
 #[cfg(unix)]
-fn isolate(command: &mut Command) {
+pub(crate) fn isolate(command: &mut Command) {
     use std::os::unix::process::CommandExt;
     command.process_group(0);
     #[cfg(target_os = "linux")]
@@ -330,10 +330,10 @@ fn isolate(command: &mut Command) {
 }
 
 #[cfg(not(unix))]
-fn isolate(_command: &mut Command) {}
+pub(crate) fn isolate(_command: &mut Command) {}
 
 #[cfg(unix)]
-fn kill_group(pid: u32) {
+pub(crate) fn kill_group(pid: u32) {
     if let Ok(pgid) = libc::pid_t::try_from(pid) {
         // SAFETY: plain system call. The caller checked the child is not yet reaped, and it
         // leads its own group (process_group(0)), so this signals only it and its descendants.
@@ -344,7 +344,7 @@ fn kill_group(pid: u32) {
 }
 
 #[cfg(not(unix))]
-fn kill_group(_pid: u32) {}
+pub(crate) fn kill_group(_pid: u32) {}
 
 #[cfg(unix)]
 fn signal_process(pid: u32, signal: i32) {

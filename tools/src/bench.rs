@@ -13,11 +13,12 @@ use ingest_api::{handle, Deps};
 use serde::Serialize;
 use serde_json::{json, Value};
 use shopstream::clean::{accept, CleanRecord};
-use shopstream::columnar::transactions_to_parquet;
+use shopstream::columnar::{transactions_to_parquet, Origin, Provenance};
 use shopstream::config::{CoreConfig, Env};
 use shopstream::decode::decode_json;
 use shopstream::fraud::FraudContext;
 use shopstream::profile::CustomerProfile;
+use shopstream::quarantine::RecordPosition;
 use std::fmt;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -136,6 +137,13 @@ pub fn run_benchmarks(budget: Duration) -> Result<BenchReport> {
     // 2. The core path on 100,000 transactions.
     let transactions = generated(100_000, true, recent);
     let transaction_lines = lines(&transactions);
+    // Each row's provenance, as stream-enrich writes it (a Kinesis position per record).
+    let positions: Vec<RecordPosition> = (0..transaction_lines.len())
+        .map(|i| RecordPosition::Kinesis {
+            shard_id: "shardId-000000000000".into(),
+            sequence_number: format!("{}", 49_600_000_000_000_000_000u128 + i as u128),
+        })
+        .collect();
     measurements.push(measure(
         "core_pipeline",
         "decode → validate → clean → score → Parquet (100k transactions)",
@@ -143,6 +151,13 @@ pub fn run_benchmarks(budget: Duration) -> Result<BenchReport> {
         transactions.len() as u64,
         budget,
         || {
+            let origins: Vec<Origin> = positions
+                .iter()
+                .map(|position| Origin {
+                    position,
+                    arrival_time: now,
+                })
+                .collect();
             let mut rows = Vec::with_capacity(transaction_lines.len());
             for line in &transaction_lines {
                 if let Ok(decoded) = decode_json(line) {
@@ -154,7 +169,11 @@ pub fn run_benchmarks(budget: Duration) -> Result<BenchReport> {
                     }
                 }
             }
-            black_box(transactions_to_parquet(&rows).ok());
+            let provenance = Provenance {
+                object: "silver/transaction/bench.parquet",
+                origins: &origins[..rows.len()],
+            };
+            black_box(transactions_to_parquet(&rows, &provenance).ok());
         },
     ));
 
@@ -207,7 +226,7 @@ pub fn run_benchmarks(budget: Duration) -> Result<BenchReport> {
                 triaged.refused,
             )
             .iter()
-            .map(|o| o.encode().map(|b| b.len()).unwrap_or(0))
+            .map(|o| o.encode(&slice.records).map(|b| b.len()).unwrap_or(0))
             .sum();
             black_box(written);
         },

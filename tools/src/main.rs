@@ -7,6 +7,7 @@ use shopstream::config::{CoreConfig, Env};
 use shopstream::record::Entity;
 use shopstream_cli::generate::anomaly::AnomalyRates;
 use shopstream_cli::generate::{generate, Generator, GeneratorConfig, OutputFormat};
+use shopstream_cli::run::faults::FaultSpec;
 use shopstream_cli::run::{default_shards, run_pipeline, Endpoints, RunOptions};
 use shopstream_cli::send::{
     load_aws_config, parse_header, send_generated, HttpSender, KafkaSender, KinesisSender,
@@ -170,9 +171,18 @@ struct RunArgs {
     /// Size of the user population.
     #[arg(long, default_value_t = 350_000)]
     users: u64,
+    /// Faults the local event source mapping and S3 inject, e.g.
+    /// "timeout-after-write=0.02,bisect=on,put-fail=0.01,put-lost-answer=0.01,redeliver=0.01"
+    /// (rates per invocation or PUT; see tools/README.md).
+    #[arg(long, value_parser = parse_faults)]
+    faults: Option<FaultSpec>,
     /// Also write the summary as JSON to this file.
     #[arg(long)]
     summary_json: Option<PathBuf>,
+}
+
+fn parse_faults(text: &str) -> Result<FaultSpec, String> {
+    FaultSpec::parse(text).map_err(|e| e.to_string())
 }
 
 #[derive(Args)]
@@ -481,6 +491,7 @@ fn run_run(args: RunArgs) -> Result<ExitCode> {
                 .map_or_else(|| default_shards(args.events), i32::from),
             shard_concurrency: args.shard_concurrency.into(),
             profiles: args.profiles,
+            faults: args.faults.unwrap_or_default(),
         };
         eprintln!(
             "running {} events through ingest-api → Kinesis → stream-enrich → S3 at {endpoint} ...",

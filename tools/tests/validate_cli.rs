@@ -1,7 +1,7 @@
 //! `shopstream validate` on a hand-checked fixture, in all three input formats.
 //!
 //! fixtures/sample.jsonl, line by line: 1 valid purchase; 2 valid refund with a "$1,299.99"
-//! price; 3 null user (NULL_USER_ID); 4 future timestamp and negative quantity
+//! price; 3 null user (NULL_USER_ID); 4 future timestamp and zero quantity
 //! (FUTURE_TIMESTAMP + BAD_QUANTITY); 5 cut-off JSON (DECODE_ERROR); 6 line 1 again
 //! (DUPLICATE_EVENT); 7 valid page view; 8 restock with a negative change (BAD_QUANTITY);
 //! 9 valid sale; 10 numeric user_id (SCHEMA_MISMATCH).
@@ -279,4 +279,36 @@ fn generated_files_validate_in_every_format() {
             "{format}: rejection rate {rate}"
         );
     }
+}
+
+/// fixtures/iti-quantity-signs.jsonl, line by line (ITI's generator writes negative
+/// quantities on about 2 % of transactions, mostly successful purchases): 1–2 purchases with
+/// -2 and -1 (repaired to their absolute value); 3 refund with -3 and 4 return with -1
+/// (accepted as given); 5 refund with +2 (accepted, stored as -2); 6 purchase with 0 and
+/// 7 refund with -1001 (BAD_QUANTITY); 8 plain purchase.
+fn quantity_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/iti-quantity-signs.jsonl")
+}
+
+#[test]
+fn quantity_signs_are_accepted_repaired_or_refused_as_documented() {
+    let (_, report) = validate(&quantity_fixture(), "jsonl", &[]);
+    assert_eq!(report["records"], 8);
+    assert_eq!(report["accepted"], 6);
+    assert_eq!(reasons(&report), owned(&[("BAD_QUANTITY", 2)]));
+    assert_eq!(report["repairs"]["NEGATIVE_PURCHASE_QUANTITY"], 2);
+}
+
+#[test]
+fn negative_purchases_are_refused_when_the_policy_says_refuse() {
+    let output = Command::new(env!("CARGO_BIN_EXE_shopstream"))
+        .args(["validate", quantity_fixture().to_str().unwrap()])
+        .args(["--format", "jsonl", "--json", "--now", NOW])
+        .env("NEGATIVE_PURCHASE_QUANTITY", "refuse")
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["accepted"], 4);
+    assert_eq!(reasons(&report), owned(&[("BAD_QUANTITY", 4)]));
+    assert_eq!(report["repairs"], serde_json::json!({}));
 }

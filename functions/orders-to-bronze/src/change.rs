@@ -12,6 +12,8 @@ use shopstream::reason::{RejectReason, Rejection};
 
 /// Used when a record's `eventSourceARN` has no stream label.
 pub const UNKNOWN_STREAM: &str = "stream-unknown";
+/// The attribute holding an order's event id (ingest-api's `purchase_orders` key).
+pub const ORDER_EVENT_ID: &str = "event_id";
 
 /// What a stream record did to the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -26,7 +28,11 @@ pub enum Operation {
 /// tombstone) and where it sat in the stream.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BronzeLine {
-    pub event_id: String,
+    /// The order's own `event_id` (from the new image, or the keys of a tombstone); `None`
+    /// when the item has none.
+    pub event_id: Option<String>,
+    /// The stream record's id (`eventID`), unique per change.
+    pub stream_event_id: String,
     pub op: Operation,
     /// True for REMOVE: the item identified by `keys` no longer exists.
     pub tombstone: bool,
@@ -139,8 +145,15 @@ fn line(
             Some(image)
         }
     };
+    let order_event_id = image
+        .as_ref()
+        .and_then(|i| i.get(ORDER_EVENT_ID))
+        .or_else(|| keys.get(ORDER_EVENT_ID))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     Ok(BronzeLine {
-        event_id: record.event_id,
+        event_id: order_event_id,
+        stream_event_id: record.event_id,
         op,
         tombstone: op == Operation::Remove,
         sequence_number: sequence_number.to_owned(),

@@ -1,22 +1,30 @@
 //! One invocation: read every stream record, write one gzipped JSONL object per (dt, hour)
 //! plus a quarantine object for unreadable records, answer with a partial batch response.
 //!
-//! Object names carry the batch's first sequence number. Lambda retries from the lowest
-//! reported record, so reporting from a later record would give the retry a different
-//! first sequence and new names next to the objects already written. When a write fails,
-//! every record of the batch is therefore reported: the retry starts at the same record,
-//! rewrites the same keys with (a superset of) the same lines, and nothing is duplicated.
+//! Object names carry the invocation's source range (`<stream>-<firstSeq>-<lastSeq>`), so a
+//! redelivered batch rewrites its own keys. When a write fails (or may have been committed
+//! although its answer was an error), or the deadline is near, every record from the first
+//! affected one is reported: Lambda restarts there, with a new range and so new names. The
+//! objects this attempt wrote, or may have written, are first rewritten to hold only the
+//! records before that point (or deleted), so the retry does not duplicate their lines. A
+//! failed repair lowers the point to the object's first record.
+//!
+//! What this cannot prevent: an invocation that dies after its writes (a timeout the margin
+//! did not foresee, a crash) leaves its objects; the retry — bisected or not — writes the same
+//! changes again under other names. Such lines are duplicates identifiable by
+//! `(stream, sequence_number)`.
 
 use crate::bronze::{self, CONTENT_ENCODING, CONTENT_TYPE};
 use crate::change::{read_record, BronzeLine, Operation, StreamRecord};
 use crate::config::Config;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use aws_sdk_s3::primitives::ByteStream;
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 use serde_json::Value;
 use shopstream::batch::dynamodb_response;
+use shopstream::deadline;
 use shopstream::lake::{bronze_key, quarantine_key, SourceRange};
 use shopstream::metrics::{MetricSet, Unit};
 use shopstream::quarantine::{to_jsonl, QuarantineEntry};
@@ -26,6 +34,8 @@ use tokio::task::JoinSet;
 
 pub const FUNCTION: &str = "orders-to-bronze";
 const QUARANTINE_CONTENT_TYPE: &str = "application/x-ndjson";
+/// Rounds of rewriting objects that hold records past a failure.
+const REPAIR_ROUNDS: usize = 3;
 
 #[derive(Debug)]
 pub struct Deps {
@@ -45,13 +55,81 @@ struct Envelope {
     records: Vec<Value>,
 }
 
-/// An object to write.
-#[derive(Debug, Clone)]
-pub struct BronzeObject {
+/// What an object holds: bronze lines or quarantine entries, as indices of the batch's
+/// records (in batch order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    Bronze,
+    Quarantine,
+}
+
+/// An object to write: its key and the records it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedObject {
     pub key: String,
-    pub bytes: Vec<u8>,
-    pub content_type: &'static str,
-    pub content_encoding: Option<&'static str>,
+    pub kind: ObjectKind,
+    pub indices: Vec<usize>,
+}
+
+impl PlannedObject {
+    pub fn min_index(&self) -> Option<usize> {
+        self.indices.first().copied()
+    }
+
+    pub fn max_index(&self) -> Option<usize> {
+        self.indices.last().copied()
+    }
+
+    /// The same object holding only the records before `limit`; `None` when none remain.
+    pub fn truncated(&self, limit: usize) -> Option<PlannedObject> {
+        let indices: Vec<usize> = self
+            .indices
+            .iter()
+            .copied()
+            .filter(|i| *i < limit)
+            .collect();
+        (!indices.is_empty()).then(|| PlannedObject {
+            key: self.key.clone(),
+            kind: self.kind,
+            indices,
+        })
+    }
+
+    /// The object's bytes: gzipped bronze lines or quarantine JSON lines.
+    pub fn encode(&self, records: &[StreamRecord]) -> std::io::Result<Vec<u8>> {
+        match self.kind {
+            ObjectKind::Bronze => {
+                let lines: Vec<&BronzeLine> = self
+                    .indices
+                    .iter()
+                    .filter_map(|i| records.get(*i)?.outcome.as_ref().ok())
+                    .collect();
+                bronze::encode(&lines)
+            }
+            ObjectKind::Quarantine => {
+                let entries: Vec<QuarantineEntry> = self
+                    .indices
+                    .iter()
+                    .filter_map(|i| records.get(*i)?.outcome.as_ref().err().cloned())
+                    .collect();
+                Ok(to_jsonl(&entries))
+            }
+        }
+    }
+
+    fn content_type(&self) -> &'static str {
+        match self.kind {
+            ObjectKind::Bronze => CONTENT_TYPE,
+            ObjectKind::Quarantine => QUARANTINE_CONTENT_TYPE,
+        }
+    }
+
+    fn content_encoding(&self) -> Option<&'static str> {
+        match self.kind {
+            ObjectKind::Bronze => Some(CONTENT_ENCODING),
+            ObjectKind::Quarantine => None,
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -62,68 +140,101 @@ pub struct Counts {
     pub quarantined: usize,
 }
 
-/// Plans the objects of a batch (pure: the same records always give the same objects).
-pub fn plan(
-    table: &str,
-    records: &[StreamRecord],
-) -> Result<(Vec<BronzeObject>, Counts), std::io::Error> {
-    let mut counts = Counts::default();
-    let first_sequence = records
-        .iter()
-        .map(|r| r.sequence_number.as_str())
-        .find(|s| !s.is_empty())
-        .unwrap_or("noseq")
-        .to_owned();
-    let stream = records
-        .first()
-        .map(|r| r.stream.clone())
-        .unwrap_or_default();
-    let range = SourceRange::DynamoDb {
-        shard_id: stream,
-        first_sequence,
-    };
-    let mut lines: BTreeMap<(chrono::NaiveDate, u32), Vec<&BronzeLine>> = BTreeMap::new();
-    let mut refused: Vec<QuarantineEntry> = Vec::new();
-    for record in records {
-        match &record.outcome {
-            Ok(line) => {
-                match line.op {
+impl Counts {
+    fn of(records: &[StreamRecord]) -> Counts {
+        let mut counts = Counts::default();
+        for record in records {
+            match &record.outcome {
+                Ok(line) => match line.op {
                     Operation::Insert => counts.inserts += 1,
                     Operation::Modify => counts.modifies += 1,
                     Operation::Remove => counts.tombstones += 1,
-                }
+                },
+                Err(_) => counts.quarantined += 1,
+            }
+        }
+        counts
+    }
+}
+
+/// The source range of a batch: its stream and first and last sequence numbers.
+pub fn source_range(records: &[StreamRecord]) -> SourceRange {
+    let mut sequences = records
+        .iter()
+        .map(|r| r.sequence_number.as_str())
+        .filter(|s| !s.is_empty());
+    let first = sequences.next().unwrap_or("noseq").to_owned();
+    let last = sequences
+        .next_back()
+        .map(str::to_owned)
+        .unwrap_or(first.clone());
+    SourceRange::DynamoDb {
+        shard_id: records
+            .first()
+            .map(|r| r.stream.clone())
+            .unwrap_or_default(),
+        first_sequence: first,
+        last_sequence: last,
+    }
+}
+
+/// Plans the objects of a batch (pure: the same records always give the same objects):
+/// one bronze object per (dt, hour) of the changes, one quarantine object for the rest.
+pub fn plan(table: &str, records: &[StreamRecord]) -> Vec<PlannedObject> {
+    let range = source_range(records);
+    let mut bronze_groups: BTreeMap<(NaiveDate, u32), Vec<usize>> = BTreeMap::new();
+    let mut refused: Vec<usize> = Vec::new();
+    for (index, record) in records.iter().enumerate() {
+        match &record.outcome {
+            Ok(line) => {
                 let at = line.approximate_creation_time;
-                lines
+                bronze_groups
                     .entry((at.date_naive(), at.hour()))
                     .or_default()
-                    .push(line);
+                    .push(index);
             }
-            Err(entry) => refused.push(entry.clone()),
+            Err(_) => refused.push(index),
         }
     }
-    counts.quarantined = refused.len();
-    let mut objects = Vec::with_capacity(lines.len() + 1);
-    for ((dt, hour), group) in lines {
-        objects.push(BronzeObject {
+    let mut objects: Vec<PlannedObject> = bronze_groups
+        .into_iter()
+        .map(|((dt, hour), indices)| PlannedObject {
             key: bronze_key(table, dt, hour, &range),
-            bytes: bronze::encode(&group)?,
-            content_type: CONTENT_TYPE,
-            content_encoding: Some(CONTENT_ENCODING),
-        });
-    }
-    if let Some(first) = refused.first() {
+            kind: ObjectKind::Bronze,
+            indices,
+        })
+        .collect();
+    if let Some(first) = refused.first().and_then(|i| records.get(*i)) {
         let at: DateTime<Utc> = records
             .iter()
             .find_map(|r| r.created_at)
-            .unwrap_or(first.received_at);
-        objects.push(BronzeObject {
+            .or_else(|| first.outcome.as_ref().err().map(|e| e.received_at))
+            .unwrap_or_default();
+        objects.push(PlannedObject {
             key: quarantine_key(None, at.date_naive(), at.hour(), &range),
-            bytes: to_jsonl(&refused),
-            content_type: QUARANTINE_CONTENT_TYPE,
-            content_encoding: None,
+            kind: ObjectKind::Quarantine,
+            indices: refused,
         });
     }
-    Ok((objects, counts))
+    objects
+}
+
+/// An object this attempt put, or may have put (`confirmed` false: the PUT answered with an
+/// error, which does not prove it was not committed).
+struct Written {
+    object: PlannedObject,
+    size: usize,
+    confirmed: bool,
+}
+
+/// What the writes of one invocation came to.
+#[derive(Debug, Default)]
+struct Outcome {
+    /// Index of the first record to report; every later record is reported too.
+    cut: Option<usize>,
+    objects_written: usize,
+    bytes_written: usize,
+    deadline_stop: bool,
 }
 
 pub async fn handler(
@@ -131,6 +242,7 @@ pub async fn handler(
     event: LambdaEvent<Value>,
 ) -> Result<DynamoDbEventResponse, HandlerError> {
     let started = Utc::now();
+    let stop_at = deadline::stop_time(event.context.deadline, deps.config.deadline_margin);
     let envelope: Envelope =
         serde_json::from_value(event.payload).map_err(HandlerError::Malformed)?;
     let records: Vec<StreamRecord> = envelope
@@ -138,45 +250,14 @@ pub async fn handler(
         .iter()
         .map(|r| read_record(r, started))
         .collect();
-    let mut failed = false;
-    let mut bytes_written = 0;
-    let mut objects_written = 0;
-    let counts = match plan(&deps.config.bronze_table, &records) {
-        Ok((objects, counts)) => {
-            let sizes: Vec<usize> = objects.iter().map(|o| o.bytes.len()).collect();
-            for (result, size) in put_all(&deps.s3, &deps.config.lake_bucket, objects)
-                .await
-                .into_iter()
-                .zip(sizes)
-            {
-                match result {
-                    Ok(()) => {
-                        bytes_written += size;
-                        objects_written += 1;
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "bronze object not written; the batch will be retried");
-                        failed = true;
-                    }
-                }
-            }
-            counts
-        }
-        Err(error) => {
-            tracing::error!(%error, "encoding the batch failed");
-            failed = true;
-            Counts::default()
-        }
-    };
-    let failures: Vec<String> = if failed {
-        records
-            .iter()
-            .map(|r| r.sequence_number.clone())
-            .filter(|s| !s.is_empty())
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let counts = Counts::of(&records);
+    let outcome = write(deps, &records, stop_at).await;
+    let cut = outcome.cut.unwrap_or(records.len()).min(records.len());
+    let failures: Vec<String> = records[cut..]
+        .iter()
+        .map(|r| r.sequence_number.clone())
+        .filter(|s| !s.is_empty())
+        .collect();
     let mut metrics = MetricSet::for_function(FUNCTION);
     metrics.property("requestId", event.context.request_id.clone());
     metrics.count("RecordsIn", records.len());
@@ -184,9 +265,10 @@ pub async fn handler(
     metrics.count("Modifies", counts.modifies);
     metrics.count("Tombstones", counts.tombstones);
     metrics.count("RecordsQuarantined", counts.quarantined);
-    metrics.count("RecordsFailed", failures.len());
-    metrics.count("ObjectsWritten", objects_written);
-    metrics.put("BytesWritten", bytes_written as f64, Unit::Bytes);
+    metrics.count("RecordsFailed", records.len() - cut);
+    metrics.count("ObjectsWritten", outcome.objects_written);
+    metrics.count("DeadlineStops", usize::from(outcome.deadline_stop));
+    metrics.put("BytesWritten", outcome.bytes_written as f64, Unit::Bytes);
     if let Some(oldest) = records.iter().filter_map(|r| r.created_at).min() {
         metrics.put(
             "MaxChangeToWriteLatency",
@@ -203,36 +285,161 @@ pub async fn handler(
     Ok(dynamodb_response(failures))
 }
 
+/// Plans, encodes and puts the batch's objects, then repairs what a failure left behind.
+async fn write(deps: &Deps, records: &[StreamRecord], stop_at: Option<DateTime<Utc>>) -> Outcome {
+    let mut outcome = Outcome::default();
+    if deadline::passed(stop_at) {
+        tracing::warn!(
+            "too close to the deadline to start writing; the batch is left for the retry"
+        );
+        outcome.cut = Some(0);
+        outcome.deadline_stop = true;
+        return outcome;
+    }
+    let mut encoded = Vec::new();
+    for object in plan(&deps.config.bronze_table, records) {
+        match object.encode(records) {
+            Ok(bytes) => encoded.push((object, bytes)),
+            Err(error) => {
+                tracing::error!(%error, key = %object.key, "encoding failed; its records will be retried");
+                outcome.cut = outcome.cut.into_iter().chain(object.min_index()).min();
+            }
+        }
+    }
+    let sizes: Vec<usize> = encoded.iter().map(|(_, b)| b.len()).collect();
+    let objects: Vec<PlannedObject> = encoded.iter().map(|(o, _)| o.clone()).collect();
+    let results = put_all(&deps.s3, &deps.config.lake_bucket, encoded).await;
+    let mut written = Vec::with_capacity(objects.len());
+    for ((object, result), size) in objects.into_iter().zip(results).zip(sizes) {
+        let confirmed = match result {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%error, "bronze object not confirmed; its records will be retried");
+                outcome.cut = outcome.cut.into_iter().chain(object.min_index()).min();
+                false
+            }
+        };
+        written.push(Written {
+            object,
+            size,
+            confirmed,
+        });
+    }
+    if let Some(cut) = outcome.cut {
+        outcome.cut = Some(repair(deps, records, &mut written, cut).await);
+    }
+    written.retain(|w| w.confirmed);
+    outcome.objects_written = written.len();
+    outcome.bytes_written = written.iter().map(|w| w.size).sum();
+    outcome
+}
+
+/// Rewrites the objects this attempt put (or may have put) so none holds a record at or
+/// after the cut; a failed rewrite lowers the cut to that object's first record. Returns
+/// the final cut.
+async fn repair(
+    deps: &Deps,
+    records: &[StreamRecord],
+    written: &mut Vec<Written>,
+    mut cut: usize,
+) -> usize {
+    let bucket = &deps.config.lake_bucket;
+    for _ in 0..REPAIR_ROUNDS {
+        let mut lowered = false;
+        for entry in written.iter_mut() {
+            if entry.object.max_index().is_none_or(|max| max < cut) {
+                continue;
+            }
+            let first = entry.object.min_index().unwrap_or(0);
+            match entry.object.truncated(cut) {
+                Some(smaller) => {
+                    let result = match smaller.encode(records) {
+                        Ok(bytes) => {
+                            let size = bytes.len();
+                            put(&deps.s3, bucket, &smaller, bytes).await.map(|()| size)
+                        }
+                        Err(error) => Err(error.to_string()),
+                    };
+                    match result {
+                        Ok(size) => {
+                            *entry = Written {
+                                object: smaller,
+                                size,
+                                confirmed: true,
+                            };
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, key = %entry.object.key, "could not trim an object past the failure");
+                            entry.confirmed = false;
+                            cut = cut.min(first);
+                            lowered = true;
+                        }
+                    }
+                }
+                None => {
+                    let deleted = deps
+                        .s3
+                        .delete_object()
+                        .bucket(bucket)
+                        .key(&entry.object.key)
+                        .send()
+                        .await;
+                    match deleted {
+                        Ok(_) => {
+                            entry.confirmed = false;
+                            entry.object.indices.clear();
+                        }
+                        Err(error) => {
+                            tracing::error!(error = %aws_sdk_s3::error::DisplayErrorContext(error), key = %entry.object.key, "could not remove an object past the failure; the retry may duplicate its lines (identifiable by stream and sequence_number)");
+                        }
+                    }
+                }
+            }
+        }
+        written.retain(|w| !w.object.indices.is_empty());
+        if !lowered {
+            break;
+        }
+    }
+    cut
+}
+
+async fn put(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    object: &PlannedObject,
+    bytes: Vec<u8>,
+) -> Result<(), String> {
+    s3.put_object()
+        .bucket(bucket)
+        .key(&object.key)
+        .content_type(object.content_type())
+        .set_content_encoding(object.content_encoding().map(str::to_owned))
+        .body(ByteStream::from(bytes))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "PutObject s3://{bucket}/{}: {}",
+                object.key,
+                aws_sdk_s3::error::DisplayErrorContext(e)
+            )
+        })
+}
+
+/// Puts every object concurrently; the results are in request order.
 async fn put_all(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
-    objects: Vec<BronzeObject>,
+    objects: Vec<(PlannedObject, Vec<u8>)>,
 ) -> Vec<Result<(), String>> {
     let mut tasks = JoinSet::new();
     let count = objects.len();
-    for (position, object) in objects.into_iter().enumerate() {
+    for (position, (object, bytes)) in objects.into_iter().enumerate() {
         let s3 = s3.clone();
         let bucket = bucket.to_owned();
-        tasks.spawn(async move {
-            let result = s3
-                .put_object()
-                .bucket(&bucket)
-                .key(&object.key)
-                .content_type(object.content_type)
-                .set_content_encoding(object.content_encoding.map(str::to_owned))
-                .body(ByteStream::from(object.bytes))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    format!(
-                        "PutObject s3://{bucket}/{}: {}",
-                        object.key,
-                        aws_sdk_s3::error::DisplayErrorContext(e)
-                    )
-                });
-            (position, result)
-        });
+        tasks.spawn(async move { (position, put(&s3, &bucket, &object, bytes).await) });
     }
     let mut results: Vec<Result<(), String>> = (0..count)
         .map(|_| Err("write task did not complete".to_owned()))

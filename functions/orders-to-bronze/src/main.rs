@@ -3,7 +3,7 @@
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use orders_to_bronze::{handler, Config, Deps};
 use serde_json::Value;
-use shopstream::aws::{load_sdk_config, s3_client};
+use shopstream::aws::{load_sdk_config_with_timeouts, s3_client};
 use shopstream::config::Env;
 
 // A faster allocator than glibc's for many small strings (README, "Benchmarks").
@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
     shopstream::logging::init_lambda_logs();
     let env = Env::from_process();
     let config = Config::from_env(&env)?;
-    let sdk = load_sdk_config(&env).await;
+    let sdk = load_sdk_config_with_timeouts(&env, config.sdk_timeouts).await;
     let deps = Deps {
         s3: s3_client(&sdk),
         config,

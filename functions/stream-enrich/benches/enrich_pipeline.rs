@@ -81,7 +81,7 @@ fn run_in_memory(slice: &Slice, core: &CoreConfig, profiles: &Profiles) -> usize
         triaged.refused,
     )
     .iter()
-    .map(|o| o.encode().map(|b| b.len()).unwrap_or(0))
+    .map(|o| o.encode(&slice.records).map(|b| b.len()).unwrap_or(0))
     .sum()
 }
 
@@ -183,7 +183,7 @@ fn bench(c: &mut Criterion) {
                         triaged.refused,
                     )
                     .iter()
-                    .map(|o| o.encode().map(|b| b.len()).unwrap_or(0))
+                    .map(|o| o.encode(&slice.records).map(|b| b.len()).unwrap_or(0))
                     .sum::<usize>()
                 });
                 total += started.elapsed();

@@ -1,5 +1,6 @@
 //! Configuration of stream-enrich, read once at cold start. Every error names its variable.
 
+use shopstream::aws::SdkTimeouts;
 use shopstream::config::{ConfigError, CoreConfig, Env};
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ pub const DEFAULT_CACHE_CAPACITY: usize = 100_000;
 pub const DEFAULT_CACHE_TTL_SECONDS: u32 = 300;
 pub const DEFAULT_ALERT_SOURCE: &str = "shopstream.stream-enrich";
 pub const DEFAULT_PROFILE_KEY: &str = "user_id";
+pub use shopstream::deadline::DEFAULT_MARGIN_MS as DEFAULT_DEADLINE_MARGIN_MS;
 
 /// Everything the handler needs besides its clients.
 #[derive(Debug, Clone)]
@@ -27,6 +29,12 @@ pub struct Config {
     pub cache_capacity: usize,
     /// `PROFILE_CACHE_TTL_SECONDS`: how long a cached profile (or a known miss) is trusted.
     pub cache_ttl: Duration,
+    /// `DEADLINE_MARGIN_MS`: no slice or write starts when less than this is left before
+    /// the invocation deadline; the rest is reported for the retry.
+    pub deadline_margin: Duration,
+    /// `SDK_OPERATION_TIMEOUT_MS`, `SDK_ATTEMPT_TIMEOUT_MS`: bounds on every S3, DynamoDB and
+    /// EventBridge call.
+    pub sdk_timeouts: SdkTimeouts,
 }
 
 impl Config {
@@ -55,6 +63,10 @@ impl Config {
                 .to_owned(),
             cache_capacity,
             cache_ttl: Duration::from_secs(u64::from(ttl)),
+            deadline_margin: Duration::from_millis(
+                env.parse_or("DEADLINE_MARGIN_MS", DEFAULT_DEADLINE_MARGIN_MS)?,
+            ),
+            sdk_timeouts: SdkTimeouts::from_env(env)?,
         })
     }
 }
@@ -79,6 +91,7 @@ mod tests {
         assert_eq!(config.cache_capacity, DEFAULT_CACHE_CAPACITY);
         assert_eq!(config.cache_ttl, Duration::from_secs(300));
         assert_eq!(config.alert_source, DEFAULT_ALERT_SOURCE);
+        assert_eq!(config.deadline_margin, Duration::from_millis(2_000));
     }
 
     #[test]
@@ -92,6 +105,7 @@ mod tests {
             ("PROFILE_CACHE_SIZE", "0"),
             ("PROFILE_CACHE_SIZE", "many"),
             ("PROFILE_CACHE_TTL_SECONDS", "-1"),
+            ("DEADLINE_MARGIN_MS", "soon"),
         ] {
             let mut pairs = base();
             pairs.push((name, value));

@@ -11,21 +11,24 @@
 
 use crate::alerts::{FraudAlert, FraudAlerter};
 use crate::config::Config;
+use crate::cut::keep_twins_together;
 use crate::enrich::{enrich, Enricher};
 use crate::metrics::BatchStats;
-use crate::objects::{plan, LakeObject};
+use crate::objects::{encode_objects, plan, EncodedObject, LakeObject};
 use crate::pipeline::{triage, Accepted};
 use crate::source::{parse_event, Slice, SourceError, SourceKind, SourceRecord};
-use crate::writer::{LakeWriter, PutRequest};
+use crate::writer::{LakeWriter, PutRequest, WriteError};
 use aws_lambda_events::event::streams::KinesisEventResponse;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
 use shopstream::batch::{kinesis_response, KafkaEventResponse};
 use shopstream::clean::CleanRecord;
+use shopstream::deadline;
 use shopstream::metrics::MetricSet;
 use shopstream::quarantine::RecordPosition;
+use shopstream::reason::RejectReason;
 use thiserror::Error;
 
 /// Rounds of rewriting objects that hold records past a failure.
@@ -102,11 +105,12 @@ pub async fn handle(
     event: LambdaEvent<Value>,
 ) -> Result<(StreamResponse, MetricSet), HandlerError> {
     let started = Utc::now();
+    let stop_at = deadline::stop_time(event.context.deadline, deps.config.deadline_margin);
     let batch = parse_event(event.payload)?;
     let mut stats = BatchStats::default();
     let mut failed: Vec<&SourceRecord> = Vec::new();
     for slice in &batch.slices {
-        let outcome = process_slice(deps, slice).await;
+        let outcome = process_slice(deps, slice, stop_at).await;
         if let Some(from) = outcome.failed_from {
             failed.extend(slice.records.iter().skip(from));
         }
@@ -147,8 +151,33 @@ pub async fn handle(
     Ok((response, metrics))
 }
 
-/// Processes one slice end to end.
-pub async fn process_slice(deps: &Deps, slice: &Slice) -> SliceOutcome {
+/// A slice left for the retry because the invocation ran out of time before starting it.
+fn postponed(slice: &Slice) -> SliceOutcome {
+    let mut stats = BatchStats {
+        records_in: slice.records.len(),
+        failed: slice.records.len(),
+        ..Default::default()
+    };
+    for record in &slice.records {
+        stats.arrived(record.arrival);
+    }
+    stats.deadline_stops = 1;
+    SliceOutcome {
+        failed_from: Some(0),
+        stats,
+    }
+}
+
+/// Processes one slice end to end, without starting writes after `stop_at`.
+pub async fn process_slice(
+    deps: &Deps,
+    slice: &Slice,
+    stop_at: Option<DateTime<Utc>>,
+) -> SliceOutcome {
+    if deadline::passed(stop_at) {
+        tracing::warn!(range = %slice.range, "too close to the deadline to start the slice; it is left for the retry");
+        return postponed(slice);
+    }
     let mut stats = BatchStats {
         records_in: slice.records.len(),
         ..Default::default()
@@ -157,6 +186,7 @@ pub async fn process_slice(deps: &Deps, slice: &Slice) -> SliceOutcome {
         stats.arrived(record.arrival);
     }
     let triaged = triage(slice, &deps.config.core);
+    let duplicates = triaged.duplicates;
     let mut accepted = triaged.accepted;
 
     let profiles = match deps.enricher.profiles_for(&accepted).await {
@@ -173,63 +203,116 @@ pub async fn process_slice(deps: &Deps, slice: &Slice) -> SliceOutcome {
     enrich(&mut accepted, &profiles, &deps.config.core.fraud);
 
     let (alerts, alert_indices) = fraud_alerts(slice, &accepted);
-    let refused = triaged.refused;
-    let refusals: Vec<(usize, Vec<shopstream::reason::RejectReason>)> = refused
+    let repaired: Vec<(usize, shopstream::clean::Repairs)> = accepted
+        .iter()
+        .filter_map(|a| match &a.record {
+            CleanRecord::Transaction(tx) if !tx.repairs.is_empty() => Some((a.index, tx.repairs)),
+            _ => None,
+        })
+        .collect();
+    let mut refusals: Vec<(usize, Vec<RejectReason>)> = triaged
+        .refused
         .iter()
         .map(|r| (r.index, r.entry.reasons.clone()))
         .collect();
-    let accepted_indices: Vec<usize> = accepted.iter().map(|a| a.index).collect();
+    let mut accepted_indices: Vec<usize> = accepted.iter().map(|a| a.index).collect();
 
-    let objects = plan(&slice.range, slice.first_arrival(), accepted, refused);
-    let mut cut: Option<usize> = None;
-    let mut requests = Vec::with_capacity(objects.len());
-    let mut planned = Vec::with_capacity(objects.len());
-    for object in objects {
-        match object.encode() {
-            Ok(bytes) => {
-                requests.push(PutRequest {
-                    key: object.key.clone(),
-                    bytes,
-                    content_type: object.content_type(),
-                });
-                planned.push(object);
-            }
-            Err(error) => {
-                tracing::error!(%error, key = %object.key, "encoding failed");
-                cut = min_opt(cut, object.min_index());
-            }
-        }
+    let objects = plan(
+        &slice.range,
+        slice.first_arrival(),
+        accepted,
+        triaged.refused,
+    );
+    let encoded = encode_objects(objects, &slice.records, &slice.range, slice.first_arrival());
+    if !encoded.unencodable.is_empty() {
+        accepted_indices.retain(|i| encoded.unencodable.binary_search(i).is_err());
+        refusals.extend(
+            encoded
+                .unencodable
+                .iter()
+                .map(|i| (*i, vec![RejectReason::EncodeError])),
+        );
+    }
+    let mut requests = Vec::with_capacity(encoded.objects.len());
+    let mut planned = Vec::with_capacity(encoded.objects.len());
+    for EncodedObject { object, bytes } in encoded.objects {
+        requests.push(PutRequest {
+            key: object.key.clone(),
+            bytes,
+            content_type: object.content_type(),
+        });
+        planned.push(object);
     }
     let sizes: Vec<usize> = requests.iter().map(|r| r.bytes.len()).collect();
 
-    let (failed_alerts, write_results) = tokio::join!(
-        async {
-            let failed = deps.alerter.publish(&alerts).await;
-            (failed, Utc::now())
-        },
-        async {
-            let results = deps.writer.put_all(requests).await;
-            (results, Utc::now())
-        }
-    );
+    let mut cut: Option<usize> = None;
+    let (failed_alerts, write_results) = if deadline::passed(stop_at) {
+        // Encoding used up the time: nothing is written and the whole slice is retried.
+        tracing::warn!(range = %slice.range, "too close to the deadline to start writing; the slice is left for the retry");
+        stats.deadline_stops = 1;
+        cut = Some(0);
+        let none = planned
+            .iter()
+            .map(|_| Err(WriteError::NotStarted))
+            .collect();
+        ((Vec::new(), Utc::now()), (none, Utc::now()))
+    } else {
+        tokio::join!(
+            async {
+                let failed = deps.alerter.publish(&alerts).await;
+                (failed, Utc::now())
+            },
+            async {
+                let results = deps.writer.put_all(requests).await;
+                (results, Utc::now())
+            }
+        )
+    };
     let (failed_alerts, alerted_at) = failed_alerts;
     let (write_results, written_at) = write_results;
+    let alerts_sent = if cut == Some(0) { 0 } else { alerts.len() };
 
     for position in &failed_alerts {
-        cut = min_opt(cut, alert_indices.get(*position).copied());
+        cut = cut
+            .into_iter()
+            .chain(alert_indices.get(*position).copied())
+            .min();
     }
-    let mut written: Vec<(LakeObject, usize)> = Vec::new();
+    let mut written: Vec<Written> = Vec::new();
     for ((object, result), size) in planned.into_iter().zip(write_results).zip(sizes) {
         match result {
-            Ok(()) => written.push((object, size)),
+            Ok(()) => written.push(Written {
+                object,
+                size,
+                confirmed: true,
+            }),
+            Err(WriteError::NotStarted) => {
+                cut = cut.into_iter().chain(object.min_index()).min();
+            }
             Err(error) => {
-                tracing::warn!(%error, "object not written; its records will be retried");
-                cut = min_opt(cut, object.min_index());
+                // The PUT may have been committed even though its answer was lost: the object
+                // is repaired like a written one, so it cannot hold records the retry rewrites.
+                tracing::warn!(%error, "object not confirmed; its records will be retried");
+                cut = cut.into_iter().chain(object.min_index()).min();
+                written.push(Written {
+                    object,
+                    size,
+                    confirmed: false,
+                });
             }
         }
     }
     if let Some(limit) = cut {
-        cut = Some(repair(&deps.writer, &mut written, limit).await);
+        cut = Some(
+            repair(
+                &deps.writer,
+                &slice.records,
+                &mut written,
+                limit,
+                &duplicates,
+            )
+            .await,
+        );
     }
 
     let limit = cut.unwrap_or(usize::MAX);
@@ -242,10 +325,18 @@ pub async fn process_slice(deps: &Deps, slice: &Slice) -> SliceOutcome {
             }
         }
     }
+    for (index, repairs) in &repaired {
+        if *index < limit && accepted_indices.binary_search(index).is_ok() {
+            for repair in repairs.iter() {
+                *stats.repaired.entry(repair).or_default() += 1;
+            }
+        }
+    }
     stats.fraud_flagged = alert_indices.iter().filter(|i| **i < limit).count();
-    stats.alerts_published = alerts.len() - failed_alerts.len();
+    stats.alerts_published = alerts_sent.saturating_sub(failed_alerts.len());
+    written.retain(|w| w.confirmed);
     stats.objects_written = written.len();
-    stats.bytes_written = written.iter().map(|(_, size)| size).sum();
+    stats.bytes_written = written.iter().map(|w| w.size).sum();
     stats.failed = slice
         .records
         .len()
@@ -262,12 +353,22 @@ pub async fn process_slice(deps: &Deps, slice: &Slice) -> SliceOutcome {
         .map(|r| r.arrival)
         .min()
     {
-        stats.max_alert_latency_ms = Some((alerted_at - first_alerted).num_milliseconds());
+        if alerts_sent > 0 {
+            stats.max_alert_latency_ms = Some((alerted_at - first_alerted).num_milliseconds());
+        }
     }
     SliceOutcome {
         failed_from: cut,
         stats,
     }
+}
+
+/// An object this attempt put (or may have put: `confirmed` is false when the PUT's answer
+/// was an error), with its size.
+struct Written<'a> {
+    object: LakeObject<'a>,
+    size: usize,
+    confirmed: bool,
 }
 
 /// Alerts for the transactions over the review threshold, with their slice indices.
@@ -287,31 +388,49 @@ fn fraud_alerts(slice: &Slice, accepted: &[Accepted]) -> (Vec<FraudAlert>, Vec<u
         .unzip()
 }
 
-/// Rewrites written objects so none holds a record at or after the cut, since those records
-/// come back in the retry. A failed rewrite lowers the cut to that object's first record.
-/// Returns the final cut.
+/// Rewrites the objects this attempt put (or may have put) so none holds a record at or
+/// after the cut, since those records come back in the retry. The cut first moves below any
+/// duplicate pair it would split ([`keep_twins_together`]); a failed rewrite lowers it to
+/// that object's first record, and the rounds repeat until the cut holds. Returns the final
+/// cut.
 async fn repair(
     writer: &LakeWriter,
-    written: &mut Vec<(LakeObject<'_>, usize)>,
-    mut cut: usize,
+    records: &[SourceRecord],
+    written: &mut Vec<Written<'_>>,
+    cut: usize,
+    duplicates: &[(usize, usize)],
 ) -> usize {
+    let mut cut = keep_twins_together(cut, duplicates);
     for _ in 0..REPAIR_ROUNDS {
         let mut lowered = false;
-        let mut kept: Vec<(LakeObject, usize)> = Vec::with_capacity(written.len());
-        for (object, size) in std::mem::take(written) {
+        let mut kept: Vec<Written> = Vec::with_capacity(written.len());
+        for entry in std::mem::take(written) {
+            let Written {
+                object,
+                size,
+                confirmed,
+            } = entry;
             if object.max_index().is_none_or(|max| max < cut) {
-                kept.push((object, size));
+                kept.push(Written {
+                    object,
+                    size,
+                    confirmed,
+                });
                 continue;
             }
             match object.truncated(cut) {
                 Some(smaller) => {
-                    let bytes = match smaller.encode() {
+                    let bytes = match smaller.encode(records) {
                         Ok(bytes) => bytes,
                         Err(error) => {
                             tracing::error!(%error, key = %object.key, "re-encoding failed");
                             cut = cut.min(object.min_index().unwrap_or(0));
                             lowered = true;
-                            kept.push((object, size));
+                            kept.push(Written {
+                                object,
+                                size,
+                                confirmed,
+                            });
                             continue;
                         }
                     };
@@ -322,36 +441,45 @@ async fn repair(
                         content_type: smaller.content_type(),
                     };
                     match writer.put(request).await {
-                        Ok(()) => kept.push((smaller, size)),
+                        Ok(()) => kept.push(Written {
+                            object: smaller,
+                            size,
+                            confirmed: true,
+                        }),
                         Err(error) => {
                             tracing::error!(%error, "could not trim an object past the failure");
                             cut = cut.min(object.min_index().unwrap_or(0));
                             lowered = true;
-                            kept.push((object, size));
+                            kept.push(Written {
+                                object,
+                                size,
+                                confirmed: false,
+                            });
                         }
                     }
                 }
                 None => match writer.delete(&object.key).await {
                     Ok(()) => {}
                     Err(error) => {
-                        tracing::error!(%error, "could not remove an object past the failure; a retry may duplicate its rows");
-                        kept.push((object, size));
+                        tracing::error!(%error, key = %object.key, "could not remove an object past the failure; its rows may be duplicated by the retry (identifiable by _source/_position)");
+                        kept.push(Written {
+                            object,
+                            size,
+                            confirmed,
+                        });
                     }
                 },
             }
         }
         *written = kept;
+        let twins = keep_twins_together(cut, duplicates);
+        if twins < cut {
+            cut = twins;
+            lowered = true;
+        }
         if !lowered {
             break;
         }
     }
     cut
-}
-
-fn min_opt(a: Option<usize>, b: Option<usize>) -> Option<usize> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, None) => a,
-        (None, b) => b,
-    }
 }

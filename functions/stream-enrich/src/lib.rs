@@ -10,6 +10,7 @@
 
 pub mod alerts;
 pub mod config;
+pub mod cut;
 pub mod enrich;
 pub mod handler;
 pub mod metrics;

@@ -6,7 +6,7 @@
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use shopstream::aws::{load_sdk_config, s3_client};
+use shopstream::aws::{load_sdk_config_with_timeouts, s3_client};
 use shopstream::config::Env;
 use stream_enrich::alerts::FraudAlerter;
 use stream_enrich::enrich::{DynamoProfiles, Enricher, ProfileCache};
@@ -22,7 +22,7 @@ async fn main() -> Result<(), Error> {
     shopstream::logging::init_lambda_logs();
     let env = Env::from_process();
     let config = Config::from_env(&env)?;
-    let sdk = load_sdk_config(&env).await;
+    let sdk = load_sdk_config_with_timeouts(&env, config.sdk_timeouts).await;
     let deps = Deps {
         writer: LakeWriter::new(s3_client(&sdk), config.lake_bucket.clone()),
         enricher: Enricher::new(

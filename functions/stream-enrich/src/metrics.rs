@@ -2,6 +2,7 @@
 //! rejection rate, fraud flagged, bytes written, latencies.
 
 use chrono::{DateTime, Utc};
+use shopstream::clean::Repair;
 use shopstream::metrics::{MetricSet, Unit};
 use shopstream::reason::RejectReason;
 use std::collections::BTreeMap;
@@ -14,6 +15,10 @@ pub struct BatchStats {
     pub accepted: usize,
     pub rejected: usize,
     pub rejected_by_reason: BTreeMap<RejectReason, usize>,
+    /// Accepted records cleaning repaired, by repair.
+    pub repaired: BTreeMap<Repair, usize>,
+    /// Slices (or their writes) not started because the invocation was near its deadline.
+    pub deadline_stops: usize,
     pub fraud_flagged: usize,
     pub alerts_published: usize,
     pub bytes_written: usize,
@@ -37,6 +42,10 @@ impl BatchStats {
         for (reason, n) in other.rejected_by_reason {
             *self.rejected_by_reason.entry(reason).or_default() += n;
         }
+        for (repair, n) in other.repaired {
+            *self.repaired.entry(repair).or_default() += n;
+        }
+        self.deadline_stops += other.deadline_stops;
         self.fraud_flagged += other.fraud_flagged;
         self.alerts_published += other.alerts_published;
         self.bytes_written += other.bytes_written;
@@ -68,6 +77,10 @@ impl BatchStats {
             metrics.count(&format!("Rejected_{}", reason.as_str()), *n);
         }
         metrics.put("RejectionRate", self.rejection_rate(), Unit::Percent);
+        for (repair, n) in &self.repaired {
+            metrics.count(&format!("Repaired_{}", repair.as_str()), *n);
+        }
+        metrics.count("DeadlineStops", self.deadline_stops);
         metrics.count("FraudFlagged", self.fraud_flagged);
         metrics.count("FraudAlertsPublished", self.alerts_published);
         metrics.put("BytesWritten", self.bytes_written as f64, Unit::Bytes);

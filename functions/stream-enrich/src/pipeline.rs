@@ -5,7 +5,6 @@ use crate::source::{Slice, SourceRecord};
 use shopstream::clean::{accept, CleanRecord};
 use shopstream::config::CoreConfig;
 use shopstream::decode::decode_payload;
-use shopstream::dedupe::Deduplicator;
 use shopstream::quarantine::QuarantineEntry;
 use shopstream::reason::Rejection;
 
@@ -28,6 +27,10 @@ pub struct Refused {
 pub struct Triage<'a> {
     pub accepted: Vec<Accepted<'a>>,
     pub refused: Vec<Refused>,
+    /// `(first, duplicate)` slice indices of every record refused as `DUPLICATE_EVENT`: the
+    /// handler keeps each pair on the same side of a failure cut, so a retry cannot accept
+    /// the twin of a record this attempt kept.
+    pub duplicates: Vec<(usize, usize)>,
 }
 
 /// Decodes, validates, cleans and deduplicates (first occurrence of an `event_id` wins) the
@@ -37,25 +40,62 @@ pub fn triage<'a>(slice: &'a Slice, core: &CoreConfig) -> Triage<'a> {
     let mut triage = Triage {
         accepted: Vec::with_capacity(slice.records.len()),
         refused: Vec::new(),
+        duplicates: Vec::new(),
     };
-    let mut dedupe = Deduplicator::with_capacity(slice.records.len());
+    let mut first_seen =
+        FirstSeen::with_capacity_and_hasher(slice.records.len(), Default::default());
     for (index, source) in slice.records.iter().enumerate() {
-        match process(source, core, &mut dedupe) {
+        match process(source, index, core, &mut first_seen) {
             Ok(record) => triage.accepted.push(Accepted { index, record }),
-            Err(entry) => triage.refused.push(Refused {
-                index,
-                entry: *entry,
-            }),
+            Err((entry, first)) => {
+                if let Some(first) = first {
+                    triage.duplicates.push((first, index));
+                }
+                triage.refused.push(Refused {
+                    index,
+                    entry: *entry,
+                })
+            }
         }
     }
     triage
 }
 
+/// The slice index of the first record of each `event_id`.
+type FirstSeen = foldhash::HashMap<String, usize>;
+
+/// `Ok` for the first record of an id; the `DUPLICATE_EVENT` refusal and the first
+/// record's index after that.
+fn admit(
+    first_seen: &mut FirstSeen,
+    event_id: &str,
+    index: usize,
+) -> Result<(), (Rejection, usize)> {
+    match first_seen.get(event_id) {
+        Some(first) => Err((
+            Rejection::on_field(
+                shopstream::reason::RejectReason::DuplicateEvent,
+                "event_id",
+                format!("event_id {event_id:?} already appeared earlier in this batch"),
+            ),
+            *first,
+        )),
+        None => {
+            first_seen.insert(event_id.to_owned(), index);
+            Ok(())
+        }
+    }
+}
+
+/// A refused record's quarantine entry and, for a duplicate, the first record's index.
+type Refusal = (Box<QuarantineEntry>, Option<usize>);
+
 fn process<'a>(
     source: &'a SourceRecord,
+    index: usize,
     core: &CoreConfig,
-    dedupe: &mut Deduplicator,
-) -> Result<CleanRecord<'a>, Box<QuarantineEntry>> {
+    first_seen: &mut FirstSeen,
+) -> Result<CleanRecord<'a>, Refusal> {
     let refuse = |payload: &[u8], rejections: Vec<Rejection>| {
         Box::new(QuarantineEntry::new(
             payload,
@@ -66,18 +106,22 @@ fn process<'a>(
     };
     let payload = match &source.payload {
         Ok(payload) => payload.as_slice(),
-        Err(rejection) => return Err(refuse(&source.raw, vec![rejection.clone()])),
+        Err(rejection) => return Err((refuse(&source.raw, vec![rejection.clone()]), None)),
     };
     let decoded = decode_payload(payload, &core.avro_schemas)
-        .map_err(|rejection| refuse(payload, vec![rejection]))?;
+        .map_err(|rejection| (refuse(payload, vec![rejection]), None))?;
     let entity = decoded.record.entity();
     let event_id = decoded.record.event_id_text();
     let clean = accept(decoded, source.arrival, &core.validation).map_err(|rejections| {
-        Box::new(refuse(payload, rejections).with_record(entity, event_id.as_deref()))
+        (
+            Box::new(refuse(payload, rejections).with_record(entity, event_id.as_deref())),
+            None,
+        )
     })?;
-    if let Err(rejection) = dedupe.admit(clean.event_id()) {
-        return Err(Box::new(
-            refuse(payload, vec![rejection]).with_record(entity, Some(clean.event_id())),
+    if let Err((rejection, first)) = admit(first_seen, clean.event_id(), index) {
+        return Err((
+            Box::new(refuse(payload, vec![rejection]).with_record(entity, Some(clean.event_id()))),
+            Some(first),
         ));
     }
     Ok(clean)

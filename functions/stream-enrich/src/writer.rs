@@ -16,6 +16,9 @@ pub enum WriteError {
     },
     #[error("S3 write task failed: {0}")]
     Task(String),
+    /// Not attempted: the invocation was too close to its deadline.
+    #[error("not started: too close to the invocation deadline")]
+    NotStarted,
 }
 
 /// One object to put.

@@ -56,6 +56,8 @@ fn refunds_and_returns_keep_their_negative_sign() {
             t.transaction_status = Some(status.into());
         }));
         assert_eq!(c.total_amount_cents, -39_998, "{action}/{status}");
+        assert_eq!(c.quantity, -2, "{action}/{status}");
+        assert!(c.repairs.is_empty());
     }
     let by_status = clean(&with(|t| t.transaction_status = Some("Refunded".into())));
     assert_eq!(by_status.total_amount_cents, -39_998);
@@ -112,7 +114,67 @@ fn refused_records_come_back_with_reasons() {
     assert_eq!(refused[0].reason, RejectReason::NullUserId);
 }
 
+#[test]
+fn a_refund_written_with_a_negative_quantity_cleans_like_one_written_positive() {
+    let negative = clean(&with(|t| {
+        t.action_type = Some("return".into());
+        t.quantity = Some(-2);
+    }));
+    let positive = clean(&with(|t| {
+        t.action_type = Some("return".into());
+        t.quantity = Some(2);
+    }));
+    assert_eq!(negative, positive);
+    assert_eq!(negative.quantity, -2);
+    assert_eq!(negative.total_amount_cents, -39_998);
+    assert!(negative.repairs.is_empty());
+}
+
+#[test]
+fn a_negative_purchase_is_repaired_to_its_absolute_value_and_says_so() {
+    let c = clean(&with(|t| t.quantity = Some(-2)));
+    assert_eq!(c.quantity, 2);
+    assert_eq!(c.total_amount_cents, 39_998);
+    assert!(c.repairs.contains(Repair::NegativePurchaseQuantity));
+    assert_eq!(c.repairs.codes(), "NEGATIVE_PURCHASE_QUANTITY");
+    let untouched = clean(&iti_transaction());
+    assert!(untouched.repairs.is_empty());
+    assert_eq!(untouched.repairs.codes(), "");
+}
+
+#[test]
+fn a_negative_purchase_is_refused_when_the_policy_says_refuse() {
+    let payload = json_of(&with(|t| t.quantity = Some(-2)));
+    let rules = ValidationRules {
+        negative_purchase_quantity: crate::validate::NegativePurchaseQuantity::Refuse,
+        ..ValidationRules::default()
+    };
+    let refused = accept(decode_json(&payload).unwrap(), test_now(), &rules).unwrap_err();
+    assert_eq!(refused[0].reason, RejectReason::BadQuantity);
+}
+
 proptest! {
+    #[test]
+    fn quantity_and_total_share_one_sign_convention(
+        cents in 1i64..10_000_000,
+        quantity in prop_oneof![-1_000i64..=-1, 1i64..=1_000],
+        action in prop_oneof![Just("purchase"), Just("refund"), Just("return"), Just("exchange")],
+    ) {
+        let c = clean(&with(|t| {
+            t.product_price = Some(ProductPrice::Text(crate::money::format_cents(cents)));
+            t.quantity = Some(quantity);
+            t.action_type = Some(action.into());
+        }));
+        let money_back = matches!(action, "refund" | "return");
+        prop_assert_eq!(i64::from(c.quantity).abs(), quantity.abs());
+        prop_assert_eq!(c.quantity < 0, money_back);
+        prop_assert_eq!(c.total_amount_cents, cents * i64::from(c.quantity));
+        prop_assert_eq!(
+            c.repairs.contains(Repair::NegativePurchaseQuantity),
+            quantity < 0 && !money_back
+        );
+    }
+
     #[test]
     fn total_is_price_times_quantity_with_the_sign_of_the_action(
         cents in 1i64..10_000_000,
@@ -182,4 +244,100 @@ proptest! {
         let owned = accept(crate::decode::decode_json_value(value).unwrap(), test_now(), &rules);
         prop_assert_eq!(borrowed, owned);
     }
+}
+
+fn accepted(json: &str) -> CleanRecord<'static> {
+    let payload: &'static [u8] = Box::leak(json.as_bytes().to_vec().into_boxed_slice());
+    let decoded = decode_json(payload).unwrap();
+    accept(decoded, test_now(), &ValidationRules::default()).unwrap()
+}
+
+#[test]
+fn every_clean_record_tells_its_entity_id_time_and_partition() {
+    let transaction = CleanRecord::Transaction(clean(&iti_transaction()));
+    let clickstream = accepted(
+        r#"{"event_id":" c1 ","event_type":" Page_View ","user_id":"u1","event_timestamp":"2024-11-05T06:59:59Z","session_id":"  s  1 ","device_type":"Desktop","referral_source":null,"country_name":"usa"}"#,
+    );
+    let inventory = accepted(
+        r#"{"event_id":"i1","action_type":"SALE","product_id":9,"warehouse_id":" W-3 ","quantity_change":-2,"unit_cost":3.5,"event_timestamp":"2024-11-04T23:00:00Z","reason":"  "}"#,
+    );
+    let day = |d| NaiveDate::from_ymd_opt(2024, 11, d).unwrap();
+    for (record, entity, id, time, partition) in [
+        (
+            &transaction,
+            Entity::Transaction,
+            "3f2b6c1e-8a4d-4f7e-9b1a-2c3d4e5f6a7b",
+            "2024-11-05T07:15:00+00:00",
+            (day(5), 7),
+        ),
+        (
+            &clickstream,
+            Entity::Clickstream,
+            "c1",
+            "2024-11-05T06:59:59+00:00",
+            (day(5), 6),
+        ),
+        (
+            &inventory,
+            Entity::Inventory,
+            "i1",
+            "2024-11-04T23:00:00+00:00",
+            (day(4), 23),
+        ),
+    ] {
+        assert_eq!(record.entity(), entity);
+        assert_eq!(record.event_id(), id);
+        assert_eq!(record.event_time().to_rfc3339(), time);
+        assert_eq!(record.partition(), partition);
+    }
+    let CleanRecord::Clickstream(c) = clickstream else {
+        panic!("not a clickstream event")
+    };
+    assert_eq!(c.event_type, "page_view");
+    assert_eq!(c.session_id.as_deref(), Some("s 1"));
+    assert_eq!(c.device_type.as_deref(), Some("desktop"));
+    assert_eq!(c.referral_source, DEFAULT_REFERRAL);
+    assert_eq!(c.country_name.as_deref(), Some("United States"));
+    let CleanRecord::Inventory(i) = inventory else {
+        panic!("not an inventory event")
+    };
+    assert_eq!(i.action_type, "sale");
+    assert_eq!(i.warehouse_id, "W-3");
+    assert_eq!((i.product_id, i.quantity_change), (9, -2));
+    assert_eq!(i.unit_cost_cents, Some(350));
+    assert_eq!(i.reason, None);
+}
+
+#[test]
+fn text_fields_are_tidied_and_cased_per_field() {
+    let c = clean(&with(|t| {
+        t.user_name = Some("  Ana   Silva ".into());
+        t.product_name = Some("   ".into());
+        t.currency = Some(" usd ".into());
+        t.postal_code = Some("sw1a 1aa".into());
+        t.payment_method = Some(" Credit_Card ".into());
+        t.payment_status = Some("SUCCESS".into());
+        t.transaction_status = Some("Completed".into());
+        t.browser = Some(" Firefox ".into());
+        t.language = Some("en-GB".into());
+        t.campaign = Some("  ".into());
+        t.coupon_code = Some("  ".into());
+        t.action_type = Some(" PURCHASE ".into());
+    }));
+    assert_eq!(c.user_name.as_deref(), Some("Ana Silva"));
+    assert_eq!(c.product_name, None);
+    assert_eq!(c.currency.as_deref(), Some("USD"));
+    assert_eq!(c.postal_code.as_deref(), Some("SW1A 1AA"));
+    assert_eq!(c.payment_method.as_deref(), Some("credit_card"));
+    assert_eq!(c.payment_status.as_deref(), Some("success"));
+    assert_eq!(c.transaction_status.as_deref(), Some("completed"));
+    assert_eq!(c.browser.as_deref(), Some("Firefox"));
+    assert_eq!(c.language.as_deref(), Some("en-GB"));
+    assert_eq!(c.campaign, DEFAULT_CAMPAIGN);
+    assert_eq!(
+        (c.coupon_code.as_ref(), c.coupon_code_flag),
+        (DEFAULT_COUPON, false)
+    );
+    assert_eq!(c.action_type, "purchase");
+    assert_eq!(c.total_amount_cents, 39_998);
 }

@@ -36,10 +36,11 @@ fn keys_follow_the_design_layout() {
     let dynamo = SourceRange::DynamoDb {
         shard_id: "shardId-00000001700000000000-abcdef01".into(),
         first_sequence: "300000000000000499659".into(),
+        last_sequence: "300000000000000499700".into(),
     };
     assert_eq!(
         bronze_key("orders", day(), 9, &dynamo),
-        "bronze/orders/dt=2024-11-05/hour=09/shardId-00000001700000000000-abcdef01-300000000000000499659.jsonl.gz"
+        "bronze/orders/dt=2024-11-05/hour=09/shardId-00000001700000000000-abcdef01-300000000000000499659-300000000000000499700.jsonl.gz"
     );
     assert_eq!(
         gold_key("final_fact", "20241105T0700", 3),
@@ -76,6 +77,43 @@ fn s3_event_keys_are_url_decoded() {
         "gold/_manifests/batch 1=2.json"
     );
     assert_eq!(decode_s3_event_key("a%2Fb%ZZ"), "a/b%ZZ");
+}
+
+#[test]
+fn source_ranges_display_as_their_object_stem() {
+    assert_eq!(kinesis().to_string(), kinesis().object_stem());
+    let dynamo = SourceRange::DynamoDb {
+        shard_id: "s".into(),
+        first_sequence: "1".into(),
+        last_sequence: "9".into(),
+    };
+    assert_eq!(dynamo.to_string(), "s-1-9");
+}
+
+#[test]
+fn segments_are_never_empty_nor_only_dots() {
+    assert_eq!(safe_segment(""), "_");
+    assert_eq!(safe_segment("."), "_.");
+    assert_eq!(safe_segment(".."), "_..");
+    assert_eq!(safe_segment("a.b"), "a.b");
+    assert_eq!(safe_segment("..a"), "..a");
+    assert_eq!(safe_segment("a/b c"), "a_b_c");
+    assert_eq!(safe_segment("é"), "_");
+}
+
+#[test]
+fn partitioned_keys_have_exactly_five_parts_and_an_hour_to_23() {
+    let parsed = parse_partitioned_key("silver/x/dt=2024-11-05/hour=23/f.parquet").unwrap();
+    assert_eq!((parsed.hour, parsed.file_name), (23, "f.parquet"));
+    for bad in [
+        "silver/x/dt=2024-11-05/hour=01/f/g",
+        "silver/x/dt=2024-11-05/hour=01/",
+        "silver/x/dt=2024-11-05/hour=1a/f",
+        "silver/x/2024-11-05/hour=01/f",
+        "silver/x/dt=2024-11-05/01/f",
+    ] {
+        assert_eq!(parse_partitioned_key(bad), None, "{bad}");
+    }
 }
 
 proptest! {

@@ -71,8 +71,11 @@ fn each_rule_gives_its_reason() {
         ),
         ("zero quantity", with(|t| t.quantity = Some(0)), BadQuantity),
         (
-            "negative quantity",
-            with(|t| t.quantity = Some(-2)),
+            "negative refund beyond the limit",
+            with(|t| {
+                t.quantity = Some(-1_001);
+                t.action_type = Some("refund".into());
+            }),
             BadQuantity,
         ),
         (
@@ -128,7 +131,7 @@ fn all_reasons_are_reported_together() {
     let t = with(|t| {
         t.event_id = None;
         t.user_id = None;
-        t.quantity = Some(-1);
+        t.quantity = Some(0);
         t.product_price = Some(ProductPrice::Text("$-3".into()));
         t.event_timestamp = Some("2030-01-01T00:00:00Z".into());
         t.shipping_address = Some(" ".into());
@@ -254,8 +257,15 @@ fn clickstream_and_inventory_rules() {
 proptest! {
     #[test]
     fn quantity_is_valid_exactly_within_bounds(q in -5_000i64..5_000, max in 1i64..2_000) {
-        let rules = ValidationRules { max_quantity: max, ..ValidationRules::default() };
-        let reasons = reasons_of(&with(|t| t.quantity = Some(q)), &rules);
+        // A purchase: negative quantities are repaired by default, refused under `refuse`.
+        let repair = ValidationRules { max_quantity: max, ..ValidationRules::default() };
+        let reasons = reasons_of(&with(|t| t.quantity = Some(q)), &repair);
+        prop_assert_eq!(reasons.is_empty(), q != 0 && q.abs() <= max);
+        let refuse = ValidationRules {
+            negative_purchase_quantity: NegativePurchaseQuantity::Refuse,
+            ..repair
+        };
+        let reasons = reasons_of(&with(|t| t.quantity = Some(q)), &refuse);
         prop_assert_eq!(reasons.is_empty(), (1..=max).contains(&q));
     }
 
@@ -267,4 +277,259 @@ proptest! {
         let reasons = reasons_of(&t, &rules);
         prop_assert_eq!(reasons.contains(&RejectReason::FutureTimestamp), ahead_seconds > skew);
     }
+}
+
+#[test]
+fn timestamps_at_the_skew_and_age_limits_are_accepted() {
+    let at = |time: DateTime<Utc>| with(|t| t.event_timestamp = Some(time.to_rfc3339().into()));
+    let defaults = ValidationRules::default();
+    assert!(reasons_of(&at(test_now() + TimeDelta::seconds(300)), &defaults).is_empty());
+    assert_eq!(
+        reasons_of(&at(test_now() + TimeDelta::seconds(301)), &defaults),
+        vec![RejectReason::FutureTimestamp]
+    );
+    let hour_old = ValidationRules {
+        max_event_age: Some(TimeDelta::hours(1)),
+        ..ValidationRules::default()
+    };
+    assert!(reasons_of(&at(test_now() - TimeDelta::hours(1)), &hour_old).is_empty());
+    assert_eq!(
+        reasons_of(
+            &at(test_now() - TimeDelta::hours(1) - TimeDelta::seconds(1)),
+            &hour_old
+        ),
+        vec![RejectReason::BadTimestamp]
+    );
+    assert!(reasons_of(&at(test_now() + TimeDelta::seconds(300)), &hour_old).is_empty());
+}
+
+#[test]
+fn unit_prices_from_a_cent_to_the_maximum_are_accepted() {
+    let priced = |text: &str| with(|t| t.product_price = Some(ProductPrice::Text(text.into())));
+    let defaults = ValidationRules::default();
+    for text in ["0.01", "1000000.00", "$1,000,000"] {
+        assert!(reasons_of(&priced(text), &defaults).is_empty(), "{text}");
+    }
+    for text in ["0.00", "0.0049", "1000000.01", "-0.01"] {
+        assert_eq!(
+            reasons_of(&priced(text), &defaults),
+            vec![RejectReason::BadPrice],
+            "{text}"
+        );
+    }
+    let cheap = ValidationRules {
+        max_unit_price_cents: 100,
+        ..ValidationRules::default()
+    };
+    assert!(reasons_of(&priced("1.00"), &cheap).is_empty());
+    assert_eq!(
+        reasons_of(&priced("1.01"), &cheap),
+        vec![RejectReason::BadPrice]
+    );
+}
+
+#[test]
+fn only_purchases_need_a_shipping_address() {
+    let defaults = ValidationRules::default();
+    for action in ["refund", "return", "exchange", "cancel"] {
+        let t = with(|t| {
+            t.action_type = Some(action.into());
+            t.shipping_address = None;
+        });
+        assert!(reasons_of(&t, &defaults).is_empty(), "{action}");
+    }
+    let shouting = with(|t| {
+        t.action_type = Some(" PURCHASE ".into());
+        t.shipping_address = Some("".into());
+    });
+    assert_eq!(
+        reasons_of(&shouting, &defaults),
+        vec![RejectReason::MissingShippingForPurchase]
+    );
+}
+
+#[test]
+fn system_users_are_recognised_by_prefix_ignoring_case() {
+    let defaults = ValidationRules::default();
+    let user = |id: &str| with(|t| t.user_id = Some(id.to_owned().into()));
+    for id in ["test_42", "Sys_batch", "HealthCheck-1", "systematic"] {
+        assert_eq!(
+            reasons_of(&user(id), &defaults),
+            vec![RejectReason::SystemRecord],
+            "{id}"
+        );
+    }
+    for id in ["sys", "tes", "user_test_1", "testing"] {
+        assert!(reasons_of(&user(id), &defaults).is_empty(), "{id}");
+    }
+}
+
+#[test]
+fn action_codes_are_trimmed_and_compared_ignoring_case() {
+    let defaults = ValidationRules::default();
+    let action = |a: &str| with(|t| t.action_type = Some(a.to_owned().into()));
+    assert!(reasons_of(&action(" Purchase "), &defaults).is_empty());
+    assert_eq!(
+        reasons_of(&action(" HEARTBEAT "), &defaults),
+        vec![RejectReason::SystemRecord]
+    );
+    assert_eq!(
+        reasons_of(&action("   "), &defaults),
+        vec![RejectReason::UnknownEventType]
+    );
+}
+
+#[test]
+fn inventory_movements_at_their_limits() {
+    let check = |json: String| -> Vec<RejectReason> {
+        let decoded = decode_json(json.as_bytes()).unwrap();
+        validate(&decoded, test_now(), &ValidationRules::default())
+            .into_iter()
+            .map(|r| r.reason)
+            .collect()
+    };
+    let movement = |action: &str, change: i64, extra: &str| {
+        check(format!(
+            r#"{{"event_id":"i","action_type":"{action}","product_id":1,"warehouse_id":"W1","quantity_change":{change}{extra},"event_timestamp":"2024-11-05T08:00:00Z"}}"#
+        ))
+    };
+    use RejectReason::*;
+    for (action, change) in [
+        ("restock", 1),
+        ("restock", 1_000_000),
+        ("sale", -1_000_000),
+        ("RESTOCK", 5),
+        ("adjustment", 1_000_000),
+        ("adjustment", -1_000_000),
+    ] {
+        assert!(movement(action, change, "").is_empty(), "{action} {change}");
+    }
+    for (action, change) in [
+        ("restock", 0),
+        ("sale", 0),
+        ("restock", 1_000_001),
+        ("sale", -1_000_001),
+        ("adjustment", -1_000_001),
+        ("Sale", 3),
+    ] {
+        assert_eq!(
+            movement(action, change, ""),
+            vec![BadQuantity],
+            "{action} {change}"
+        );
+    }
+    for cost in ["0", "0.0", "1000000", "12.34"] {
+        let extra = format!(r#","unit_cost":{cost}"#);
+        assert!(movement("restock", 1, &extra).is_empty(), "{cost}");
+    }
+    for cost in ["-0.01", "1000000.01", "1e300"] {
+        let extra = format!(r#","unit_cost":{cost}"#);
+        assert_eq!(movement("restock", 1, &extra), vec![BadPrice], "{cost}");
+    }
+    assert_eq!(
+        check(
+            r#"{"event_id":"i","action_type":"restock","product_id":1,"warehouse_id":" ","quantity_change":1,"event_timestamp":"2024-11-05T08:00:00Z"}"#
+                .into()
+        ),
+        vec![SchemaMismatch]
+    );
+    assert_eq!(
+        check(
+            r#"{"event_id":"i","action_type":"restock","product_id":1,"warehouse_id":"W1","event_timestamp":"2024-11-05T08:00:00Z"}"#
+                .into()
+        ),
+        vec![BadQuantity]
+    );
+}
+
+#[test]
+fn add_to_cart_with_a_product_is_valid() {
+    let decoded = decode_json(
+        br#"{"event_id":"c","event_type":"Add_To_Cart","user_id":"u","product_id":7,"event_timestamp":"2024-11-05T08:00:00Z"}"#,
+    )
+    .unwrap();
+    assert!(validate(&decoded, test_now(), &ValidationRules::default()).is_empty());
+}
+
+fn quantity_reasons(
+    quantity: i64,
+    action: &str,
+    status: &str,
+    policy: NegativePurchaseQuantity,
+) -> Vec<RejectReason> {
+    let rules = ValidationRules {
+        negative_purchase_quantity: policy,
+        ..ValidationRules::default()
+    };
+    let t = with(|t| {
+        t.quantity = Some(quantity);
+        t.action_type = Some(action.to_owned().into());
+        t.transaction_status = Some(status.to_owned().into());
+    });
+    reasons_of(&t, &rules)
+}
+
+#[test]
+fn refunds_and_returns_may_carry_a_negative_quantity_under_either_policy() {
+    use NegativePurchaseQuantity::*;
+    for policy in [Repair, Refuse] {
+        for (action, status) in [
+            ("refund", "refunded"),
+            ("return", "returned"),
+            (" Refund ", "completed"),
+            ("purchase", "Returned"),
+        ] {
+            assert!(
+                quantity_reasons(-3, action, status, policy).is_empty(),
+                "{action}/{status} under {policy:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_negative_purchase_follows_the_policy() {
+    use NegativePurchaseQuantity::*;
+    assert!(quantity_reasons(-2, "purchase", "completed", Repair).is_empty());
+    assert_eq!(
+        quantity_reasons(-2, "purchase", "completed", Refuse),
+        vec![RejectReason::BadQuantity]
+    );
+}
+
+#[test]
+fn zero_and_out_of_range_quantities_stay_refused_under_either_policy() {
+    use NegativePurchaseQuantity::*;
+    for policy in [Repair, Refuse] {
+        for (quantity, action) in [
+            (0, "purchase"),
+            (0, "refund"),
+            (1_001, "purchase"),
+            (-1_001, "purchase"),
+            (-1_001, "return"),
+            (i64::MIN, "refund"),
+        ] {
+            assert_eq!(
+                quantity_reasons(quantity, action, "completed", policy),
+                vec![RejectReason::BadQuantity],
+                "{quantity} {action} under {policy:?}"
+            );
+        }
+        // Exactly at the limit is accepted, in both directions.
+        assert!(quantity_reasons(1_000, "purchase", "completed", policy).is_empty());
+        assert!(quantity_reasons(-1_000, "refund", "refunded", policy).is_empty());
+    }
+}
+
+#[test]
+fn the_policy_is_parsed_from_its_documented_words() {
+    assert_eq!(
+        NegativePurchaseQuantity::parse(" Repair"),
+        Some(NegativePurchaseQuantity::Repair)
+    );
+    assert_eq!(
+        NegativePurchaseQuantity::parse("refuse"),
+        Some(NegativePurchaseQuantity::Refuse)
+    );
+    assert_eq!(NegativePurchaseQuantity::parse("abs"), None);
 }

@@ -252,7 +252,11 @@ impl Generator {
             return;
         }
         let quantity = if anomaly == Some(RejectReason::BadQuantity) {
-            -1 - self.rng.below(3) as i64
+            // Zero, or beyond MAX_QUANTITY: a negative purchase is repaired, not refused.
+            match self.rng.below(2) {
+                0 => 0,
+                _ => 1_001 + self.rng.below(100) as i64,
+            }
         } else {
             1 + self.rng.below(5) as i64
         };

@@ -5,6 +5,7 @@
 //! response makes the next read start again at the lowest failed record. Shards are drained
 //! concurrently, `concurrency` at a time (the mapping runs one invocation per shard at once).
 
+use super::faults::Faults;
 use super::ingest::percentiles;
 use super::{Endpoints, Resources};
 use anyhow::{bail, Context, Result};
@@ -15,6 +16,9 @@ use futures::{StreamExt, TryStreamExt};
 use lambda_runtime::{Context as LambdaContext, LambdaEvent};
 use serde_json::{json, Value};
 use shopstream::config::{CoreConfig, Env};
+use shopstream_testkit::FaultProxy;
+use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stream_enrich::alerts::FraudAlerter;
 use stream_enrich::enrich::{DynamoProfiles, Enricher, ProfileCache};
@@ -59,7 +63,10 @@ pub struct EnrichStage {
     pub arrival_to_silver_ms_p99: f64,
 }
 
-fn deps(sdk: &SdkConfig, resources: &Resources) -> Result<Deps> {
+/// The handler's dependencies; lake writes go to `lake_endpoint` when given (the fault
+/// proxy), with one attempt per call so an injected failure reaches the handler instead of
+/// being hidden by the SDK's retries.
+fn deps(sdk: &SdkConfig, resources: &Resources, lake_endpoint: Option<&str>) -> Result<Deps> {
     let config = Config {
         core: CoreConfig::from_env(&Env::from_process())?,
         lake_bucket: resources.bucket.clone(),
@@ -69,9 +76,11 @@ fn deps(sdk: &SdkConfig, resources: &Resources) -> Result<Deps> {
         alert_source: stream_enrich::config::DEFAULT_ALERT_SOURCE.into(),
         cache_capacity: stream_enrich::config::DEFAULT_CACHE_CAPACITY,
         cache_ttl: Duration::from_secs(u64::from(stream_enrich::config::DEFAULT_CACHE_TTL_SECONDS)),
+        deadline_margin: Duration::from_millis(stream_enrich::config::DEFAULT_DEADLINE_MARGIN_MS),
+        sdk_timeouts: shopstream::aws::SdkTimeouts::default(),
     };
     Ok(Deps {
-        writer: LakeWriter::new(shopstream::aws::s3_client(sdk), config.lake_bucket.clone()),
+        writer: LakeWriter::new(lake_client(sdk, lake_endpoint), config.lake_bucket.clone()),
         enricher: Enricher::new(
             ProfileCache::new(config.cache_capacity, config.cache_ttl),
             DynamoProfiles::new(
@@ -89,13 +98,43 @@ fn deps(sdk: &SdkConfig, resources: &Resources) -> Result<Deps> {
     })
 }
 
+fn lake_client(sdk: &SdkConfig, endpoint: Option<&str>) -> aws_sdk_s3::Client {
+    let Some(endpoint) = endpoint else {
+        return shopstream::aws::s3_client(sdk);
+    };
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .endpoint_url(endpoint)
+            .force_path_style(true)
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+            .build(),
+    )
+}
+
 pub async fn drain_stream(
     endpoints: &Endpoints,
     resources: &Resources,
     batch_size: usize,
     concurrency: usize,
+    faults: &Arc<Faults>,
 ) -> Result<EnrichStage> {
-    let deps = deps(&endpoints.services, resources)?;
+    // S3 faults are injected by a proxy in front of the lake's emulator.
+    let proxy = match (faults.spec.touches_s3(), endpoints.services.endpoint_url()) {
+        (true, Some(url)) => {
+            let port = url
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.trim_end_matches('/').parse::<u16>().ok())
+                .context("the lake emulator's port")?;
+            Some(FaultProxy::start(port, faults.s3_rule()).await?)
+        }
+        _ => None,
+    };
+    let deps = deps(
+        &endpoints.services,
+        resources,
+        proxy.as_ref().map(FaultProxy::endpoint_url),
+    )?;
     let kinesis = aws_sdk_kinesis::Client::new(&endpoints.stream);
     let shards = list_shards(&kinesis, &resources.stream).await?;
     let stream_arn = format!(
@@ -116,6 +155,7 @@ pub async fn drain_stream(
                 &stream_arn,
                 shard.shard_id(),
                 batch_size,
+                faults,
             )
         })
         .buffer_unordered(concurrency)
@@ -185,6 +225,7 @@ async fn drain_shard(
     stream_arn: &str,
     shard_id: &str,
     batch_size: usize,
+    faults: &Faults,
 ) -> Result<(EnrichStage, Vec<f64>)> {
     let mut stage = EnrichStage::default();
     let mut latencies = Vec::new();
@@ -198,6 +239,12 @@ async fn drain_shard(
         .shard_iterator
         .context("no shard iterator")?;
     let mut retries = 0;
+    let shard = ShardTarget {
+        deps,
+        shard_id,
+        stream_arn,
+        faults,
+    };
     loop {
         let reading = Instant::now();
         let page = kinesis
@@ -217,47 +264,13 @@ async fn drain_shard(
         let mut start = 0;
         let mut failed = None;
         while start < records.len() {
-            let (event, taken, bytes) = kinesis_event(shard_id, stream_arn, &records[start..]);
-            let batch = &records[start..start + taken];
+            let (_, taken, bytes) = kinesis_event(shard_id, stream_arn, &records[start..]);
             if start + taken < records.len() {
                 stage.payload_limited_invocations += 1;
             }
             stage.largest_event_bytes = stage.largest_event_bytes.max(bytes as u64);
-            let invoked = Instant::now();
-            let (response, metrics) =
-                handle(deps, LambdaEvent::new(event, LambdaContext::default()))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("stream-enrich failed the whole batch: {e}"))?;
-            let finished = chrono::Utc::now();
-            stage.handler_seconds += invoked.elapsed().as_secs_f64();
-            stage.invocations += 1;
-            let counted = |name: &str| metrics.value(name).unwrap_or(0.0) as u64;
-            stage.handler_accepted += counted("RecordsAccepted");
-            stage.handler_rejected += counted("RecordsRejected");
-            stage.alerts_published += counted("FraudAlertsPublished");
-            stage.objects_written += counted("ObjectsWritten");
-            let failures = response.failures();
-            let lowest_failure = failures
-                .iter()
-                .filter_map(|(_, sequence)| sequence.parse::<u128>().ok())
-                .min();
-            for record in batch {
-                let sequence = record.sequence_number().parse::<u128>().ok();
-                let processed = match (lowest_failure, sequence) {
-                    (Some(low), Some(sequence)) => sequence < low,
-                    _ => true,
-                };
-                if processed {
-                    stage.records_in += 1;
-                    if let Some(arrival) = record.approximate_arrival_timestamp() {
-                        let arrival_ms = arrival.secs() as f64 * 1000.0
-                            + f64::from(arrival.subsec_nanos()) / 1e6;
-                        latencies.push(finished.timestamp_millis() as f64 - arrival_ms);
-                    }
-                }
-            }
-            if let Some(sequence) = lowest_failure {
-                stage.reported_failures += failures.len() as u64;
+            let batch = &records[start..start + taken];
+            if let Some(sequence) = shard.deliver(batch, &mut stage, &mut latencies).await? {
                 failed = Some(sequence);
                 break;
             }
@@ -292,6 +305,103 @@ async fn drain_shard(
         }
     }
     Ok((stage, latencies))
+}
+
+/// One shard's invocations of stream-enrich, with the run's faults.
+struct ShardTarget<'a> {
+    deps: &'a Deps,
+    shard_id: &'a str,
+    stream_arn: &'a str,
+    faults: &'a Faults,
+}
+
+impl ShardTarget<'_> {
+    /// Delivers a batch as the event source mapping does: a function error or timeout is
+    /// retried (bisected into halves when bisect is on), a success may be delivered again,
+    /// and a partial batch response ends the delivery. Returns the lowest reported sequence
+    /// number, from which the shard is read again.
+    async fn deliver(
+        &self,
+        batch: &[aws_sdk_kinesis::types::Record],
+        stage: &mut EnrichStage,
+        latencies: &mut Vec<f64>,
+    ) -> Result<Option<u128>> {
+        let mut pending: VecDeque<(&[aws_sdk_kinesis::types::Record], u32)> =
+            VecDeque::from([(batch, 0)]);
+        while let Some((records, attempts)) = pending.pop_front() {
+            let failures = self.invoke(records, stage).await?;
+            if self.faults.time_out(records.len()) {
+                if attempts >= MAX_RETRIES {
+                    bail!(
+                        "shard {}: a batch of {} records timed out {} times",
+                        self.shard_id,
+                        records.len(),
+                        attempts + 1
+                    );
+                }
+                if self.faults.spec.bisect && records.len() > 1 {
+                    self.faults.bisected();
+                    let (first, second) = records.split_at(records.len() / 2);
+                    pending.push_front((second, attempts + 1));
+                    pending.push_front((first, attempts + 1));
+                } else {
+                    pending.push_front((records, attempts + 1));
+                }
+                continue;
+            }
+            let lowest = match failures {
+                None if self.faults.redeliver() => self.invoke(records, stage).await?,
+                failures => failures,
+            };
+            let finished = chrono::Utc::now();
+            for record in records {
+                let sequence = record.sequence_number().parse::<u128>().ok();
+                let processed = match (lowest, sequence) {
+                    (Some(low), Some(sequence)) => sequence < low,
+                    _ => true,
+                };
+                if processed {
+                    stage.records_in += 1;
+                    if let Some(arrival) = record.approximate_arrival_timestamp() {
+                        let arrival_ms = arrival.secs() as f64 * 1000.0
+                            + f64::from(arrival.subsec_nanos()) / 1e6;
+                        latencies.push(finished.timestamp_millis() as f64 - arrival_ms);
+                    }
+                }
+            }
+            if lowest.is_some() {
+                return Ok(lowest);
+            }
+        }
+        Ok(None)
+    }
+
+    /// One invocation; returns the lowest sequence number it reported as failed.
+    async fn invoke(
+        &self,
+        records: &[aws_sdk_kinesis::types::Record],
+        stage: &mut EnrichStage,
+    ) -> Result<Option<u128>> {
+        let (event, _, _) = kinesis_event(self.shard_id, self.stream_arn, records);
+        let invoked = Instant::now();
+        let (response, metrics) =
+            handle(self.deps, LambdaEvent::new(event, LambdaContext::default()))
+                .await
+                .map_err(|e| anyhow::anyhow!("stream-enrich failed the whole batch: {e}"))?;
+        stage.handler_seconds += invoked.elapsed().as_secs_f64();
+        stage.invocations += 1;
+        let counted = |name: &str| metrics.value(name).unwrap_or(0.0) as u64;
+        stage.handler_accepted += counted("RecordsAccepted");
+        stage.handler_rejected += counted("RecordsRejected");
+        stage.alerts_published += counted("FraudAlertsPublished");
+        stage.objects_written += counted("ObjectsWritten");
+        let failures = response.failures();
+        stage.reported_failures += failures.len() as u64;
+        Ok(failures
+            .iter()
+            .filter_map(|(_, sequence)| sequence.parse::<u128>().ok())
+            .min())
+    }
 }
 
 /// The event a Kinesis event source mapping delivers for the first of these records: as many

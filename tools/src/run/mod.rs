@@ -7,6 +7,7 @@
 
 mod alerts;
 mod esm;
+pub mod faults;
 mod ingest;
 mod readback;
 mod setup;
@@ -36,6 +37,8 @@ pub struct RunOptions {
     pub shard_concurrency: usize,
     /// Customer profiles written to the profiles table before the run (users 0..N).
     pub profiles: u64,
+    /// Faults the local event source mapping and S3 inject (none by default).
+    pub faults: faults::FaultSpec,
 }
 
 /// Events per shard when the shard count is not given. On moto, a put costs time in
@@ -105,11 +108,13 @@ pub async fn run_pipeline(endpoints: &Endpoints, options: &RunOptions) -> Result
         "  ingest-api: {} accepted onto {} shards, {} refused, in {:.1} s; draining the stream ...",
         ingest.accepted, options.shards, ingest.rejected, ingest.seconds
     );
+    let faults = faults::Faults::new(options.faults, options.generator.seed);
     let enrich = esm::drain_stream(
         endpoints,
         &resources,
         options.batch_size,
         options.shard_concurrency,
+        &faults,
     )
     .await?;
     let alerts = alerts::archived(&endpoints.services, &resources).await?;
@@ -129,6 +134,7 @@ pub async fn run_pipeline(endpoints: &Endpoints, options: &RunOptions) -> Result
         enrich,
         lake,
         alerts,
+        (options.faults, faults.counts()),
         started.elapsed().as_secs_f64(),
     ))
 }

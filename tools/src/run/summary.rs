@@ -1,6 +1,7 @@
 //! The run's summary: stage by stage, printed for people and serialised for machines.
 
 use super::esm::EnrichStage;
+use super::faults::{FaultCounts, FaultSpec};
 use super::ingest::IngestStage;
 use super::readback::LakeContents;
 use crate::generate::GeneratedCounts;
@@ -41,6 +42,25 @@ pub struct Totals {
     pub wall_seconds: f64,
 }
 
+/// The faults injected and what silver holds because of them.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultsReport {
+    pub spec: FaultSpec,
+    pub injected: FaultCounts,
+    pub silver_rows: u64,
+    pub silver_distinct_event_ids: u64,
+    /// Rows whose source position is in another row too (caused by retries).
+    pub retry_duplicates: u64,
+    /// The most retry duplicates the injected faults can cause: the records of the
+    /// invocations that timed out after writing (every other fault is repaired by the
+    /// handler or rewrites the same keys).
+    pub retry_duplicate_bound: u64,
+    /// Rows whose event_id another position carries (the producer sent it twice).
+    pub producer_duplicates: u64,
+    /// Records the stream held that are neither in silver nor in quarantine.
+    pub lost: i64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {
     pub generate: GenerateStage,
@@ -48,6 +68,7 @@ pub struct RunSummary {
     pub enrich: EnrichStage,
     pub lake: LakeContents,
     pub totals: Totals,
+    pub faults: FaultsReport,
 }
 
 impl RunSummary {
@@ -61,18 +82,38 @@ impl RunSummary {
         enrich: EnrichStage,
         lake: LakeContents,
         fraud_alerts: u64,
+        (spec, injected): (FaultSpec, FaultCounts),
         wall_seconds: f64,
     ) -> Self {
-        let accepted = lake.silver_rows;
-        let rejected = ingest.rejected + lake.quarantine_lines;
+        // Records, not rows: a position written twice by a retry counts once.
+        let accepted = lake.silver_distinct_positions;
+        let rejected = ingest.rejected + lake.quarantine_only_positions;
+        let lost = generated.events as i64 - accepted as i64 - rejected as i64;
+        let disagreements = if spec.any() {
+            // Retried and redelivered invocations count their records again in the
+            // handler's metrics: the fault report's figures replace those cross-checks.
+            fault_disagreements(&ingest, &enrich, &lake, &injected, lost)
+        } else {
+            disagreements(&ingest, &enrich, &lake, fraud_alerts)
+        };
+        let faults = FaultsReport {
+            spec,
+            silver_rows: lake.silver_rows,
+            silver_distinct_event_ids: lake.silver_distinct_event_ids,
+            retry_duplicates: lake.silver_retry_duplicates,
+            retry_duplicate_bound: injected.timed_out_records,
+            producer_duplicates: lake.silver_producer_duplicates,
+            lost,
+            injected,
+        };
         let totals = Totals {
             r#in: generated.events,
             accepted,
             rejected,
             rejected_by_api: ingest.rejected,
-            quarantined: lake.quarantine_lines,
-            lost: generated.events as i64 - accepted as i64 - rejected as i64,
-            disagreements: disagreements(&ingest, &enrich, &lake, fraud_alerts),
+            quarantined: lake.quarantine_only_positions,
+            lost,
+            disagreements,
             fraud_alerts,
             fraud_alerts_published: enrich.alerts_published,
             setup_seconds,
@@ -90,8 +131,37 @@ impl RunSummary {
             enrich,
             lake,
             totals,
+            faults,
         }
     }
+}
+
+/// What must hold under faults: every record on the stream consumed and accounted for, and
+/// no more retry duplicates than the injected timeouts can explain.
+fn fault_disagreements(
+    ingest: &IngestStage,
+    enrich: &EnrichStage,
+    lake: &LakeContents,
+    injected: &FaultCounts,
+    lost: i64,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    if enrich.records_in != ingest.accepted {
+        found.push(format!(
+            "records consumed from the stream ({}) != records the API accepted ({})",
+            enrich.records_in, ingest.accepted
+        ));
+    }
+    if lost != 0 {
+        found.push(format!("{lost} records lost"));
+    }
+    if lake.silver_retry_duplicates > injected.timed_out_records {
+        found.push(format!(
+            "retry duplicates in silver ({}) exceed the records of timed-out invocations ({})",
+            lake.silver_retry_duplicates, injected.timed_out_records
+        ));
+    }
+    found
 }
 
 fn disagreements(
@@ -242,6 +312,20 @@ impl fmt::Display for RunSummary {
             t.wall_seconds,
             t.setup_seconds
         )?;
+        let x = &self.faults;
+        if x.spec.any() {
+            let n = &x.injected;
+            writeln!(
+                f,
+                "  faults injected: {} timeouts after write ({} records), {} bisects, {} PUTs failed, {} PUT answers lost, {} redeliveries",
+                n.timeouts_after_write, n.timed_out_records, n.bisects, n.put_failures, n.put_lost_answers, n.redeliveries
+            )?;
+            writeln!(
+                f,
+                "  silver under faults: {} rows, {} distinct event_ids; duplicates: {} from retries (at most {}), {} from producers; lost {}",
+                x.silver_rows, x.silver_distinct_event_ids, x.retry_duplicates, x.retry_duplicate_bound, x.producer_duplicates, x.lost
+            )?;
+        }
         if t.disagreements.is_empty() {
             writeln!(f, "  every stage's counts agree with what was read back")
         } else {

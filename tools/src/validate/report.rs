@@ -31,6 +31,9 @@ pub struct QualityReport {
     pub by_entity: BTreeMap<String, EntityCounts>,
     /// How many refused records had each reason (a record with two reasons counts in both).
     pub reasons: BTreeMap<RejectReason, u64>,
+    /// How many accepted records cleaning repaired, by repair (e.g.
+    /// `NEGATIVE_PURCHASE_QUANTITY`): nothing is changed silently.
+    pub repairs: BTreeMap<String, u64>,
     /// Per entity, per field: the fraction of decoded records where the field is not null.
     pub completeness: BTreeMap<Entity, BTreeMap<String, f64>>,
     #[serde(skip)]
@@ -68,6 +71,7 @@ impl QualityReport {
             rejection_rate: 0.0,
             by_entity: BTreeMap::new(),
             reasons: BTreeMap::new(),
+            repairs: BTreeMap::new(),
             completeness: BTreeMap::new(),
             present: BTreeMap::new(),
         }
@@ -91,8 +95,13 @@ impl QualityReport {
     pub fn count(&mut self, position: usize, outcome: Outcome<'_>) -> Option<RejectLine> {
         self.records += 1;
         let (entity_name, event_id, rejections) = match outcome {
-            Ok((entity, _, Ok(_))) => {
+            Ok((entity, _, Ok(clean))) => {
                 self.accepted += 1;
+                if let CleanRecord::Transaction(transaction) = &clean {
+                    for repair in transaction.repairs.iter() {
+                        *self.repairs.entry(repair.as_str().to_owned()).or_default() += 1;
+                    }
+                }
                 let counts = self
                     .by_entity
                     .entry(entity.as_str().to_owned())
@@ -180,6 +189,12 @@ impl fmt::Display for QualityReport {
             reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
             for (reason, count) in reasons {
                 writeln!(f, "    {:<32} {count:>10}", reason.as_str())?;
+            }
+        }
+        if !self.repairs.is_empty() {
+            writeln!(f, "\n  repairs of accepted records")?;
+            for (repair, count) in &self.repairs {
+                writeln!(f, "    {repair:<32} {count:>10}")?;
             }
         }
         for (entity, fields) in &self.completeness {

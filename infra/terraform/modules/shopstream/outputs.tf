@@ -55,6 +55,11 @@ output "stream_enrich_function_name" {
   value       = aws_lambda_function.stream_enrich.function_name
 }
 
+output "redshift_copy_function_name" {
+  description = "redshift-copy function"
+  value       = aws_lambda_function.redshift_copy.function_name
+}
+
 output "orders_to_bronze_function_name" {
   description = "orders-to-bronze function"
   value       = aws_lambda_function.orders_to_bronze.function_name
@@ -73,6 +78,11 @@ output "batches_table_name" {
 output "quarantine_replay_function_name" {
   description = "quarantine-replay function (invoke manually; see functions/quarantine-replay/README.md)"
   value       = aws_lambda_function.quarantine_replay.function_name
+}
+
+output "emr_launch_function_name" {
+  description = "emr-launch function"
+  value       = aws_lambda_function.emr_launch.function_name
 }
 
 output "stream_enrich_dlq_url" {

@@ -344,10 +344,50 @@ variable "transform_schedule_expression" {
   default     = "rate(1 hour)"
 }
 
+variable "emr_mode" {
+  description = "Where emr-launch runs batches too large for gold-transform (EMR_MODE) - a transient cluster per batch, a step on emr_cluster_id, or a job run on emr_serverless_application_id."
+  type        = string
+  default     = "cluster"
+  validation {
+    condition     = contains(["cluster", "existing-cluster", "serverless"], var.emr_mode)
+    error_message = "emr_mode must be cluster, existing-cluster or serverless."
+  }
+}
+
+variable "emr_release_label" {
+  description = "EMR release of emr-launch's transient clusters (EMR_RELEASE_LABEL; the Spark 3.5 line)."
+  type        = string
+  default     = "emr-7.9.0"
+}
+
+variable "emr_subnet_ids" {
+  description = "Comma-separated subnet of emr-launch's transient clusters (EMR_SUBNET_IDS; several only with instance fleets); empty for the default VPC."
+  type        = string
+  default     = ""
+}
+
+variable "emr_cluster_id" {
+  description = "Long-running EMR cluster that gets one step per batch when emr_mode is existing-cluster (EMR_CLUSTER_ID)."
+  type        = string
+  default     = ""
+}
+
+variable "emr_serverless_application_id" {
+  description = "EMR Serverless Spark application of the job runs when emr_mode is serverless (EMR_SERVERLESS_APPLICATION_ID)."
+  type        = string
+  default     = ""
+}
+
 variable "cleanup_schedule_expression" {
   description = "EventBridge Scheduler expression of the CleanupDue event (s3-cleanup), UTC."
   type        = string
   default     = "cron(30 3 * * ? *)"
+}
+
+variable "load_sweep_schedule_expression" {
+  description = "EventBridge Scheduler expression of the LoadDue event (redshift-copy settles LOADING batches and loads TRANSFORMED ones whose manifest event was missed)."
+  type        = string
+  default     = "rate(15 minutes)"
 }
 
 variable "redshift_workgroup_name" {

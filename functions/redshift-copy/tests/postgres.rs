@@ -1,0 +1,253 @@
+//! The warehouse SQL executed on a real database: PostgreSQL ≥ 15 (MERGE) from the testkit.
+//!
+//! The DDL and the load transaction are the statements redshift-copy sends, changed only by
+//! [`to_postgres`], and COPY (which reads S3) is replaced by `COPY … FROM STDIN` of the
+//! fixture batch (`tests/fixtures/batch/<table>.csv`, the gold tables' columns in order). The
+//! same transaction runs twice; every table must be identical after the second run.
+
+use redshift_copy::plan::{plan, LoadBatch, StepKind};
+use redshift_copy::warehouse;
+use shopstream_testkit::{PostgresRow, PostgresServer};
+
+const SCHEMA: &str = "shopstream";
+const BATCH: &str = "20261202T10-20261202T11-3f2a9c0d11b7e4a5";
+
+/// The one translation from Redshift to PostgreSQL SQL, used only here:
+/// - the table-attribute clauses Redshift alone has (`DISTSTYLE`, `DISTKEY`, `SORTKEY`,
+///   `ENCODE`) are dropped: they place and compress rows, they do not change results;
+/// - `SYSDATE` (start of the transaction) → `LOCALTIMESTAMP` (the same in PostgreSQL, UTC
+///   session); `GETDATE()` (start of the statement) → `statement_timestamp()` at UTC.
+///
+/// COPY is not translated: the loader replaces it.
+fn to_postgres(sql: &str) -> String {
+    let kept: Vec<&str> = sql
+        .lines()
+        .filter(|line| {
+            let line = line.trim_start();
+            !(line.starts_with("DISTSTYLE")
+                || line.starts_with("DISTKEY")
+                || line.starts_with("SORTKEY"))
+        })
+        .collect();
+    let mut out = kept.join("\n");
+    // A table's attribute lines end with the statement's ';': keep it after removing them.
+    out = out.replace("\n)\n", "\n);\n");
+    if out.ends_with("\n)") {
+        out.push(';');
+    }
+    out.replace(" ENCODE zstd", "")
+        .replace(" ENCODE az64", "")
+        .replace("SYSDATE", "LOCALTIMESTAMP")
+        .replace(
+            "GETDATE()",
+            "CAST(statement_timestamp() AT TIME ZONE 'UTC' AS TIMESTAMP)",
+        )
+}
+
+fn fixture(table: &str) -> String {
+    let path = format!(
+        "{}/tests/fixtures/batch/{table}.csv",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
+}
+
+/// The load as one psql script: BEGIN, every statement (COPY replaced by the fixture rows),
+/// COMMIT.
+fn load_script() -> String {
+    let tables = warehouse::tables();
+    let manifest_key = format!("gold/_manifests/{BATCH}.json");
+    let batch = LoadBatch {
+        schema: SCHEMA,
+        bucket: "lake",
+        batch_id: BATCH,
+        manifest_key: &manifest_key,
+        manifest_checksum: &"ab".repeat(32),
+        copy_role_arn: "arn:aws:iam::123456789012:role/copy",
+        region: None,
+        tables: tables.iter().collect(),
+    };
+    let mut script = String::from("BEGIN;\n");
+    for statement in plan(&batch).expect("plan") {
+        match (statement.kind, statement.table) {
+            (StepKind::Copy, Some(table)) => {
+                script.push_str(&format!(
+                    "COPY stage_{table} FROM STDIN WITH (FORMAT csv, HEADER true);\n{}\\.\n",
+                    fixture(table)
+                ));
+            }
+            _ => {
+                script.push_str(&to_postgres(&statement.sql));
+                script.push_str(";\n");
+            }
+        }
+    }
+    script.push_str("COMMIT;\n");
+    script
+}
+
+async fn snapshot(server: &PostgresServer) -> Vec<(String, Vec<PostgresRow>)> {
+    let mut out = Vec::new();
+    for table in warehouse::tables() {
+        let rows = server
+            .query(&format!(
+                "SELECT * FROM {SCHEMA}.{} ORDER BY {}",
+                table.name, table.key
+            ))
+            .await
+            .expect("select");
+        out.push((table.name.to_owned(), rows));
+    }
+    out
+}
+
+fn text(value: &str) -> Option<String> {
+    Some(value.to_owned())
+}
+
+#[tokio::test]
+async fn the_load_transaction_runs_twice_on_postgresql_with_the_same_result() {
+    let server = PostgresServer::start().await.expect("postgres starts");
+    server
+        .execute(&to_postgres(&warehouse::ddl(SCHEMA)))
+        .await
+        .expect("DDL runs");
+
+    let script = load_script();
+    server.execute(&script).await.expect("first load");
+    let first = snapshot(&server).await;
+    server.execute(&script).await.expect("second load");
+    let second = snapshot(&server).await;
+    assert_eq!(first, second, "a second load of the batch changed a table");
+
+    let rows = |name: &str| -> &Vec<PostgresRow> {
+        &first
+            .iter()
+            .find(|(table, _)| table == name)
+            .expect("table")
+            .1
+    };
+    // Staging duplicates are gone: e1 was staged twice, France twice, u1 twice.
+    assert_eq!(rows("final_fact").len(), 3);
+    assert_eq!(rows("dim_country").len(), 2);
+    assert_eq!(rows("dim_user").len(), 2);
+    // Of u1's two staged versions, the first by every column ("Alice" < "Alicia") is kept.
+    assert!(rows("dim_user").iter().any(|row| row[2] == text("Alice")));
+    assert!(!rows("dim_user").iter().any(|row| row[2] == text("Alicia")));
+    // Refunds keep their sign; amounts keep two decimals; microseconds survive.
+    let e2 = rows("final_fact")
+        .iter()
+        .find(|row| row[0] == text("e2"))
+        .expect("e2");
+    assert_eq!(
+        (e2[11].as_deref(), e2[13].as_deref()),
+        (Some("-1"), Some("-40.00"))
+    );
+    let e1 = rows("final_fact")
+        .iter()
+        .find(|row| row[0] == text("e1"))
+        .expect("e1");
+    assert_eq!(e1[1].as_deref(), Some("2026-12-02 10:15:00.123456"));
+    assert_eq!(
+        e1[20].as_deref().map(str::len),
+        Some(56),
+        "56-digit position kept as text"
+    );
+
+    // Every KPI view runs; two are checked by hand against the fixture (e1 France 51.00 and
+    // e3 France 120.00 on mobile/Chrome, e2 a Germany refund of -40.00 on desktop/Firefox).
+    for (name, _) in warehouse::KPIS {
+        server
+            .query(&format!("SELECT * FROM {SCHEMA}.kpi_{name}"))
+            .await
+            .unwrap_or_else(|e| panic!("kpi_{name}: {e:#}"));
+    }
+    let by_country = server
+        .query(&format!(
+            "SELECT country_name, revenue, transactions FROM {SCHEMA}.kpi_revenue_by_country"
+        ))
+        .await
+        .expect("revenue by country");
+    let expected: Vec<PostgresRow> = [["France", "171.00", "2"], ["Germany", "-40.00", "1"]]
+        .iter()
+        .map(|row| row.iter().map(|v| text(v)).collect())
+        .collect();
+    assert_eq!(by_country, expected);
+    let by_device = server
+        .query(&format!(
+            "SELECT device_type, browser, transactions, revenue FROM {SCHEMA}.kpi_orders_by_device"
+        ))
+        .await
+        .expect("orders by device");
+    let expected: Vec<PostgresRow> = [
+        ["mobile", "Chrome", "2", "171.00"],
+        ["desktop", "Firefox", "1", "-40.00"],
+    ]
+    .iter()
+    .map(|row| row.iter().map(|v| text(v)).collect())
+    .collect();
+    assert_eq!(by_device, expected);
+
+    // Two attempts audited: the first inserted everything, the second nothing and updated the
+    // upsert tables' rows in place.
+    let audits = server
+        .query(&format!(
+            "SELECT batch_id, state, manifest_key FROM {SCHEMA}.load_audit ORDER BY started_at"
+        ))
+        .await
+        .expect("audit");
+    assert_eq!(audits.len(), 2);
+    assert!(audits
+        .iter()
+        .all(|a| a[1] == text("LOADED") && a[0] == text(BATCH)));
+    let counts = server
+        .query(&format!(
+            "SELECT table_name, rows_staged, rows_unique, rows_inserted, rows_updated \
+             FROM {SCHEMA}.load_audit_table WHERE table_name IN ('final_fact', 'dim_user') \
+             ORDER BY started_at, table_name"
+        ))
+        .await
+        .expect("audit tables");
+    let expected: Vec<PostgresRow> = [
+        ["dim_user", "3", "2", "2", "0"],
+        ["final_fact", "4", "3", "3", "0"],
+        ["dim_user", "3", "2", "0", "2"],
+        ["final_fact", "4", "3", "0", "0"],
+    ]
+    .iter()
+    .map(|row| row.iter().map(|v| text(v)).collect())
+    .collect();
+    assert_eq!(counts, expected);
+}
+
+#[tokio::test]
+async fn a_failing_statement_rolls_the_whole_load_back() {
+    let server = PostgresServer::start().await.expect("postgres starts");
+    server
+        .execute(&to_postgres(&warehouse::ddl(SCHEMA)))
+        .await
+        .expect("DDL runs");
+    // The fact's rows are loaded, then the audit statement fails: nothing may remain.
+    let script = load_script().replace(
+        &format!("INSERT INTO {SCHEMA}.load_audit ("),
+        &format!("INSERT INTO {SCHEMA}.no_such_table ("),
+    );
+    let error = server.execute(&script).await.expect_err("the load fails");
+    assert!(format!("{error:#}").contains("no_such_table"), "{error:#}");
+    for (table, rows) in snapshot(&server).await {
+        assert!(rows.is_empty(), "{table} kept rows of a failed load");
+    }
+}
+
+#[test]
+fn the_translation_only_drops_redshift_clauses_and_maps_the_clock() {
+    let ddl = "CREATE TABLE IF NOT EXISTS s.t (\n    a INTEGER NOT NULL,\n    PRIMARY KEY (a)\n)\nDISTSTYLE ALL\nSORTKEY (a);\n";
+    assert_eq!(
+        to_postgres(ddl),
+        "CREATE TABLE IF NOT EXISTS s.t (\n    a INTEGER NOT NULL,\n    PRIMARY KEY (a)\n);"
+    );
+    assert_eq!(
+        to_postgres("VALUES (SYSDATE, GETDATE())"),
+        "VALUES (LOCALTIMESTAMP, CAST(statement_timestamp() AT TIME ZONE 'UTC' AS TIMESTAMP))"
+    );
+}
