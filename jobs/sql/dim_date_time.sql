@@ -5,11 +5,12 @@ SELECT
     date_time_key,
     event_date,
     year,
-    quarter,
+    -- Integer literals are BIGINT in DataFusion and INT in Spark: the casts fix one type.
+    CAST(quarter AS BIGINT) AS quarter,
     month,
     day,
     hour,
-    CASE WHEN day_of_week = 0 THEN 7 ELSE day_of_week END AS iso_day_of_week,
+    CAST(CASE WHEN day_of_week = 0 THEN 7 ELSE day_of_week END AS BIGINT) AS iso_day_of_week,
     CASE day_of_week
         WHEN 0 THEN 'Sunday'
         WHEN 1 THEN 'Monday'

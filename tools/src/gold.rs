@@ -36,6 +36,10 @@ pub struct TransformArgs {
     /// DataFusion memory pool in MiB (spills to the temporary directory beyond it).
     #[arg(long)]
     pub memory_mib: Option<usize>,
+    /// Only plan the batch: write its plan to `gold/_plans/<batch_id>.json` under --gold and
+    /// print the plan's location, for `jobs/spark/run_models.py --inputs` (the EMR path).
+    #[arg(long)]
+    pub plan_only: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -88,6 +92,11 @@ pub async fn run_transform(args: TransformArgs) -> Result<()> {
         return Ok(());
     }
     let plan = Plan::new(inputs);
+    if args.plan_only {
+        gold.put(&plan.key(), plan.to_json()).await?;
+        println!("{}/{}", gold.label(), plan.key());
+        return Ok(());
+    }
     eprintln!(
         "batch {}: {} objects, {} bytes",
         plan.batch_id,

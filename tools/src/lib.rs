@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod confluent;
+pub mod enrich;
 pub mod generate;
 pub mod gold;
 pub mod rng;

@@ -66,6 +66,10 @@ enum Command {
     /// the gold-transform Lambda. Every silver/quarantine object that no manifest under --gold
     /// lists is one batch; prints a per-table summary.
     Transform(shopstream_cli::gold::TransformArgs),
+    /// Enrich JSON-lines files into a lake without a stream: stream-enrich's own steps
+    /// (decode, validate, clean, deduplicate, score, objects), so the silver and quarantine
+    /// objects are the ones the stream path writes for the same records.
+    Enrich(shopstream_cli::enrich::EnrichArgs),
     /// Run a KPI query of jobs/sql/kpi over the gold tables and print it.
     Query(shopstream_cli::gold::QueryArgs),
     /// Decode, validate and clean a file of events and report on its quality.
@@ -238,6 +242,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Transform(args) => gold_runtime()?
             .block_on(shopstream_cli::gold::run_transform(args))
             .map(|()| ExitCode::SUCCESS),
+        Command::Enrich(args) => {
+            let counts = gold_runtime()?.block_on(shopstream_cli::enrich::run_enrich(args))?;
+            println!(
+                "{} records: {} silver rows, {} quarantined, {} objects",
+                counts.records, counts.silver_rows, counts.quarantined, counts.objects
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Query(args) => gold_runtime()?
             .block_on(shopstream_cli::gold::run_query(args))
             .map(|()| ExitCode::SUCCESS),
