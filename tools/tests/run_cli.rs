@@ -160,7 +160,9 @@ fn pages_larger_than_six_megabytes_are_cut_into_several_invocations() {
     let made = count(&summary["generate"]["detail"]["anomalies"]["DUPLICATE_EVENT"]);
     let caught = count(&summary["lake"]["quarantine_by_reason"]["DUPLICATE_EVENT"]);
     let boundaries = count(&enrich["invocations"]);
-    assert!(made > 20, "the generator made {made} duplicates");
+    // The seeded generator makes 10 here; without the dedupe at most `boundaries` (≈ 4)
+    // + made / 10 of them would be accounted for.
+    assert!(made >= 8, "the generator made {made} duplicates");
     // Each boundary can separate one pair; an original refused by the API leaves its copy
     // without a twin (about 3.4 % of records carry an anomaly).
     assert!(
@@ -182,7 +184,9 @@ fn faults_lose_nothing_and_duplicates_stay_within_what_the_timeouts_explain() {
         "--batch-size",
         "500",
         "--faults",
-        "timeout-after-write=0.02,bisect=on,put-fail=0.01,put-lost-answer=0.01,redeliver=0.01",
+        // Rates above the (0.02/0.01) so that a CI-sized run injects every kind;
+        // `shopstream run --events 200000` with the rates is the larger figure.
+        "timeout-after-write=0.1,bisect=on,put-fail=0.03,put-lost-answer=0.03,redeliver=0.05",
     ]);
     let (ingest, enrich, lake, totals, faults) = (
         &summary["ingest"],

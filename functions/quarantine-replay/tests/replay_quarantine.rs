@@ -45,8 +45,8 @@ fn null_user() -> Rejection {
     Rejection::on_field(RejectReason::NullUserId, "user_id", "user_id is null")
 }
 
-/// q-1 lacks a user and a shipping address (the sample's patch adds both), q-2 also has a bad
-/// quantity, q-3 is not JSON at all.
+/// q-1 lacks a user and a shipping address (the sample's patch adds both), q-2 also has a zero
+/// quantity (a negative one would be repaired, not refused), q-3 is not JSON at all.
 fn quarantined() -> Vec<QuarantineEntry> {
     let missing_shipping = Rejection::on_field(
         RejectReason::MissingShippingForPurchase,
@@ -62,11 +62,11 @@ fn quarantined() -> Vec<QuarantineEntry> {
         ),
         entry(
             101,
-            &purchase("q-2", -3),
+            &purchase("q-2", 0),
             vec![
                 null_user(),
                 missing_shipping,
-                Rejection::on_field(RejectReason::BadQuantity, "quantity", "-3"),
+                Rejection::on_field(RejectReason::BadQuantity, "quantity", "0"),
             ],
             Some("q-2"),
         ),
