@@ -184,3 +184,80 @@ async fn the_index_of_an_uncommitted_batch_drops_nothing() {
     assert_eq!(manifest.counts.duplicates_from_gold, 0);
     assert_eq!(manifest.tables["final_fact"].rows, 3);
 }
+
+/// The hand-derived KPI answers for the fixture (`jobs/sql/fixtures/expected_kpi.json`).
+const EXPECTED_KPI: &str = include_str!("../../../jobs/sql/fixtures/expected_kpi.json");
+
+/// One KPI result as rows of text cells (None for NULL), the expected file's conventions.
+fn kpi_rows(batches: &[datafusion::arrow::record_batch::RecordBatch]) -> Vec<Vec<Option<String>>> {
+    use datafusion::arrow::util::display::array_value_to_string;
+    let mut rows = Vec::new();
+    for batch in batches {
+        for row in 0..batch.num_rows() {
+            rows.push(
+                batch
+                    .columns()
+                    .iter()
+                    .map(|column| {
+                        (!column.is_null(row))
+                            .then(|| array_value_to_string(column, row).expect("printable cell"))
+                    })
+                    .collect(),
+            );
+        }
+    }
+    rows
+}
+
+fn expected_rows(expected: &Value) -> Vec<Vec<Option<String>>> {
+    expected["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|row| {
+            row.as_array()
+                .expect("row")
+                .iter()
+                .map(|cell| cell.as_str().map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_kpi_over_the_fixture_gold_gives_the_hand_checked_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(dir.path()).unwrap();
+    let first = Plan::new(upload_batch(&lake, 0).await);
+    run(&lake, &first).await;
+    let second = Plan::new(
+        upload_batch(&lake, 1)
+            .await
+            .into_iter()
+            .filter(|i| !first.inputs.contains(i))
+            .collect(),
+    );
+    run(&lake, &second).await;
+
+    let answers: Value = serde_json::from_str(EXPECTED_KPI).unwrap();
+    for (name, _) in gold_transform::kpi::KPIS {
+        let expected = &answers[*name];
+        assert!(expected.is_object(), "{name}: no hand-checked answer");
+        let (schema, batches) = gold_transform::kpi::run_kpi(&lake, name)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(
+            serde_json::json!(columns),
+            expected["columns"],
+            "{name}: columns"
+        );
+        let mut got = kpi_rows(&batches);
+        let mut want = expected_rows(expected);
+        if expected["unordered"] == Value::Bool(true) {
+            got.sort();
+            want.sort();
+        }
+        assert_eq!(got, want, "{name}: {}", expected["derivation"]);
+    }
+}

@@ -145,11 +145,8 @@ fn silver_event_ids(objects: &[(String, Vec<u8>)]) -> Vec<String> {
     ids
 }
 
-#[tokio::test]
-async fn a_batch_forced_to_the_dlq_ends_in_silver_or_quarantine() -> anyhow::Result<()> {
-    // A lake without its bucket yet: every stream-enrich write fails.
-    let setup = setup().await?;
-    setup.s3.delete_bucket().bucket(BUCKET).send().await?;
+/// The profile table and the alert bus stream-enrich needs.
+async fn create_profiles_and_bus(setup: &Setup) -> anyhow::Result<()> {
     let sdk = setup.moto.sdk_config();
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     use aws_sdk_dynamodb::types::{
@@ -178,7 +175,11 @@ async fn a_batch_forced_to_the_dlq_ends_in_silver_or_quarantine() -> anyhow::Res
         .name(ALERT_BUS)
         .send()
         .await?;
+    Ok(())
+}
 
+/// Two good purchases and one refused on its merits, put on shard 0.
+async fn put_payloads(setup: &Setup) -> anyhow::Result<()> {
     let payloads = [
         json!({"event_id": "e2e-1", "user_id": "u-1", "event_timestamp": "2024-11-05T07:15:00Z",
                "action_type": "purchase", "product_id": 1, "quantity": 1, "product_price": "12.50",
@@ -201,6 +202,16 @@ async fn a_batch_forced_to_the_dlq_ends_in_silver_or_quarantine() -> anyhow::Res
             .send()
             .await?;
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_batch_forced_to_the_dlq_ends_in_silver_or_quarantine() -> anyhow::Result<()> {
+    // A lake without its bucket yet: every stream-enrich write fails.
+    let setup = setup().await?;
+    setup.s3.delete_bucket().bucket(BUCKET).send().await?;
+    create_profiles_and_bus(&setup).await?;
+    put_payloads(&setup).await?;
 
     // The mapping: first attempt plus RETRIES retries, each failing every record.
     let enrich = stream_enrich_deps(&setup);
@@ -260,5 +271,81 @@ async fn a_batch_forced_to_the_dlq_ends_in_silver_or_quarantine() -> anyhow::Res
     assert_eq!(quarantined.len(), 1);
     assert_eq!(quarantined[0]["event_id"], "e2e-3");
     assert_eq!(quarantined[0]["reasons"], json!(["NULL_USER_ID"]));
+    Ok(())
+}
+
+/// The DLQ path that does write twice: every attempt's writes land but its answer is lost
+/// (a timeout after the writes), so the retries are exhausted and the range goes to the DLQ
+/// although silver already holds it. The replay re-drives the range as new records, which
+/// stream-enrich writes again under their new positions: silver holds each record twice,
+/// identifiable by provenance, and gold (gold-transform over the whole lake) holds it once.
+#[tokio::test]
+async fn a_replayed_range_that_was_already_written_is_in_gold_once() -> anyhow::Result<()> {
+    let setup = setup().await?;
+    create_profiles_and_bus(&setup).await?;
+    put_payloads(&setup).await?;
+    let enrich = stream_enrich_deps(&setup);
+    let (event, sequences) = mapping_event(&setup, None).await;
+    let response =
+        stream_enrich::handler(&enrich, LambdaEvent::new(event, Context::default())).await?;
+    assert!(response.failures().is_empty(), "{:?}", response.failures());
+    // The mapping saw only timeouts: its on-failure record for the whole range.
+    let mut failure = sample("sqs-kinesis-on-failure-message.json");
+    failure["KinesisBatchInfo"]["startSequenceNumber"] = json!(sequences[0]);
+    failure["KinesisBatchInfo"]["endSequenceNumber"] = json!(sequences[2]);
+    failure["KinesisBatchInfo"]["streamArn"] = json!(format!(
+        "arn:aws:kinesis:us-east-1:123456789012:stream/{STREAM}"
+    ));
+    setup
+        .sqs
+        .send_message()
+        .queue_url(&setup.queue_url)
+        .message_body(failure.to_string())
+        .send()
+        .await?;
+    let report = invoke(&setup.deps, sample("replay-dlq.json")).await?;
+    assert_eq!(report.outcome("records_replayed"), 3, "{report:?}");
+    let (event, _) = mapping_event(&setup, Some(&sequences[2])).await;
+    let response =
+        stream_enrich::handler(&enrich, LambdaEvent::new(event, Context::default())).await?;
+    assert!(response.failures().is_empty(), "{:?}", response.failures());
+
+    let silver = objects(&setup, "silver/").await;
+    assert_eq!(
+        silver_event_ids(&silver),
+        ["e2e-1", "e2e-1", "e2e-2", "e2e-2"],
+        "at-least-once silver: the replayed twins"
+    );
+
+    let env = Env::from_pairs([
+        ("AWS_ENDPOINT_URL", setup.moto.endpoint_url()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+    ]);
+    let lake = gold_transform::lake::Lake::open(&format!("s3://{BUCKET}"), &env)?;
+    let inputs = gold_transform::transform::list_candidates(&lake).await?;
+    let plan = shopstream::ledger::Plan::new(inputs);
+    let limits = gold_transform::transform::TransformLimits {
+        max_rows: 1_000,
+        max_bytes: 10_000_000,
+        part_rows: 1_000,
+        engine: gold_transform::engine::EngineLimits::default(),
+    };
+    let outcome =
+        gold_transform::transform::transform(&lake, &lake, &plan, &limits, &|_| {}).await?;
+    let gold_transform::transform::TransformOutcome::Transformed(manifest) = outcome else {
+        anyhow::bail!("not transformed: {outcome:?}");
+    };
+    assert_eq!(manifest.counts.silver_rows, 4);
+    assert_eq!(manifest.counts.duplicates_in_batch, 2);
+    assert_eq!(
+        manifest.tables["final_fact"].rows, 2,
+        "one fact row per event_id"
+    );
+    let facts: Vec<(String, Vec<u8>)> = objects(&setup, "gold/final_fact/").await;
+    assert_eq!(silver_event_ids(&facts), ["e2e-1", "e2e-2"]);
+    // The rejected table is keyed by source position: e2e-3 was refused at each of its two.
+    assert_eq!(manifest.tables["rejected"].rows, 2);
     Ok(())
 }

@@ -336,6 +336,70 @@ async fn the_status_event_settles_a_load_the_poller_left_running() {
     assert_eq!(submit.num_calls(), 1);
 }
 
+/// The status event can outrun the invocation that submitted the statement: it arrives while
+/// the ledger says LOADING but does not yet hold the statement id. The event settles the batch
+/// (its statement is described, not trusted), and a repeated manifest event then finds the
+/// batch settled and sends nothing.
+#[tokio::test]
+async fn a_status_event_before_the_ledger_knows_the_statement_settles_the_batch_once() {
+    let world = world(|_| {}).await;
+    let submit = submit_rule(&world.batch_id);
+    let finished = mock!(Client::describe_statement)
+        .match_requests(|request| request.id() == Some(STATEMENT))
+        .then_output(|| describe(StatusString::Finished, None));
+    let (run, done, rows) = audit_rules();
+    let deps = deps(&world, &[&submit, &finished, &run, &done, &rows], "10");
+    // The submitting invocation's first step: TRANSFORMED -> LOADING, no statement id yet.
+    world
+        .ledger
+        .transition(
+            &world.batch_id,
+            BatchState::Transformed,
+            BatchState::Loading,
+            &TransitionFields {
+                manifest_key: Some(shopstream::lake::manifest_key(&world.batch_id)),
+                ..TransitionFields::default()
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("loading");
+
+    let early = handler(
+        &deps,
+        invocation(event("statement-finished.json", &world.batch_id)),
+    )
+    .await
+    .expect("early event");
+    assert!(
+        matches!(outcome(&early), BatchOutcome::Loaded { .. }),
+        "{early:?}"
+    );
+    let record = world
+        .ledger
+        .get(&world.batch_id)
+        .await
+        .expect("get")
+        .expect("record");
+    assert_eq!(record.state, BatchState::Loaded);
+
+    let manifest = handler(
+        &deps,
+        invocation(event("manifest-created.json", &world.batch_id)),
+    )
+    .await
+    .expect("manifest event");
+    assert!(
+        matches!(outcome(&manifest), BatchOutcome::Skipped { .. }),
+        "{manifest:?}"
+    );
+    assert_eq!(
+        submit.num_calls(),
+        0,
+        "the event settled it; nothing submitted"
+    );
+}
+
 #[tokio::test]
 async fn a_failed_statement_marks_the_batch_load_failed_with_the_redshift_error() {
     let world = world(|_| {}).await;

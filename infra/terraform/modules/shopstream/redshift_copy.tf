@@ -3,7 +3,9 @@
 # statements' status changes, and by the LoadDue sweep.
 
 locals {
-  workgroups_arn = "arn:${local.partition}:redshift-serverless:${local.region}:${local.account_id}:workgroup/*"
+  workgroups_arn      = "arn:${local.partition}:redshift-serverless:${local.region}:${local.account_id}:workgroup/*"
+  redshift_on_cluster = var.redshift_cluster_id != ""
+  redshift_cluster    = "arn:${local.partition}:redshift:${local.region}:${local.account_id}"
 }
 
 resource "aws_cloudwatch_log_group" "redshift_copy" {
@@ -68,16 +70,61 @@ data "aws_iam_policy_document" "redshift_copy_function" {
     resources = [aws_cloudwatch_event_bus.shopstream.arn]
   }
 
-  statement {
-    sid       = "SubmitStatements"
-    actions   = ["redshift-data:BatchExecuteStatement", "redshift-data:ExecuteStatement"]
-    resources = [local.workgroups_arn]
+  dynamic "statement" {
+    for_each = local.redshift_on_cluster ? [] : [1]
+    content {
+      sid       = "SubmitStatements"
+      actions   = ["redshift-data:BatchExecuteStatement", "redshift-data:ExecuteStatement"]
+      resources = [local.workgroups_arn]
+    }
   }
 
-  statement {
-    sid       = "WorkgroupCredentials"
-    actions   = ["redshift-serverless:GetCredentials"]
-    resources = [local.workgroups_arn]
+  dynamic "statement" {
+    for_each = local.redshift_on_cluster ? [] : [1]
+    content {
+      sid       = "WorkgroupCredentials"
+      actions   = ["redshift-serverless:GetCredentials"]
+      resources = [local.workgroups_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.redshift_on_cluster ? [1] : []
+    content {
+      sid       = "SubmitClusterStatements"
+      actions   = ["redshift-data:BatchExecuteStatement", "redshift-data:ExecuteStatement"]
+      resources = ["${local.redshift_cluster}:cluster:${var.redshift_cluster_id}"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.redshift_on_cluster ? [1] : []
+    content {
+      sid       = "ClusterIamCredentials"
+      actions   = ["redshift:GetClusterCredentialsWithIAM"]
+      resources = ["${local.redshift_cluster}:dbname:${var.redshift_cluster_id}/${var.redshift_database}"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.redshift_on_cluster && var.redshift_db_user != "" ? [1] : []
+    content {
+      sid     = "ClusterDbUserCredentials"
+      actions = ["redshift:GetClusterCredentials"]
+      resources = [
+        "${local.redshift_cluster}:dbuser:${var.redshift_cluster_id}/${var.redshift_db_user}",
+        "${local.redshift_cluster}:dbname:${var.redshift_cluster_id}/${var.redshift_database}",
+      ]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.redshift_secret_arn != "" ? [1] : []
+    content {
+      sid       = "WarehouseSecret"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [var.redshift_secret_arn]
+    }
   }
 
   # DescribeStatement / GetStatementResult have no resource-level permissions; the condition
@@ -133,7 +180,10 @@ resource "aws_lambda_function" "redshift_copy" {
       LAKE_BUCKET            = aws_s3_bucket.lake.id
       LEDGER_TABLE           = aws_dynamodb_table.batches.name
       EVENT_BUS_NAME         = aws_cloudwatch_event_bus.shopstream.name
-      REDSHIFT_WORKGROUP     = var.redshift_workgroup_name
+      REDSHIFT_WORKGROUP     = local.redshift_on_cluster ? "" : var.redshift_workgroup_name
+      REDSHIFT_CLUSTER_ID    = var.redshift_cluster_id
+      REDSHIFT_DB_USER       = var.redshift_db_user
+      REDSHIFT_SECRET_ARN    = var.redshift_secret_arn
       REDSHIFT_DATABASE      = var.redshift_database
       REDSHIFT_SCHEMA        = var.redshift_schema
       REDSHIFT_COPY_ROLE_ARN = aws_iam_role.redshift_copy.arn

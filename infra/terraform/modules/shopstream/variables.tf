@@ -391,9 +391,37 @@ variable "load_sweep_schedule_expression" {
 }
 
 variable "redshift_workgroup_name" {
-  description = "Existing Redshift Serverless workgroup the loads run on."
+  description = "Existing Redshift Serverless workgroup the loads run on (ignored when RedshiftClusterId is set)."
   type        = string
   default     = "shopstream"
+}
+
+variable "redshift_cluster_id" {
+  description = "Existing provisioned Redshift cluster the loads run on instead of a Serverless workgroup (\"\" = Serverless)."
+  type        = string
+  default     = ""
+}
+
+variable "redshift_db_user" {
+  description = "Provisioned cluster only - database user for GetClusterCredentials (\"\" = the function's IAM identity, GetClusterCredentialsWithIAM)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.redshift_db_user == "" || var.redshift_cluster_id != ""
+    error_message = "redshift_db_user applies to a provisioned cluster (redshift_cluster_id); Serverless derives the user from the IAM identity or the secret."
+  }
+
+  validation {
+    condition     = var.redshift_db_user == "" || var.redshift_secret_arn == ""
+    error_message = "set redshift_secret_arn or redshift_db_user, not both."
+  }
+}
+
+variable "redshift_secret_arn" {
+  description = "Secrets Manager secret holding the warehouse credentials (\"\" = temporary IAM credentials)."
+  type        = string
+  default     = ""
 }
 
 variable "redshift_database" {
