@@ -53,6 +53,7 @@ def main():
                 else:
                     command = [python, os.path.join(repo, "jobs/spark/run_models.py"),
                                "--master", "local[2]", "--shuffle-partitions", "2",
+                               "--driver-memory", os.environ.get("SPARK_DRIVER_MEMORY", "6g"),
                                "--silver", os.path.join(lake, "silver"),
                                "--gold", os.path.join(gold, "gold"), "--batch-id", batch_id,
                                "--models", os.path.join(repo, "jobs/sql"), "--inputs", plan]

@@ -142,6 +142,10 @@ def parse_args(argv):
         help="Spark master for runs outside a cluster, e.g. local[2] (binds the driver to 127.0.0.1, no UI)",
     )
     parser.add_argument(
+        "--driver-memory",
+        help="spark.driver.memory for runs outside a cluster, e.g. 6g (local mode runs every task in the driver; Spark's default 1g is too small for a million rows)",
+    )
+    parser.add_argument(
         "--shuffle-partitions",
         type=int,
         help="spark.sql.shuffle.partitions (default: Spark's, 200; a small value suits local runs)",
@@ -160,6 +164,8 @@ def spark_session(args):
             .config("spark.driver.host", "127.0.0.1")
             .config("spark.ui.enabled", "false")
         )
+        if args.driver_memory:
+            builder = builder.config("spark.driver.memory", args.driver_memory)
     for key, value in SESSION_SETTINGS.items():
         builder = builder.config(key, value)
     if args.shuffle_partitions:

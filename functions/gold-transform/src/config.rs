@@ -2,8 +2,8 @@
 
 use shopstream::config::{ConfigError, Env};
 
-pub const DEFAULT_MAX_BATCH_ROWS: u64 = 2_000_000;
-pub const DEFAULT_MAX_BATCH_BYTES: u64 = 256 * 1024 * 1024;
+pub const DEFAULT_MAX_BATCH_ROWS: u64 = 600_000;
+pub const DEFAULT_MAX_BATCH_BYTES: u64 = 100 * 1024 * 1024;
 pub const DEFAULT_MAX_BATCH_OBJECTS: usize = 2_000;
 pub const DEFAULT_GOLD_PART_ROWS: usize = 1_000_000;
 pub const DEFAULT_MEMORY_FRACTION: f64 = 0.5;

@@ -270,8 +270,8 @@ resource "aws_lambda_function" "gold_transform" {
       LAKE_BUCKET     = aws_s3_bucket.lake.id
       BATCHES_TABLE   = aws_dynamodb_table.batches.name
       EVENT_BUS_NAME  = aws_cloudwatch_event_bus.shopstream.name
-      MAX_BATCH_ROWS  = "2000000"
-      MAX_BATCH_BYTES = "268435456"
+      MAX_BATCH_ROWS  = "600000"
+      MAX_BATCH_BYTES = "104857600"
     }
   }
 
