@@ -27,6 +27,11 @@ pub struct Config {
     pub cache_capacity: usize,
     /// `PROFILE_CACHE_TTL_SECONDS`: how long a cached profile (or a known miss) is trusted.
     pub cache_ttl: Duration,
+    /// `VELOCITY_TABLE`: the per-user order history of the velocity rule (see `velocity`);
+    /// unset, the rule sees only the orders of the same slice.
+    pub velocity_table: Option<String>,
+    /// `VELOCITY_BUCKET_SECONDS`: event time grouped per item of that table.
+    pub velocity_bucket_seconds: u32,
 }
 
 impl Config {
@@ -40,6 +45,17 @@ impl Config {
             ));
         }
         let ttl: u32 = env.parse_or("PROFILE_CACHE_TTL_SECONDS", DEFAULT_CACHE_TTL_SECONDS)?;
+        let velocity_bucket_seconds: u32 = env.parse_or(
+            "VELOCITY_BUCKET_SECONDS",
+            crate::velocity::DEFAULT_BUCKET_SECONDS,
+        )?;
+        if velocity_bucket_seconds == 0 {
+            return Err(ConfigError::invalid(
+                "VELOCITY_BUCKET_SECONDS",
+                "0",
+                "must be at least 1",
+            ));
+        }
         Ok(Config {
             core: CoreConfig::from_env(env)?,
             lake_bucket: env.required("LAKE_BUCKET")?.to_owned(),
@@ -55,6 +71,8 @@ impl Config {
                 .to_owned(),
             cache_capacity,
             cache_ttl: Duration::from_secs(u64::from(ttl)),
+            velocity_table: env.optional("VELOCITY_TABLE").map(str::to_owned),
+            velocity_bucket_seconds,
         })
     }
 }
@@ -92,6 +110,7 @@ mod tests {
             ("PROFILE_CACHE_SIZE", "0"),
             ("PROFILE_CACHE_SIZE", "many"),
             ("PROFILE_CACHE_TTL_SECONDS", "-1"),
+            ("VELOCITY_BUCKET_SECONDS", "0"),
         ] {
             let mut pairs = base();
             pairs.push((name, value));
