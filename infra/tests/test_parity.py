@@ -51,6 +51,7 @@ CORRESPONDENCE: dict[str, list[str]] = {
     "EventStream": ["aws_kinesis_stream.events"],
     "OrdersTable": ["aws_dynamodb_table.orders"],
     "ProfilesTable": ["aws_dynamodb_table.profiles"],
+    "VelocityTable": ["aws_dynamodb_table.velocity"],
     "IdempotencyTable": ["aws_dynamodb_table.idempotency"],
     "BatchesTable": ["aws_dynamodb_table.batches"],
     "StreamEnrichDlq": ["aws_sqs_queue.stream_enrich_dlq"],

@@ -35,6 +35,11 @@ pub struct Config {
     /// `SDK_OPERATION_TIMEOUT_MS`, `SDK_ATTEMPT_TIMEOUT_MS`: bounds on every S3, DynamoDB and
     /// EventBridge call.
     pub sdk_timeouts: SdkTimeouts,
+    /// `VELOCITY_TABLE`: the per-user order history of the velocity rule (see `velocity`);
+    /// unset, the rule sees only the orders of the same slice.
+    pub velocity_table: Option<String>,
+    /// `VELOCITY_BUCKET_SECONDS`: event time grouped per item of that table.
+    pub velocity_bucket_seconds: u32,
 }
 
 impl Config {
@@ -48,6 +53,17 @@ impl Config {
             ));
         }
         let ttl: u32 = env.parse_or("PROFILE_CACHE_TTL_SECONDS", DEFAULT_CACHE_TTL_SECONDS)?;
+        let velocity_bucket_seconds: u32 = env.parse_or(
+            "VELOCITY_BUCKET_SECONDS",
+            crate::velocity::DEFAULT_BUCKET_SECONDS,
+        )?;
+        if velocity_bucket_seconds == 0 {
+            return Err(ConfigError::invalid(
+                "VELOCITY_BUCKET_SECONDS",
+                "0",
+                "must be at least 1",
+            ));
+        }
         Ok(Config {
             core: CoreConfig::from_env(env)?,
             lake_bucket: env.required("LAKE_BUCKET")?.to_owned(),
@@ -67,6 +83,8 @@ impl Config {
                 env.parse_or("DEADLINE_MARGIN_MS", DEFAULT_DEADLINE_MARGIN_MS)?,
             ),
             sdk_timeouts: SdkTimeouts::from_env(env)?,
+            velocity_table: env.optional("VELOCITY_TABLE").map(str::to_owned),
+            velocity_bucket_seconds,
         })
     }
 }
@@ -106,6 +124,7 @@ mod tests {
             ("PROFILE_CACHE_SIZE", "many"),
             ("PROFILE_CACHE_TTL_SECONDS", "-1"),
             ("DEADLINE_MARGIN_MS", "soon"),
+            ("VELOCITY_BUCKET_SECONDS", "0"),
         ] {
             let mut pairs = base();
             pairs.push((name, value));

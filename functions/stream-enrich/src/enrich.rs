@@ -2,11 +2,12 @@
 //! retried) behind a per-container LRU cache with a TTL, then fraud scoring.
 
 use crate::pipeline::Accepted;
+use crate::velocity::{History, OrderMark, VelocityStore};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use chrono::{DateTime, Utc};
 use lru::LruCache;
 use shopstream::clean::CleanRecord;
-use shopstream::fraud::{FraudContext, FraudRules};
+use shopstream::fraud::{FraudCondition, FraudContext, FraudRules};
 use shopstream::profile::CustomerProfile;
 use std::collections::{BTreeSet, HashMap};
 use std::num::NonZeroUsize;
@@ -35,6 +36,8 @@ pub enum EnrichError {
     Unprocessed { table: String, count: usize },
     #[error("profile look-up task failed: {0}")]
     Task(String),
+    #[error(transparent)]
+    Velocity(#[from] crate::velocity::VelocityError),
 }
 
 /// Profiles (and known misses) by user id, least recently used evicted first, each entry
@@ -220,11 +223,37 @@ pub fn profile_from_item(
 pub struct Enricher {
     pub cache: ProfileCache,
     pub profiles: DynamoProfiles,
+    /// The order history of the velocity rule across batches; without it velocity sees only
+    /// the slice.
+    pub velocity: Option<VelocityStore>,
 }
 
 impl Enricher {
     pub fn new(cache: ProfileCache, profiles: DynamoProfiles) -> Self {
-        Enricher { cache, profiles }
+        Enricher {
+            cache,
+            profiles,
+            velocity: None,
+        }
+    }
+
+    pub fn with_velocity(mut self, store: VelocityStore) -> Self {
+        self.velocity = Some(store);
+        self
+    }
+
+    /// Records the slice's transactions in the velocity store and reads back each user's
+    /// orders within the longest velocity window; `None` without a store or a velocity rule.
+    pub async fn order_history(
+        &self,
+        accepted: &[Accepted<'_>],
+        rules: &FraudRules,
+    ) -> Result<Option<History>, EnrichError> {
+        let (Some(store), Some(window)) = (&self.velocity, velocity_window(rules)) else {
+            return Ok(None);
+        };
+        let marks = order_marks(accepted);
+        Ok(Some(store.record_and_read(&marks, window).await?))
     }
 
     /// The profiles of the transactions' users.
@@ -251,9 +280,52 @@ impl Enricher {
     }
 }
 
+/// The longest window of the velocity rules: how far back the order history is read (`None`
+/// when no rule looks at velocity).
+pub fn velocity_window(rules: &FraudRules) -> Option<Duration> {
+    rules
+        .rules
+        .iter()
+        .filter_map(|rule| match rule.condition {
+            FraudCondition::Velocity { window_seconds, .. } => {
+                Some(Duration::from_secs(u64::from(window_seconds)))
+            }
+            _ => None,
+        })
+        .max()
+}
+
+/// The transactions of a slice as (user id, order mark), for the velocity store.
+pub fn order_marks(accepted: &[Accepted<'_>]) -> Vec<(String, OrderMark)> {
+    accepted
+        .iter()
+        .filter_map(|a| match &a.record {
+            CleanRecord::Transaction(t) => Some((
+                t.user_id.to_string(),
+                OrderMark {
+                    time: t.event_time,
+                    event_id: t.event_id.to_string(),
+                },
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Fills profile fields and the fraud assessment of every transaction. Velocity sees the
 /// user's other transactions in the slice.
 pub fn enrich(accepted: &mut [Accepted<'_>], profiles: &Profiles, rules: &FraudRules) {
+    enrich_with_history(accepted, profiles, rules, None);
+}
+
+/// [`enrich`], with velocity counting the orders the store holds for each user (`history`,
+/// which includes this slice's once they are recorded) instead of only the slice's.
+pub fn enrich_with_history(
+    accepted: &mut [Accepted<'_>],
+    profiles: &Profiles,
+    rules: &FraudRules,
+    history: Option<&History>,
+) {
     // Each transaction's user as an index into `times_of_user`, so the map borrowing the
     // user ids can be dropped before the records are updated.
     let mut user_of_record: Vec<Option<usize>> = Vec::with_capacity(accepted.len());
@@ -282,7 +354,14 @@ pub fn enrich(accepted: &mut [Accepted<'_>], profiles: &Profiles, rules: &FraudR
         };
         let profile = profiles.get(tx.user_id.as_ref()).and_then(Option::as_ref);
         others.clear();
-        if let Some(times) = user_of_record[position].map(|user| &times_of_user[user]) {
+        if let Some(marks) = history.and_then(|h| h.get(tx.user_id.as_ref())) {
+            others.extend(
+                marks
+                    .iter()
+                    .filter(|m| m.event_id != tx.event_id.as_ref())
+                    .map(|m| m.time),
+            );
+        } else if let Some(times) = user_of_record[position].map(|user| &times_of_user[user]) {
             others.extend(
                 times
                     .iter()

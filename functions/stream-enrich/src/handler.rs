@@ -12,7 +12,7 @@
 use crate::alerts::{FraudAlert, FraudAlerter};
 use crate::config::Config;
 use crate::cut::keep_twins_together;
-use crate::enrich::{enrich, Enricher};
+use crate::enrich::{enrich_with_history, Enricher};
 use crate::metrics::BatchStats;
 use crate::objects::{encode_objects, plan, EncodedObject, LakeObject};
 use crate::pipeline::{triage, Accepted};
@@ -200,7 +200,29 @@ pub async fn process_slice(
             };
         }
     };
-    enrich(&mut accepted, &profiles, &deps.config.core.fraud);
+    // The velocity rule's order history across batches (when a store is configured): this
+    // slice's transactions are recorded first, so a retry records nothing new.
+    let history = match deps
+        .enricher
+        .order_history(&accepted, &deps.config.core.fraud)
+        .await
+    {
+        Ok(history) => history,
+        Err(error) => {
+            tracing::error!(%error, range = %slice.range, "velocity history failed; the slice will be retried");
+            stats.failed = slice.records.len();
+            return SliceOutcome {
+                failed_from: Some(0),
+                stats,
+            };
+        }
+    };
+    enrich_with_history(
+        &mut accepted,
+        &profiles,
+        &deps.config.core.fraud,
+        history.as_ref(),
+    );
 
     let (alerts, alert_indices) = fraud_alerts(slice, &accepted);
     let repaired: Vec<(usize, shopstream::clean::Repairs)> = accepted

@@ -4,7 +4,8 @@
 //! response that only lists transient failures.
 //!
 //! Modules by responsibility: [`source`] (event shapes and positions), [`pipeline`]
-//! (per-record processing), [`enrich`] (profiles, cache, fraud), [`objects`] and [`writer`]
+//! (per-record processing), [`enrich`] (profiles, cache, fraud), [`velocity`] (the per-user
+//! order count across batches), [`objects`] and [`writer`]
 //! (lake objects and S3), [`alerts`] (EventBridge), [`metrics`] (EMF), [`handler`] (the
 //! invocation, including failure reporting).
 
@@ -17,6 +18,7 @@ pub mod metrics;
 pub mod objects;
 pub mod pipeline;
 pub mod source;
+pub mod velocity;
 pub mod writer;
 
 pub use config::Config;

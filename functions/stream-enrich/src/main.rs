@@ -10,6 +10,7 @@ use shopstream::aws::{load_sdk_config_with_timeouts, s3_client};
 use shopstream::config::Env;
 use stream_enrich::alerts::FraudAlerter;
 use stream_enrich::enrich::{DynamoProfiles, Enricher, ProfileCache};
+use stream_enrich::velocity::VelocityStore;
 use stream_enrich::writer::LakeWriter;
 use stream_enrich::{handler, Config, Deps};
 
@@ -25,14 +26,24 @@ async fn main() -> Result<(), Error> {
     let sdk = load_sdk_config_with_timeouts(&env, config.sdk_timeouts).await;
     let deps = Deps {
         writer: LakeWriter::new(s3_client(&sdk), config.lake_bucket.clone()),
-        enricher: Enricher::new(
-            ProfileCache::new(config.cache_capacity, config.cache_ttl),
-            DynamoProfiles::new(
-                aws_sdk_dynamodb::Client::new(&sdk),
-                config.profile_table.clone(),
-                config.profile_key.clone(),
-            ),
-        ),
+        enricher: {
+            let enricher = Enricher::new(
+                ProfileCache::new(config.cache_capacity, config.cache_ttl),
+                DynamoProfiles::new(
+                    aws_sdk_dynamodb::Client::new(&sdk),
+                    config.profile_table.clone(),
+                    config.profile_key.clone(),
+                ),
+            );
+            match &config.velocity_table {
+                Some(table) => enricher.with_velocity(VelocityStore::new(
+                    aws_sdk_dynamodb::Client::new(&sdk),
+                    table.clone(),
+                    config.velocity_bucket_seconds,
+                )),
+                None => enricher,
+            }
+        },
         alerter: FraudAlerter::new(
             aws_sdk_eventbridge::Client::new(&sdk),
             config.event_bus.clone(),

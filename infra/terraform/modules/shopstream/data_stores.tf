@@ -56,6 +56,35 @@ resource "aws_dynamodb_table" "profiles" {
   }
 }
 
+# stream-enrich's velocity rule: each user's orders per minute of event time, expiring an
+# hour after the rule's window, so the count survives batching and container recycling.
+resource "aws_dynamodb_table" "velocity" {
+  name                        = "${local.prefix}-order-velocity"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "velocity_key"
+  deletion_protection_enabled = var.deletion_protection
+  tags                        = local.tags
+
+  attribute {
+    name = "velocity_key"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = aws_kms_key.data.arn
+  }
+}
+
 resource "aws_dynamodb_table" "idempotency" {
   name                        = "${local.prefix}-idempotency"
   billing_mode                = "PAY_PER_REQUEST"

@@ -130,6 +130,12 @@ data "aws_iam_policy_document" "stream_enrich" {
   }
 
   statement {
+    sid       = "OrderVelocity"
+    actions   = ["dynamodb:UpdateItem", "dynamodb:BatchGetItem"]
+    resources = [aws_dynamodb_table.velocity.arn]
+  }
+
+  statement {
     sid       = "PublishFraudAlerts"
     actions   = ["events:PutEvents"]
     resources = [aws_cloudwatch_event_bus.shopstream.arn]

@@ -101,6 +101,7 @@ resource "aws_lambda_function" "stream_enrich" {
       RUST_LOG                = var.log_level
       LAKE_BUCKET             = aws_s3_bucket.lake.id
       PROFILE_TABLE           = aws_dynamodb_table.profiles.name
+      VELOCITY_TABLE          = aws_dynamodb_table.velocity.name
       EVENT_BUS_NAME          = aws_cloudwatch_event_bus.shopstream.name
       MAX_FUTURE_SKEW_SECONDS = tostring(var.max_future_skew_seconds)
     }, var.fraud_rules_json != "" ? { FRAUD_RULES_JSON = var.fraud_rules_json } : {})

@@ -25,6 +25,11 @@ output "profiles_table_name" {
   value       = aws_dynamodb_table.profiles.name
 }
 
+output "velocity_table_name" {
+  description = "DynamoDB per-user order history of the velocity rule (stream-enrich)"
+  value       = aws_dynamodb_table.velocity.name
+}
+
 output "idempotency_table_name" {
   description = "DynamoDB Idempotency-Key table (ingest-api)"
   value       = aws_dynamodb_table.idempotency.name
