@@ -461,7 +461,7 @@ class Tables(unittest.TestCase):
         names = {sam_name(r["Properties"]["TableName"]) for r in sam_of_type("AWS::DynamoDB::Table").values()}
         self.assertEqual(
             names,
-            {"shopstream-<env>-purchase-orders", "shopstream-<env>-customer-profiles", "shopstream-<env>-idempotency", "shopstream-<env>-batches"},
+            {"shopstream-<env>-purchase-orders", "shopstream-<env>-customer-profiles", "shopstream-<env>-idempotency", "shopstream-<env>-batches", "shopstream-<env>-order-velocity"},
         )
 
     def test_batch_ledger_index(self):

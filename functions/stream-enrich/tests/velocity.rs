@@ -173,11 +173,9 @@ async fn the_handler_scores_velocity_across_invocations() -> anyhow::Result<()> 
         .expect("a time");
     for n in 0..7u64 {
         let mut deps = stack.deps();
-        deps.enricher = deps.enricher.with_velocity(VelocityStore::new(
-            stack.dynamodb.clone(),
-            VELOCITY,
-            60,
-        ));
+        deps.enricher =
+            deps.enricher
+                .with_velocity(VelocityStore::new(stack.dynamodb.clone(), VELOCITY, 60));
         let at = start + TimeDelta::seconds(45 * n as i64);
         let response =
             stream_enrich::handler(&deps, common::invoke_event(batch_of_one(n, at))).await?;

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stream_enrich::alerts::FraudAlerter;
 use stream_enrich::enrich::{DynamoProfiles, Enricher, ProfileCache};
+use stream_enrich::velocity::VelocityStore;
 use stream_enrich::writer::LakeWriter;
 use stream_enrich::{handle, Config, Deps};
 
@@ -78,6 +79,8 @@ fn deps(sdk: &SdkConfig, resources: &Resources, lake_endpoint: Option<&str>) -> 
         cache_ttl: Duration::from_secs(u64::from(stream_enrich::config::DEFAULT_CACHE_TTL_SECONDS)),
         deadline_margin: Duration::from_millis(stream_enrich::config::DEFAULT_DEADLINE_MARGIN_MS),
         sdk_timeouts: shopstream::aws::SdkTimeouts::default(),
+        velocity_table: Some(resources.velocity_table.clone()),
+        velocity_bucket_seconds: stream_enrich::velocity::DEFAULT_BUCKET_SECONDS,
     };
     Ok(Deps {
         writer: LakeWriter::new(lake_client(sdk, lake_endpoint), config.lake_bucket.clone()),
@@ -88,7 +91,12 @@ fn deps(sdk: &SdkConfig, resources: &Resources, lake_endpoint: Option<&str>) -> 
                 config.profile_table.clone(),
                 config.profile_key.clone(),
             ),
-        ),
+        )
+        .with_velocity(VelocityStore::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            resources.velocity_table.clone(),
+            config.velocity_bucket_seconds,
+        )),
         alerter: FraudAlerter::new(
             aws_sdk_eventbridge::Client::new(sdk),
             config.event_bus.clone(),

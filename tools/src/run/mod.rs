@@ -71,6 +71,8 @@ pub struct Resources {
     pub bucket: String,
     pub stream: String,
     pub profile_table: String,
+    /// stream-enrich's velocity history (the order-velocity table of the templates).
+    pub velocity_table: String,
     pub bus: String,
     /// The bus's archive of `FraudSuspected` events.
     pub alert_archive: String,

@@ -18,6 +18,7 @@ pub async fn create(endpoints: &Endpoints, options: &RunOptions) -> Result<Resou
         bucket: format!("shopstream-lake-{run_id}"),
         stream: format!("shopstream-events-{run_id}"),
         profile_table: format!("shopstream-profiles-{run_id}"),
+        velocity_table: format!("shopstream-order-velocity-{run_id}"),
         bus: format!("shopstream-{run_id}"),
         alert_archive: format!("fraud-alerts-{run_id}"),
     };
@@ -72,6 +73,25 @@ pub async fn create(endpoints: &Endpoints, options: &RunOptions) -> Result<Resou
         .send()
         .await
         .context("creating the profiles table")?;
+    dynamodb
+        .create_table()
+        .table_name(&resources.velocity_table)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(stream_enrich::velocity::KEY_ATTRIBUTE)
+                .attribute_type(ScalarAttributeType::S)
+                .build()?,
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(stream_enrich::velocity::KEY_ATTRIBUTE)
+                .key_type(KeyType::Hash)
+                .build()?,
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .context("creating the order-velocity table")?;
     seed_profiles(
         &dynamodb,
         &resources.profile_table,
