@@ -1,9 +1,10 @@
 //! Enrichment: customer profiles from DynamoDB (BatchGetItem, 100 keys a call, unprocessed keys
 //! retried) behind a per-container LRU cache with a TTL, then fraud scoring.
 
+use crate::dynamo::{batch_get, BatchGetError, Item, UNPROCESSED_ATTEMPTS};
 use crate::pipeline::Accepted;
 use crate::velocity::{History, OrderMark, VelocityStore};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use lru::LruCache;
 use shopstream::clean::CleanRecord;
@@ -20,11 +21,7 @@ use thiserror::Error;
 pub type Profiles = HashMap<String, Option<CustomerProfile>, foldhash::fast::RandomState>;
 use tokio::task::JoinSet;
 
-/// BatchGetItem takes at most 100 keys per call.
-pub const BATCH_GET_LIMIT: usize = 100;
-/// Rounds of re-requesting unprocessed keys before the look-up counts as failed.
-const UNPROCESSED_ATTEMPTS: u32 = 6;
-const UNPROCESSED_BACKOFF: Duration = Duration::from_millis(25);
+pub use crate::dynamo::BATCH_GET_LIMIT;
 
 #[derive(Debug, Error)]
 pub enum EnrichError {
@@ -144,46 +141,23 @@ impl DynamoProfiles {
         &self,
         user_ids: Vec<String>,
     ) -> Result<Vec<CustomerProfile>, EnrichError> {
-        let mut keys: Vec<HashMap<String, AttributeValue>> = user_ids
+        let keys: Vec<Item> = user_ids
             .into_iter()
             .map(|id| HashMap::from([(self.key_attribute.clone(), AttributeValue::S(id))]))
             .collect();
-        let mut found = Vec::new();
-        for attempt in 0..UNPROCESSED_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(UNPROCESSED_BACKOFF * 2u32.pow(attempt - 1)).await;
-            }
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut keys)))
-                .build()
-                .map_err(|e| self.lookup_error(e))?;
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(|e| self.lookup_error(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
-            if let Some(items) = output.responses().and_then(|r| r.get(&self.table)) {
-                found.extend(
-                    items
-                        .iter()
-                        .filter_map(|item| profile_from_item(item, &self.key_attribute)),
-                );
-            }
-            keys = output
-                .unprocessed_keys()
-                .and_then(|u| u.get(&self.table))
-                .map(|k| k.keys().to_vec())
-                .unwrap_or_default();
-            if keys.is_empty() {
-                return Ok(found);
-            }
-        }
-        Err(EnrichError::Unprocessed {
-            table: self.table.clone(),
-            count: keys.len(),
-        })
+        let items = batch_get(&self.client, &self.table, keys, |request| request)
+            .await
+            .map_err(|error| match error {
+                BatchGetError::Call(message) => self.lookup_error(message),
+                BatchGetError::Unprocessed { count } => EnrichError::Unprocessed {
+                    table: self.table.clone(),
+                    count,
+                },
+            })?;
+        Ok(items
+            .iter()
+            .filter_map(|item| profile_from_item(item, &self.key_attribute))
+            .collect())
     }
 
     fn lookup_error(&self, error: impl std::fmt::Display) -> EnrichError {

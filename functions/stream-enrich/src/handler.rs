@@ -168,6 +168,15 @@ fn postponed(slice: &Slice) -> SliceOutcome {
     }
 }
 
+/// A slice that failed before anything was written: all of it is reported for the retry.
+fn retried_whole(slice: &Slice, mut stats: BatchStats) -> SliceOutcome {
+    stats.failed = slice.records.len();
+    SliceOutcome {
+        failed_from: Some(0),
+        stats,
+    }
+}
+
 /// Processes one slice end to end, without starting writes after `stop_at`.
 pub async fn process_slice(
     deps: &Deps,
@@ -193,11 +202,7 @@ pub async fn process_slice(
         Ok(profiles) => profiles,
         Err(error) => {
             tracing::error!(%error, range = %slice.range, "profile look-up failed; the slice will be retried");
-            stats.failed = slice.records.len();
-            return SliceOutcome {
-                failed_from: Some(0),
-                stats,
-            };
+            return retried_whole(slice, stats);
         }
     };
     // The velocity rule's order history across batches (when a store is configured): this
@@ -210,11 +215,7 @@ pub async fn process_slice(
         Ok(history) => history,
         Err(error) => {
             tracing::error!(%error, range = %slice.range, "velocity history failed; the slice will be retried");
-            stats.failed = slice.records.len();
-            return SliceOutcome {
-                failed_from: Some(0),
-                stats,
-            };
+            return retried_whole(slice, stats);
         }
     };
     enrich_with_history(

@@ -12,6 +12,7 @@
 pub mod alerts;
 pub mod config;
 pub mod cut;
+pub mod dynamo;
 pub mod enrich;
 pub mod handler;
 pub mod metrics;

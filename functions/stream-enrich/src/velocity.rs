@@ -15,8 +15,9 @@
 //! `window / bucket + 1` items (11 with the defaults; eventually consistent, 0.5 RCU each), in
 //! BatchGetItem calls of 100 keys.
 
+use crate::dynamo::{batch_get, BatchGetError, Item, BATCH_GET_LIMIT};
 use aws_sdk_dynamodb::error::DisplayErrorContext;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeZone, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
@@ -27,12 +28,8 @@ pub const KEY_ATTRIBUTE: &str = "velocity_key";
 pub const ORDERS_ATTRIBUTE: &str = "orders";
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 pub const DEFAULT_BUCKET_SECONDS: u32 = 60;
-/// BatchGetItem takes at most 100 keys per call.
-const BATCH_GET_LIMIT: usize = 100;
 /// Concurrent UpdateItem calls.
 const WRITE_CONCURRENCY: usize = 16;
-const UNPROCESSED_ATTEMPTS: u32 = 6;
-const UNPROCESSED_BACKOFF: Duration = Duration::from_millis(25);
 /// Items outlive the window by this much (late records, clock skew).
 const TTL_MARGIN_SECONDS: i64 = 3_600;
 
@@ -223,55 +220,32 @@ impl VelocityStore {
         &self,
         keys: Vec<String>,
     ) -> Result<Vec<(String, Vec<String>)>, VelocityError> {
-        let mut pending: Vec<HashMap<String, AttributeValue>> = keys
+        let keys: Vec<Item> = keys
             .into_iter()
             .map(|k| HashMap::from([(KEY_ATTRIBUTE.to_owned(), AttributeValue::S(k))]))
             .collect();
-        let mut found = Vec::new();
-        for attempt in 0..UNPROCESSED_ATTEMPTS {
-            if pending.is_empty() {
-                return Ok(found);
-            }
-            if attempt > 0 {
-                tokio::time::sleep(UNPROCESSED_BACKOFF * 2u32.pow(attempt - 1)).await;
-            }
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut pending)))
+        let items = batch_get(&self.client, &self.table, keys, |request| {
+            request
                 .projection_expression("#k, #o")
                 .expression_attribute_names("#k", KEY_ATTRIBUTE)
                 .expression_attribute_names("#o", ORDERS_ATTRIBUTE)
-                .build()
-                .map_err(|e| self.error(e))?;
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(|e| self.error(format!("BatchGetItem: {}", DisplayErrorContext(e))))?;
-            if let Some(items) = output.responses().and_then(|r| r.get(&self.table)) {
-                for item in items {
-                    let key = item.get(KEY_ATTRIBUTE).and_then(|v| v.as_s().ok());
-                    let orders = item.get(ORDERS_ATTRIBUTE).and_then(|v| v.as_ss().ok());
-                    if let (Some(key), Some(orders)) = (key, orders) {
-                        found.push((key.clone(), orders.clone()));
+        })
+        .await
+        .map_err(|error| match error {
+            BatchGetError::Call(message) => self.error(format!("BatchGetItem: {message}")),
+            unprocessed @ BatchGetError::Unprocessed { .. } => self.error(unprocessed),
+        })?;
+        Ok(items
+            .into_iter()
+            .filter_map(|mut item| {
+                match (item.remove(KEY_ATTRIBUTE), item.remove(ORDERS_ATTRIBUTE)) {
+                    (Some(AttributeValue::S(key)), Some(AttributeValue::Ss(orders))) => {
+                        Some((key, orders))
                     }
+                    _ => None,
                 }
-            }
-            pending = output
-                .unprocessed_keys()
-                .and_then(|u| u.get(&self.table))
-                .map(|k| k.keys().to_vec())
-                .unwrap_or_default();
-        }
-        if pending.is_empty() {
-            Ok(found)
-        } else {
-            Err(self.error(format!(
-                "{} keys unprocessed after {UNPROCESSED_ATTEMPTS} attempts",
-                pending.len()
-            )))
-        }
+            })
+            .collect())
     }
 }
 
