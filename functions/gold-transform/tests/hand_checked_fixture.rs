@@ -24,6 +24,17 @@ fn limits() -> TransformLimits {
     }
 }
 
+/// The fixture's second batch: its silver objects not already in `first`.
+async fn second_batch(lake: &Lake, first: &Plan) -> Plan {
+    Plan::new(
+        upload_batch(lake, 1)
+            .await
+            .into_iter()
+            .filter(|i| !first.inputs.contains(i))
+            .collect(),
+    )
+}
+
 async fn run(lake: &Lake, plan: &Plan) -> Manifest {
     match transform(lake, lake, plan, &limits(), &|_| {})
         .await
@@ -124,13 +135,7 @@ async fn two_batches_give_the_hand_checked_gold_and_reruns_are_byte_identical() 
     assert_eq!(manifest.tables["final_fact"].files.len(), 2);
     assert_eq!(manifest.tables["final_fact"].files[1].rows, 1);
 
-    let second = Plan::new(
-        upload_batch(&lake, 1)
-            .await
-            .into_iter()
-            .filter(|i| !first.inputs.contains(i))
-            .collect(),
-    );
+    let second = second_batch(&lake, &first).await;
     let manifest_2 = run(&lake, &second).await;
     check_batch(&lake, &manifest_2, &expected["batches"][1]).await;
     assert!(manifest_2.tables["rejected"].files.is_empty());
@@ -173,13 +178,7 @@ async fn the_index_of_an_uncommitted_batch_drops_nothing() {
             .join(shopstream::lake::manifest_key(&first.batch_id)),
     )
     .unwrap();
-    let second = Plan::new(
-        upload_batch(&lake, 1)
-            .await
-            .into_iter()
-            .filter(|i| !first.inputs.contains(i))
-            .collect(),
-    );
+    let second = second_batch(&lake, &first).await;
     let manifest = run(&lake, &second).await;
     assert_eq!(manifest.counts.duplicates_from_gold, 0);
     assert_eq!(manifest.tables["final_fact"].rows, 3);
@@ -230,13 +229,7 @@ async fn every_kpi_over_the_fixture_gold_gives_the_hand_checked_answer() {
     let lake = Lake::local(dir.path()).unwrap();
     let first = Plan::new(upload_batch(&lake, 0).await);
     run(&lake, &first).await;
-    let second = Plan::new(
-        upload_batch(&lake, 1)
-            .await
-            .into_iter()
-            .filter(|i| !first.inputs.contains(i))
-            .collect(),
-    );
+    let second = second_batch(&lake, &first).await;
     run(&lake, &second).await;
 
     let answers: Value = serde_json::from_str(EXPECTED_KPI).unwrap();

@@ -178,6 +178,24 @@ async fn create_profiles_and_bus(setup: &Setup) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The mapping's on-failure record for the range `first..=last` of the stream, on the DLQ.
+async fn send_on_failure_record(setup: &Setup, first: &str, last: &str) -> anyhow::Result<()> {
+    let mut failure = sample("sqs-kinesis-on-failure-message.json");
+    failure["KinesisBatchInfo"]["startSequenceNumber"] = json!(first);
+    failure["KinesisBatchInfo"]["endSequenceNumber"] = json!(last);
+    failure["KinesisBatchInfo"]["streamArn"] = json!(format!(
+        "arn:aws:kinesis:us-east-1:123456789012:stream/{STREAM}"
+    ));
+    setup
+        .sqs
+        .send_message()
+        .queue_url(&setup.queue_url)
+        .message_body(failure.to_string())
+        .send()
+        .await?;
+    Ok(())
+}
+
 /// Two good purchases and one refused on its merits, put on shard 0.
 async fn put_payloads(setup: &Setup) -> anyhow::Result<()> {
     let payloads = [
@@ -226,19 +244,7 @@ async fn a_batch_forced_to_the_dlq_ends_in_silver_or_quarantine() -> anyhow::Res
             "attempt {attempt} should fail"
         );
     }
-    let mut failure = sample("sqs-kinesis-on-failure-message.json");
-    failure["KinesisBatchInfo"]["startSequenceNumber"] = json!(sequences[0]);
-    failure["KinesisBatchInfo"]["endSequenceNumber"] = json!(sequences[2]);
-    failure["KinesisBatchInfo"]["streamArn"] = json!(format!(
-        "arn:aws:kinesis:us-east-1:123456789012:stream/{STREAM}"
-    ));
-    setup
-        .sqs
-        .send_message()
-        .queue_url(&setup.queue_url)
-        .message_body(failure.to_string())
-        .send()
-        .await?;
+    send_on_failure_record(&setup, &sequences[0], &sequences[2]).await?;
 
     // The cause is fixed; the operator replays the DLQ.
     setup.s3.create_bucket().bucket(BUCKET).send().await?;
@@ -290,19 +296,7 @@ async fn a_replayed_range_that_was_already_written_is_in_gold_once() -> anyhow::
         stream_enrich::handler(&enrich, LambdaEvent::new(event, Context::default())).await?;
     assert!(response.failures().is_empty(), "{:?}", response.failures());
     // The mapping saw only timeouts: its on-failure record for the whole range.
-    let mut failure = sample("sqs-kinesis-on-failure-message.json");
-    failure["KinesisBatchInfo"]["startSequenceNumber"] = json!(sequences[0]);
-    failure["KinesisBatchInfo"]["endSequenceNumber"] = json!(sequences[2]);
-    failure["KinesisBatchInfo"]["streamArn"] = json!(format!(
-        "arn:aws:kinesis:us-east-1:123456789012:stream/{STREAM}"
-    ));
-    setup
-        .sqs
-        .send_message()
-        .queue_url(&setup.queue_url)
-        .message_body(failure.to_string())
-        .send()
-        .await?;
+    send_on_failure_record(&setup, &sequences[0], &sequences[2]).await?;
     let report = invoke(&setup.deps, sample("replay-dlq.json")).await?;
     assert_eq!(report.outcome("records_replayed"), 3, "{report:?}");
     let (event, _) = mapping_event(&setup, Some(&sequences[2])).await;

@@ -14,7 +14,7 @@ use redshift_copy::{handler, BatchOutcome, Config, Deps};
 use serde_json::Value;
 use shopstream::config::Env;
 use shopstream::ledger::{
-    create_table, BatchState, InputObject, Ledger, PlanOutcome, TransitionFields,
+    create_table, BatchRecord, BatchState, InputObject, Ledger, PlanOutcome, TransitionFields,
 };
 use shopstream::manifest::{describe_file, write_manifest, Manifest, TableOutput};
 use shopstream_testkit::MotoServer;
@@ -223,6 +223,16 @@ fn audit_rules() -> (Rule, Rule, Rule) {
     (run, done, rows)
 }
 
+/// The world's batch as the ledger holds it now.
+async fn ledger_record(world: &World) -> BatchRecord {
+    world
+        .ledger
+        .get(&world.batch_id)
+        .await
+        .expect("get")
+        .expect("record")
+}
+
 fn outcome(report: &redshift_copy::Report) -> &BatchOutcome {
     &report.batches.first().expect("one batch").outcome
 }
@@ -255,12 +265,7 @@ async fn a_manifest_loads_once_and_repeated_or_late_events_change_nothing() {
         }
         other => panic!("{other:?}"),
     }
-    let record = world
-        .ledger
-        .get(&world.batch_id)
-        .await
-        .expect("get")
-        .expect("record");
+    let record = ledger_record(&world).await;
     assert_eq!(record.state, BatchState::Loaded);
     assert_eq!(record.fields.statement_id.as_deref(), Some(STATEMENT));
 
@@ -310,12 +315,7 @@ async fn the_status_event_settles_a_load_the_poller_left_running() {
         matches!(outcome(&first), BatchOutcome::Pending { .. }),
         "{first:?}"
     );
-    let record = world
-        .ledger
-        .get(&world.batch_id)
-        .await
-        .expect("get")
-        .expect("record");
+    let record = ledger_record(&world).await;
     assert_eq!(record.state, BatchState::Loading);
 
     let settled = handler(
@@ -375,12 +375,7 @@ async fn a_status_event_before_the_ledger_knows_the_statement_settles_the_batch_
         matches!(outcome(&early), BatchOutcome::Loaded { .. }),
         "{early:?}"
     );
-    let record = world
-        .ledger
-        .get(&world.batch_id)
-        .await
-        .expect("get")
-        .expect("record");
+    let record = ledger_record(&world).await;
     assert_eq!(record.state, BatchState::Loaded);
 
     let manifest = handler(
@@ -436,12 +431,7 @@ async fn a_failed_statement_marks_the_batch_load_failed_with_the_redshift_error(
         other => panic!("{other:?}"),
     }
     assert_eq!(audit_failure.num_calls(), 1);
-    let record = world
-        .ledger
-        .get(&world.batch_id)
-        .await
-        .expect("get")
-        .expect("record");
+    let record = ledger_record(&world).await;
     assert_eq!(record.state, BatchState::LoadFailed);
     assert!(record
         .fields
@@ -471,12 +461,7 @@ async fn a_hostile_manifest_is_refused_before_any_sql() {
         other => panic!("{other:?}"),
     }
     assert_eq!(submit.num_calls(), 0, "nothing reached the Data API");
-    let record = world
-        .ledger
-        .get(&world.batch_id)
-        .await
-        .expect("get")
-        .expect("record");
+    let record = ledger_record(&world).await;
     assert_eq!(record.state, BatchState::LoadFailed);
 }
 
