@@ -49,6 +49,7 @@ CORRESPONDENCE: dict[str, list[str]] = {
     ],
     "LakeBucketPolicy": ["aws_s3_bucket_policy.lake"],
     "EventStream": ["aws_kinesis_stream.events"],
+    "EventStreamConsumer": ["aws_kinesis_stream_consumer.stream_enrich"],
     "OrdersTable": ["aws_dynamodb_table.orders"],
     "ProfilesTable": ["aws_dynamodb_table.profiles"],
     "VelocityTable": ["aws_dynamodb_table.velocity"],

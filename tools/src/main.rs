@@ -8,6 +8,7 @@ use shopstream::record::Entity;
 use shopstream_cli::generate::anomaly::AnomalyRates;
 use shopstream_cli::generate::{generate, Generator, GeneratorConfig, OutputFormat};
 use shopstream_cli::run::faults::FaultSpec;
+use shopstream_cli::run::live::{default_live_shards, LiveOptions, LIVE_FRAUD_RATE};
 use shopstream_cli::run::{default_shards, run_pipeline, Endpoints, RunOptions};
 use shopstream_cli::send::{
     load_aws_config, parse_header, send_generated, HttpSender, KafkaSender, KinesisSender,
@@ -113,6 +114,10 @@ struct GenerateArgs {
     /// Generate no broken records at all.
     #[arg(long, conflicts_with = "anomalies")]
     no_anomalies: bool,
+    /// Fraction of valid transactions seeded as fraud (a completed purchase over 5,000 paid
+    /// by gift card, which the default fraud rules flag whatever the profile).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
+    fraud_rate: f64,
     /// Show a progress bar (default: when standard error is a terminal).
     #[arg(long)]
     progress: Option<bool>,
@@ -175,6 +180,22 @@ struct RunArgs {
     /// Size of the user population.
     #[arg(long, default_value_t = 350_000)]
     users: u64,
+    /// Live: send this many events a second (for --seconds) while the stream is read as a
+    /// mapping polls it, and report the arrival → alert latency. Replaces --events.
+    #[arg(long, requires = "seconds", conflicts_with = "events", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    rate: Option<u32>,
+    /// Live: how long the producer sends at --rate.
+    #[arg(long, requires = "rate", value_parser = clap::value_parser!(u32).range(1..=3_600))]
+    seconds: Option<u32>,
+    /// Live: how long a shard's poller waits after a read that found nothing new. 100 stands
+    /// for an enhanced fan-out consumer (records pushed about 70 ms after they are written),
+    /// 1000 for the standard poller (each shard read about once a second).
+    #[arg(long, default_value_t = 100, requires = "rate", value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    poll_ms: u64,
+    /// Fraction of valid transactions seeded as fraud (a purchase over 5,000 paid by gift
+    /// card); a live run checks that each of them raised an alert. [default: 0.01 live, 0]
+    #[arg(long, value_parser = parse_share)]
+    fraud_rate: Option<f64>,
     /// Faults the local event source mapping and S3 inject, e.g.
     /// "timeout-after-write=0.02,bisect=on,put-fail=0.01,put-lost-answer=0.01,redeliver=0.01"
     /// (rates per invocation or PUT; see tools/README.md).
@@ -183,6 +204,18 @@ struct RunArgs {
     /// Also write the summary as JSON to this file.
     #[arg(long)]
     summary_json: Option<PathBuf>,
+}
+
+/// A share between 0 and 0.5.
+fn parse_share(text: &str) -> Result<f64, String> {
+    let share: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if (0.0..=0.5).contains(&share) {
+        Ok(share)
+    } else {
+        Err(format!("{share} is outside 0..0.5"))
+    }
 }
 
 fn parse_faults(text: &str) -> Result<FaultSpec, String> {
@@ -310,6 +343,7 @@ fn run_generate(args: GenerateArgs) -> Result<ExitCode> {
         span_hours: args.days.max(1).saturating_mul(24),
         mix: parse_mix(&args.mix)?,
         anomalies,
+        fraud_rate: args.fraud_rate,
     };
     let show_progress = args
         .progress
@@ -454,6 +488,17 @@ fn generate_to_target(
 }
 
 fn run_run(args: RunArgs) -> Result<ExitCode> {
+    let live = args.rate.map(|rate| LiveOptions {
+        rate,
+        poll_interval: std::time::Duration::from_millis(args.poll_ms),
+    });
+    let events = match (args.rate, args.seconds) {
+        (Some(rate), Some(seconds)) => u64::from(rate) * u64::from(seconds),
+        _ => args.events,
+    };
+    let fraud_rate = args
+        .fraud_rate
+        .unwrap_or(if live.is_some() { LIVE_FRAUD_RATE } else { 0.0 });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -488,7 +533,8 @@ fn run_run(args: RunArgs) -> Result<ExitCode> {
         let options = RunOptions {
             generator: GeneratorConfig {
                 seed: args.seed,
-                events: args.events,
+                events,
+                fraud_rate,
                 users: args.users.max(1),
                 // A live stream: the events of the last full hour.
                 start: last_full_hour(),
@@ -498,16 +544,20 @@ fn run_run(args: RunArgs) -> Result<ExitCode> {
             request_size: args.request_size,
             api_concurrency: args.api_concurrency.into(),
             batch_size: args.batch_size.into(),
-            shards: args
-                .shards
-                .map_or_else(|| default_shards(args.events), i32::from),
+            shards: args.shards.map_or_else(
+                || match live {
+                    Some(live) => default_live_shards(live.rate),
+                    None => default_shards(events),
+                },
+                i32::from,
+            ),
             shard_concurrency: args.shard_concurrency.into(),
             profiles: args.profiles,
             faults: args.faults.unwrap_or_default(),
+            live,
         };
         eprintln!(
-            "running {} events through ingest-api → Kinesis → stream-enrich → S3 at {endpoint} ...",
-            args.events
+            "running {events} events through ingest-api → Kinesis → stream-enrich → S3 at {endpoint} ..."
         );
         let summary = run_pipeline(&endpoints, &options).await?;
         print!("{summary}");

@@ -223,3 +223,56 @@ fn faults_lose_nothing_and_duplicates_stay_within_what_the_timeouts_explain() {
     assert!(retry > 0, "{faults}");
     assert!(count(&lake["silver_rows"]) > count(&lake["silver_distinct_positions"]));
 }
+
+/// A live run: 600 events a second for five seconds while the stream is followed, 2 % of the
+/// transactions seeded as fraud. Every seeded transaction raises an alert that reaches the
+/// bus's consumer, and the arrival → alert latency is measured (printed, not asserted: a
+/// figure, not a test of this machine's speed).
+#[test]
+fn a_live_run_alerts_on_every_seeded_fraud_transaction_and_measures_the_latency() {
+    let summary = run(&["--rate", "600", "--seconds", "5", "--fraud-rate", "0.02"]);
+    assert_accounted(&summary, 3_000);
+    let live = &summary["live"];
+    assert!(count(&live["seeded_fraud"]) > 20, "{live}");
+    assert_eq!(
+        live["seeded_fraud_missing"],
+        serde_json::json!([]),
+        "{live}"
+    );
+    assert_eq!(
+        count(&live["seeded_fraud_alerted"]),
+        count(&live["seeded_fraud"])
+    );
+    // Each alert the bus archived was delivered to the consumer once (no retries here).
+    assert_eq!(
+        count(&live["alerts_received"]),
+        count(&summary["totals"]["fraud_alerts"])
+    );
+    assert_eq!(
+        count(&live["alerts_received_distinct"]),
+        count(&live["alerts_received"])
+    );
+    // The stream was read while it was written: more reads than a drain after the fact.
+    assert!(
+        count(&summary["enrich"]["get_records_calls"]) > count(&summary["enrich"]["shards"]) * 2
+    );
+    for figure in [
+        "arrival_to_alert_ms_p50",
+        "arrival_to_alert_ms_p99",
+        "arrival_to_delivery_ms_p99",
+    ] {
+        assert!(
+            live[figure].as_f64().is_some_and(|ms| ms > 0.0),
+            "{figure}: {live}"
+        );
+    }
+    eprintln!(
+        "live run at {} events/s ({:.0} sent): arrival → alert p50 {} ms, p99 {} ms, max {} ms; delivered p99 {} ms",
+        live["rate"],
+        live["records_per_second"].as_f64().unwrap_or(0.0),
+        live["arrival_to_alert_ms_p50"],
+        live["arrival_to_alert_ms_p99"],
+        live["arrival_to_alert_ms_max"],
+        live["arrival_to_delivery_ms_p99"],
+    );
+}

@@ -8,6 +8,8 @@ pub const DEFAULT_CACHE_CAPACITY: usize = 100_000;
 pub const DEFAULT_CACHE_TTL_SECONDS: u32 = 300;
 pub const DEFAULT_ALERT_SOURCE: &str = "shopstream.stream-enrich";
 pub const DEFAULT_PROFILE_KEY: &str = "user_id";
+/// Slices (Kafka partitions) of one invocation processed at the same time.
+pub const DEFAULT_SLICE_CONCURRENCY: usize = 4;
 pub use shopstream::deadline::DEFAULT_MARGIN_MS as DEFAULT_DEADLINE_MARGIN_MS;
 
 /// Everything the handler needs besides its clients.
@@ -40,6 +42,9 @@ pub struct Config {
     pub velocity_table: Option<String>,
     /// `VELOCITY_BUCKET_SECONDS`: event time grouped per item of that table.
     pub velocity_bucket_seconds: u32,
+    /// `SLICE_CONCURRENCY`: slices (Kafka partitions) of one invocation processed at the
+    /// same time; their records stay in order within each slice.
+    pub slice_concurrency: usize,
 }
 
 impl Config {
@@ -60,6 +65,15 @@ impl Config {
         if velocity_bucket_seconds == 0 {
             return Err(ConfigError::invalid(
                 "VELOCITY_BUCKET_SECONDS",
+                "0",
+                "must be at least 1",
+            ));
+        }
+        let slice_concurrency: usize =
+            env.parse_or("SLICE_CONCURRENCY", DEFAULT_SLICE_CONCURRENCY)?;
+        if slice_concurrency == 0 {
+            return Err(ConfigError::invalid(
+                "SLICE_CONCURRENCY",
                 "0",
                 "must be at least 1",
             ));
@@ -85,6 +99,7 @@ impl Config {
             sdk_timeouts: SdkTimeouts::from_env(env)?,
             velocity_table: env.optional("VELOCITY_TABLE").map(str::to_owned),
             velocity_bucket_seconds,
+            slice_concurrency,
         })
     }
 }
@@ -110,6 +125,7 @@ mod tests {
         assert_eq!(config.cache_ttl, Duration::from_secs(300));
         assert_eq!(config.alert_source, DEFAULT_ALERT_SOURCE);
         assert_eq!(config.deadline_margin, Duration::from_millis(2_000));
+        assert_eq!(config.slice_concurrency, DEFAULT_SLICE_CONCURRENCY);
     }
 
     #[test]
@@ -125,6 +141,7 @@ mod tests {
             ("PROFILE_CACHE_TTL_SECONDS", "-1"),
             ("DEADLINE_MARGIN_MS", "soon"),
             ("VELOCITY_BUCKET_SECONDS", "0"),
+            ("SLICE_CONCURRENCY", "0"),
         ] {
             let mut pairs = base();
             pairs.push((name, value));

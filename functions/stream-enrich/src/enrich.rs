@@ -216,18 +216,34 @@ impl Enricher {
         self
     }
 
-    /// Records the slice's transactions in the velocity store and reads back each user's
-    /// orders within the longest velocity window; `None` without a store or a velocity rule.
+    /// Whether the velocity rule reads a store (and the slice's orders must be recorded).
+    pub fn has_velocity_store(&self) -> bool {
+        self.velocity.is_some()
+    }
+
+    /// Each user's orders within the longest velocity window from the store, with the
+    /// slice's own (`marks`, from [`order_marks`]); `None` without a store or a velocity rule.
     pub async fn order_history(
         &self,
-        accepted: &[Accepted<'_>],
+        marks: &[(String, OrderMark)],
         rules: &FraudRules,
     ) -> Result<Option<History>, EnrichError> {
         let (Some(store), Some(window)) = (&self.velocity, velocity_window(rules)) else {
             return Ok(None);
         };
-        let marks = order_marks(accepted);
-        Ok(Some(store.record_and_read(&marks, window).await?))
+        Ok(Some(store.read_history(marks, window).await?))
+    }
+
+    /// Adds the slice's orders to the velocity store (nothing without a store or a rule).
+    pub async fn record_orders(
+        &self,
+        marks: &[(String, OrderMark)],
+        rules: &FraudRules,
+    ) -> Result<(), EnrichError> {
+        let (Some(store), Some(window)) = (&self.velocity, velocity_window(rules)) else {
+            return Ok(());
+        };
+        Ok(store.record(marks, window).await?)
     }
 
     /// The profiles of the transactions' users.
@@ -293,7 +309,7 @@ pub fn enrich(accepted: &mut [Accepted<'_>], profiles: &Profiles, rules: &FraudR
 }
 
 /// [`enrich`], with velocity counting the orders the store holds for each user (`history`,
-/// which includes this slice's once they are recorded) instead of only the slice's.
+/// which includes this slice's) instead of only the slice's.
 pub fn enrich_with_history(
     accepted: &mut [Accepted<'_>],
     profiles: &Profiles,

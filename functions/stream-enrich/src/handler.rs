@@ -9,10 +9,10 @@
 //! records before it (or deleted when none remain). Records that can never succeed are
 //! quarantined and count as processed.
 
-use crate::alerts::{FraudAlert, FraudAlerter};
+use crate::alerts::{FraudAlert, FraudAlerter, Published};
 use crate::config::Config;
 use crate::cut::keep_twins_together;
-use crate::enrich::{enrich_with_history, Enricher};
+use crate::enrich::{enrich_with_history, order_marks, Enricher};
 use crate::metrics::BatchStats;
 use crate::objects::{encode_objects, plan, EncodedObject, LakeObject};
 use crate::pipeline::{triage, Accepted};
@@ -20,6 +20,7 @@ use crate::source::{parse_event, Slice, SourceError, SourceKind, SourceRecord};
 use crate::writer::{LakeWriter, PutRequest, WriteError};
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
@@ -93,29 +94,40 @@ pub async fn handler(
     deps: &Deps,
     event: LambdaEvent<Value>,
 ) -> Result<StreamResponse, HandlerError> {
-    let (response, metrics) = handle(deps, event).await?;
-    metrics.emit();
-    Ok(response)
+    let invocation = handle(deps, event).await?;
+    invocation.metrics.emit();
+    Ok(invocation.response)
+}
+
+/// What one invocation answered and measured.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub response: StreamResponse,
+    /// The EMF metrics [`handler`] prints.
+    pub metrics: MetricSet,
+    /// Arrival on the stream → accepted by EventBridge (ms), per published alert.
+    pub alert_latencies_ms: Vec<i64>,
 }
 
 /// One invocation, with its metrics returned instead of printed (the local runner and tests
-/// read them).
-pub async fn handle(
-    deps: &Deps,
-    event: LambdaEvent<Value>,
-) -> Result<(StreamResponse, MetricSet), HandlerError> {
+/// read them). Slices (Kafka partitions; a Kinesis event has one shard) are processed
+/// `SLICE_CONCURRENCY` at a time, so one slice's S3 and EventBridge calls overlap another's.
+pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Invocation, HandlerError> {
     let started = Utc::now();
     let stop_at = deadline::stop_time(event.context.deadline, deps.config.deadline_margin);
     let batch = parse_event(event.payload)?;
     let mut stats = BatchStats::default();
     let mut failed: Vec<&SourceRecord> = Vec::new();
-    for slice in &batch.slices {
-        let outcome = process_slice(deps, slice, stop_at).await;
+    let mut outcomes = futures::stream::iter(&batch.slices)
+        .map(|slice| async move { (slice, process_slice(deps, slice, stop_at).await) })
+        .buffered(deps.config.slice_concurrency.max(1));
+    while let Some((slice, outcome)) = outcomes.next().await {
         if let Some(from) = outcome.failed_from {
             failed.extend(slice.records.iter().skip(from));
         }
         stats.merge(outcome.stats);
     }
+    drop(outcomes);
     let response = match batch.kind {
         SourceKind::Kinesis => {
             StreamResponse::Kinesis(kinesis_response(failed.iter().map(|r| r.sequence())))
@@ -148,7 +160,11 @@ pub async fn handle(
         latency_ms = latency,
         "batch processed"
     );
-    Ok((response, metrics))
+    Ok(Invocation {
+        response,
+        metrics,
+        alert_latencies_ms: stats.alert_latencies_ms,
+    })
 }
 
 /// A slice left for the retry because the invocation ran out of time before starting it.
@@ -198,20 +214,26 @@ pub async fn process_slice(
     let duplicates = triaged.duplicates;
     let mut accepted = triaged.accepted;
 
-    let profiles = match deps.enricher.profiles_for(&accepted).await {
+    // The velocity rule's order history across batches (when a store is configured), read
+    // with the profiles; the slice's own orders are recorded after scoring, off the alert
+    // path (a retry reads that write back and counts each order once, by event_id).
+    let marks = if deps.enricher.has_velocity_store() {
+        order_marks(&accepted)
+    } else {
+        Vec::new()
+    };
+    let (profiles, history) = tokio::join!(
+        deps.enricher.profiles_for(&accepted),
+        deps.enricher.order_history(&marks, &deps.config.core.fraud)
+    );
+    let profiles = match profiles {
         Ok(profiles) => profiles,
         Err(error) => {
             tracing::error!(%error, range = %slice.range, "profile look-up failed; the slice will be retried");
             return retried_whole(slice, stats);
         }
     };
-    // The velocity rule's order history across batches (when a store is configured): this
-    // slice's transactions are recorded first, so a retry records nothing new.
-    let history = match deps
-        .enricher
-        .order_history(&accepted, &deps.config.core.fraud)
-        .await
-    {
+    let history = match history {
         Ok(history) => history,
         Err(error) => {
             tracing::error!(%error, range = %slice.range, "velocity history failed; the slice will be retried");
@@ -226,6 +248,15 @@ pub async fn process_slice(
     );
 
     let (alerts, alert_indices) = fraud_alerts(slice, &accepted);
+    // The alert path waits for nothing but scoring: the alerts go out on their own task while
+    // the slice is encoded and written.
+    let alerting = (!alerts.is_empty() && !deadline::passed(stop_at)).then(|| {
+        let alerter = deps.alerter.clone();
+        tokio::spawn(async move {
+            let published = alerter.publish(&alerts).await;
+            (alerts, published)
+        })
+    });
     let repaired: Vec<(usize, shopstream::clean::Repairs)> = accepted
         .iter()
         .filter_map(|a| match &a.record {
@@ -269,7 +300,7 @@ pub async fn process_slice(
     let sizes: Vec<usize> = requests.iter().map(|r| r.bytes.len()).collect();
 
     let mut cut: Option<usize> = None;
-    let (failed_alerts, write_results) = if deadline::passed(stop_at) {
+    let (write_results, written_at) = if deadline::passed(stop_at) {
         // Encoding used up the time: nothing is written and the whole slice is retried.
         tracing::warn!(range = %slice.range, "too close to the deadline to start writing; the slice is left for the retry");
         stats.deadline_stops = 1;
@@ -278,24 +309,39 @@ pub async fn process_slice(
             .iter()
             .map(|_| Err(WriteError::NotStarted))
             .collect();
-        ((Vec::new(), Utc::now()), (none, Utc::now()))
+        (none, Utc::now())
     } else {
-        tokio::join!(
-            async {
-                let failed = deps.alerter.publish(&alerts).await;
-                (failed, Utc::now())
-            },
-            async {
-                let results = deps.writer.put_all(requests).await;
-                (results, Utc::now())
-            }
-        )
+        let (results, recorded) = tokio::join!(
+            deps.writer.put_all(requests),
+            deps.enricher.record_orders(&marks, &deps.config.core.fraud)
+        );
+        if let Err(error) = recorded {
+            // Unrecorded orders would be missing from later windows: the slice is retried.
+            tracing::error!(%error, range = %slice.range, "recording the velocity history failed; the slice will be retried");
+            cut = Some(0);
+        }
+        (results, Utc::now())
     };
-    let (failed_alerts, alerted_at) = failed_alerts;
-    let (write_results, written_at) = write_results;
-    let alerts_sent = if cut == Some(0) { 0 } else { alerts.len() };
+    let (alerts, published) = match alerting {
+        Some(task) => match task.await {
+            Ok(done) => done,
+            Err(error) => {
+                tracing::error!(%error, range = %slice.range, "the alert task was lost; its alerts will be retried");
+                let count = alert_indices.len();
+                (Vec::new(), Published::none_of(count))
+            }
+        },
+        None if alert_indices.is_empty() => (Vec::new(), Published::default()),
+        // Not started (deadline): the slice's alerts come back with the retry.
+        None => {
+            cut = Some(0);
+            (Vec::new(), Published::none_of(alert_indices.len()))
+        }
+    };
+    let failed_alerts = &published.failed;
+    let alerts_sent = alert_indices.len();
 
-    for position in &failed_alerts {
+    for position in failed_alerts {
         cut = cut
             .into_iter()
             .chain(alert_indices.get(*position).copied())
@@ -370,16 +416,10 @@ pub async fn process_slice(
             stats.max_write_latency_ms = Some((written_at - arrival).num_milliseconds());
         }
     }
-    if let Some(first_alerted) = alert_indices
-        .iter()
-        .filter_map(|i| slice.records.get(*i))
-        .map(|r| r.arrival)
-        .min()
-    {
-        if alerts_sent > 0 {
-            stats.max_alert_latency_ms = Some((alerted_at - first_alerted).num_milliseconds());
-        }
-    }
+    // Every alert this attempt published counts, including those of records past the cut,
+    // which the retry publishes again (consumers key on `event_id`).
+    stats.alert_latencies_ms = published.latencies_ms(&alerts);
+    stats.max_alert_latency_ms = stats.alert_latencies_ms.iter().copied().max();
     SliceOutcome {
         failed_from: cut,
         stats,

@@ -23,4 +23,4 @@ pub mod velocity;
 pub mod writer;
 
 pub use config::Config;
-pub use handler::{handle, handler, Deps, HandlerError, StreamResponse};
+pub use handler::{handle, handler, Deps, HandlerError, Invocation, StreamResponse};

@@ -28,6 +28,8 @@ pub struct BatchStats {
     pub earliest_arrival: Option<DateTime<Utc>>,
     pub max_alert_latency_ms: Option<i64>,
     pub max_write_latency_ms: Option<i64>,
+    /// Arrival → accepted by EventBridge (ms), per published alert.
+    pub alert_latencies_ms: Vec<i64>,
 }
 
 impl BatchStats {
@@ -56,6 +58,7 @@ impl BatchStats {
         }
         self.max_alert_latency_ms = max_opt(self.max_alert_latency_ms, other.max_alert_latency_ms);
         self.max_write_latency_ms = max_opt(self.max_write_latency_ms, other.max_write_latency_ms);
+        self.alert_latencies_ms.extend(other.alert_latencies_ms);
     }
 
     pub fn rejection_rate(&self) -> f64 {
@@ -93,8 +96,28 @@ impl BatchStats {
         if let Some(ms) = self.max_alert_latency_ms {
             metrics.put("MaxArrivalToAlertLatency", ms as f64, Unit::Milliseconds);
         }
+        let mut latencies = self.alert_latencies_ms.clone();
+        if let (Some(p50), Some(p99)) = (
+            nearest_rank(&mut latencies, 50),
+            nearest_rank(&mut latencies, 99),
+        ) {
+            // The templates alarm on the p99 of an invocation above 500 ms.
+            metrics.put("ArrivalToAlertLatencyP50", p50 as f64, Unit::Milliseconds);
+            metrics.put("ArrivalToAlertLatencyP99", p99 as f64, Unit::Milliseconds);
+        }
         metrics
     }
+}
+
+/// The nearest-rank `percent`th percentile (the smallest value with at least `percent` % of
+/// the values at or below it); `None` for no values.
+pub fn nearest_rank(values: &mut [i64], percent: usize) -> Option<i64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    let rank = (values.len() * percent.min(100)).div_ceil(100).max(1);
+    values.get(rank - 1).copied()
 }
 
 fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
@@ -125,5 +148,34 @@ mod tests {
         assert_eq!(doc["Rejected_DECODE_ERROR"], 1.0);
         assert_eq!(doc["RejectionRate"], 25.0);
         assert_eq!(doc["Function"], "stream-enrich");
+        assert!(
+            doc.get("ArrivalToAlertLatencyP99").is_none(),
+            "no alerts, no latency"
+        );
+    }
+
+    #[test]
+    fn alert_latency_percentiles_are_nearest_rank_over_every_alert() {
+        let mut stats = BatchStats {
+            alert_latencies_ms: (1..=200).rev().collect(),
+            ..Default::default()
+        };
+        stats.merge(BatchStats {
+            alert_latencies_ms: vec![1_000],
+            ..Default::default()
+        });
+        let doc = stats.to_metric_set("kinesis", 12).to_emf(0);
+        // 201 values: the 101st is 101; the 199th (ceil(0.99 × 201)) is 199.
+        assert_eq!(doc["ArrivalToAlertLatencyP50"], 101.0);
+        assert_eq!(doc["ArrivalToAlertLatencyP99"], 199.0);
+    }
+
+    #[test]
+    fn nearest_rank_edges() {
+        assert_eq!(nearest_rank(&mut [], 99), None);
+        assert_eq!(nearest_rank(&mut [7], 50), Some(7));
+        assert_eq!(nearest_rank(&mut [3, 1, 2], 100), Some(3));
+        assert_eq!(nearest_rank(&mut [3, 1, 2], 1), Some(1));
+        assert_eq!(nearest_rank(&mut [10, 20], 50), Some(10));
     }
 }

@@ -4,11 +4,14 @@
 //! Table `VELOCITY_TABLE`: partition key `velocity_key` (S) = `<user_id>#<bucket>`, where a
 //! bucket is `VELOCITY_BUCKET_SECONDS` of event time (default 60). Each item holds the orders of
 //! that user in that bucket as a string set `orders` of `<event-time millis>|<event_id>`, and a
-//! TTL `expires_at` (the bucket's end + the window + an hour). A slice first adds its
-//! transactions (one UpdateItem `ADD` per user and bucket: atomic, and idempotent, since adding
-//! an entry already in the set changes nothing — a retried batch does not count twice), then
-//! reads every bucket each of its users' windows touches with BatchGetItem and counts the
-//! entries inside the window exactly (the bucket only groups them).
+//! TTL `expires_at` (the bucket's end + the window + an hour). A slice first reads every
+//! bucket each of its users' windows touches with BatchGetItem, adds its own transactions to
+//! what it read and counts the entries inside the window exactly (the bucket only groups
+//! them); once scored (and alerted), it adds its transactions to the store alongside the lake
+//! writes (one UpdateItem `ADD` per user and bucket: atomic, and idempotent, since adding an
+//! entry already in the set changes nothing — a retried batch reads its own earlier write and
+//! counts it once, by `event_id`). The write is off the alert path; if it fails, the slice is
+//! retried.
 //!
 //! Cost per transaction: one write (≤ 1 KB: 1 WCU on-demand) when its user has one order in the
 //! slice's bucket, less when several share it; reads are per user and slice:
@@ -116,9 +119,9 @@ impl VelocityStore {
         }
     }
 
-    /// Adds `orders` (user id, mark) to the store, then returns every order the store holds
-    /// for those users within `window` before each of their orders (theirs included).
-    pub async fn record_and_read(
+    /// Every order the store holds for the users of `orders` within `window` before each of
+    /// their orders, with `orders` themselves added (each `event_id` once).
+    pub async fn read_history(
         &self,
         orders: &[(String, OrderMark)],
         window: Duration,
@@ -126,15 +129,6 @@ impl VelocityStore {
         if orders.is_empty() {
             return Ok(History::new());
         }
-        let mut groups: BTreeMap<(String, i64), Vec<String>> = BTreeMap::new();
-        for (user, mark) in orders {
-            groups
-                .entry((user.clone(), bucket_of(mark.time, self.bucket_seconds)))
-                .or_default()
-                .push(entry(mark));
-        }
-        self.write(groups, window).await?;
-
         let mut times_by_user: BTreeMap<&str, Vec<DateTime<Utc>>> = BTreeMap::new();
         for (user, mark) in orders {
             times_by_user.entry(user).or_default().push(mark.time);
@@ -154,11 +148,30 @@ impl VelocityStore {
             let marks = history.entry(user.to_owned()).or_default();
             marks.extend(entries.iter().filter_map(|e| parse_entry(e)));
         }
+        for (user, mark) in orders {
+            history.entry(user.clone()).or_default().push(mark.clone());
+        }
         for marks in history.values_mut() {
             marks.sort();
             marks.dedup();
         }
         Ok(history)
+    }
+
+    /// Adds `orders` (user id, mark) to the store.
+    pub async fn record(
+        &self,
+        orders: &[(String, OrderMark)],
+        window: Duration,
+    ) -> Result<(), VelocityError> {
+        let mut groups: BTreeMap<(String, i64), Vec<String>> = BTreeMap::new();
+        for (user, mark) in orders {
+            groups
+                .entry((user.clone(), bucket_of(mark.time, self.bucket_seconds)))
+                .or_default()
+                .push(entry(mark));
+        }
+        self.write(groups, window).await
     }
 
     async fn write(

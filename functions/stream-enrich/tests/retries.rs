@@ -209,7 +209,9 @@ async fn a_row_that_cannot_be_encoded_is_quarantined_not_retried() -> anyhow::Re
         kinesis_record("101", 1730791200.0, &purchase("huge-1", "9999999999999.00", 900000000, "2024-11-05T07:00:01Z")),
         kinesis_record("102", 1730791200.0, &purchase("ok-2", "12.50", 2, "2024-11-05T07:00:02Z")),
     ]});
-    let (response, metrics) = stream_enrich::handle(&deps, invoke_event(event.clone())).await?;
+    let stream_enrich::handler::Invocation {
+        response, metrics, ..
+    } = stream_enrich::handle(&deps, invoke_event(event.clone())).await?;
     assert!(
         response.failures().is_empty(),
         "an encode error is never retried"
@@ -241,7 +243,9 @@ async fn near_the_deadline_nothing_starts_and_everything_is_reported() -> anyhow
     let mut context = lambda_runtime::Context::default();
     // One second left, with the default two-second margin.
     context.deadline = (chrono::Utc::now().timestamp_millis() + 1_000) as u64;
-    let (response, metrics) = stream_enrich::handle(
+    let stream_enrich::handler::Invocation {
+        response, metrics, ..
+    } = stream_enrich::handle(
         &stack.deps(),
         lambda_runtime::LambdaEvent::new(event.clone(), context),
     )

@@ -15,7 +15,9 @@ use serde_json::{json, Value};
 use shopstream::clean::CleanRecord;
 use shopstream::config::{CoreConfig, Env};
 use shopstream_testkit::MotoServer;
-use stream_enrich::enrich::{enrich_with_history, DynamoProfiles, Enricher, ProfileCache};
+use stream_enrich::enrich::{
+    enrich_with_history, order_marks, DynamoProfiles, Enricher, ProfileCache,
+};
 use stream_enrich::pipeline::triage;
 use stream_enrich::source::parse_event;
 use stream_enrich::velocity::{VelocityStore, KEY_ATTRIBUTE};
@@ -103,9 +105,11 @@ async fn velocity_fires(
     let mut accepted = triage(slice, core).accepted;
     assert_eq!(accepted.len(), 1, "order {n} is valid");
     let profiles = enricher.profiles_for(&accepted).await?;
-    let history = enricher.order_history(&accepted, &core.fraud).await?;
+    let marks = order_marks(&accepted);
+    let history = enricher.order_history(&marks, &core.fraud).await?;
     assert!(history.is_some(), "the store is consulted");
     enrich_with_history(&mut accepted, &profiles, &core.fraud, history.as_ref());
+    enricher.record_orders(&marks, &core.fraud).await?;
     let CleanRecord::Transaction(tx) = &accepted[0].record else {
         anyhow::bail!("a transaction");
     };

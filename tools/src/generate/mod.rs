@@ -45,6 +45,11 @@ pub struct GeneratorConfig {
     /// Relative weights of transactions, clickstream and inventory events.
     pub mix: [(Entity, u64); 3],
     pub anomalies: AnomalyRates,
+    /// Fraction of valid transactions (0..1) seeded as fraud: a completed purchase of more
+    /// than 5,000 paid by gift card, which the default rules score 0.7 (review above 0.5)
+    /// whatever the profile or the user's history. Their ids are kept
+    /// ([`Generator::seeded_fraud_ids`]) so a run can check that each one raised an alert.
+    pub fraud_rate: f64,
 }
 
 impl Default for GeneratorConfig {
@@ -65,6 +70,7 @@ impl Default for GeneratorConfig {
                 (Entity::Inventory, 5),
             ],
             anomalies: AnomalyRates::default(),
+            fraud_rate: 0.0,
         }
     }
 }
@@ -75,7 +81,12 @@ pub struct GeneratedCounts {
     pub events: u64,
     pub by_entity: BTreeMap<Entity, u64>,
     pub anomalies: BTreeMap<RejectReason, u64>,
+    /// Transactions seeded as fraud (`GeneratorConfig::fraud_rate`).
+    pub seeded_fraud: u64,
 }
+
+/// Added to a seeded fraud transaction's price: with quantity 1 its total passes 5,000.
+const SEEDED_FRAUD_EXTRA_CENTS: i64 = 5_000_01;
 
 /// The (transaction action, payment status, transaction status) mix of the ITI generator.
 const STATUS_MIX: [((&str, &str, &str), u64); 6] = [
@@ -122,6 +133,7 @@ pub struct Generator {
     /// no event allocates.
     scratch: Vec<u8>,
     last_event_id: [u8; 36],
+    seeded_fraud_ids: Vec<[u8; 36]>,
     counts: GeneratedCounts,
 }
 
@@ -166,6 +178,7 @@ impl Generator {
             purchased: vec![0; (config.users as usize).div_ceil(64)],
             scratch: Vec::with_capacity(64),
             last_event_id: [b'0'; 36],
+            seeded_fraud_ids: Vec::new(),
             counts: GeneratedCounts::default(),
             config,
         }
@@ -173,6 +186,13 @@ impl Generator {
 
     pub fn counts(&self) -> &GeneratedCounts {
         &self.counts
+    }
+
+    /// The `event_id`s of the transactions seeded as fraud so far, in generation order.
+    pub fn seeded_fraud_ids(&self) -> impl Iterator<Item = &str> {
+        self.seeded_fraud_ids
+            .iter()
+            .map(|id| std::str::from_utf8(id).unwrap_or_default())
     }
 
     /// Appends the next event as one JSON line; `None` when all events were generated.
@@ -223,17 +243,28 @@ impl Generator {
         if let Some(reason) = anomaly {
             *self.counts.anomalies.entry(reason).or_default() += 1;
         }
+        // Drawn only when seeding is on, so the traffic of a seed is unchanged without it.
+        let seeded_fraud = anomaly.is_none()
+            && self.config.fraud_rate > 0.0
+            && self.rng.chance(self.config.fraud_rate);
         let mut event_id = self.next_event_id();
         if anomaly == Some(RejectReason::DuplicateEvent) {
             event_id = self.last_event_id;
         }
         self.last_event_id = event_id;
+        if seeded_fraud {
+            self.counts.seeded_fraud += 1;
+            self.seeded_fraud_ids.push(event_id);
+        }
         let user = self.user();
         let country = self.countries[user.country_index];
         let category = self.category_weights[user.country.preferences].pick(&mut self.rng);
         let product = self.catalog.pick(category, &mut self.rng);
-        let ((mut action, payment_status, transaction_status), _) =
-            STATUS_MIX[self.status_weights.pick(&mut self.rng)];
+        let ((mut action, payment_status, transaction_status), _) = if seeded_fraud {
+            STATUS_MIX[0]
+        } else {
+            STATUS_MIX[self.status_weights.pick(&mut self.rng)]
+        };
         if anomaly == Some(RejectReason::MissingShippingForPurchase) {
             action = "purchase";
         }
@@ -257,6 +288,8 @@ impl Generator {
                 0 => 0,
                 _ => 1_001 + self.rng.below(100) as i64,
             }
+        } else if seeded_fraud {
+            1
         } else {
             1 + self.rng.below(5) as i64
         };
@@ -325,7 +358,14 @@ impl Generator {
             &self.category_spellings[category][spelling],
         );
         line.str("product_brand", product.brand);
-        self.write_price(&mut line, &product, country.currency, anomaly);
+        if seeded_fraud {
+            line.cents(
+                "product_price",
+                SEEDED_FRAUD_EXTRA_CENTS + product.price_cents as i64,
+            );
+        } else {
+            self.write_price(&mut line, &product, country.currency, anomaly);
+        }
         if anomaly == Some(RejectReason::MissingShippingForPurchase) {
             line.null("shipping_address");
         } else {
@@ -361,10 +401,12 @@ impl Generator {
         let coupon = (!self.rng.chance(0.15)).then(|| COUPONS[self.coupons.pick(&mut self.rng)].0);
         line.opt_str("coupon_code", coupon);
         line.opt_bool("coupon_code_flag", Some(coupon.is_some()));
-        line.str(
-            "payment_method",
-            PAYMENT_METHODS[self.payments.pick(&mut self.rng)].0,
-        );
+        let payment_method = if seeded_fraud {
+            "gift_card"
+        } else {
+            PAYMENT_METHODS[self.payments.pick(&mut self.rng)].0
+        };
+        line.str("payment_method", payment_method);
         line.str("payment_status", payment_status);
         line.str("transaction_status", transaction_status);
         line.str(

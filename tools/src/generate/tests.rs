@@ -266,3 +266,54 @@ fn clean_records_pass_the_core_and_each_anomaly_gives_its_reason() {
     assert_eq!(counts.anomalies.len(), 13);
     assert_eq!(accepted + refused.values().sum::<u64>(), counts.events);
 }
+
+#[test]
+fn seeded_fraud_is_flagged_by_the_default_rules_without_profile_or_history() {
+    let mut generator = Generator::new(GeneratorConfig {
+        fraud_rate: 0.02,
+        ..config(20_000)
+    });
+    let mut bytes = Vec::new();
+    while generator.write_next(&mut bytes).is_some() {}
+    let seeded: HashSet<String> = generator.seeded_fraud_ids().map(str::to_owned).collect();
+    let counts = generator.counts();
+    assert_eq!(seeded.len() as u64, counts.seeded_fraud);
+    // About 2 % of the transactions that carry no anomaly.
+    let transactions = counts.by_entity[&Entity::Transaction] as f64;
+    let share = counts.seeded_fraud as f64 / transactions;
+    assert!((0.015..0.025).contains(&share), "{share}");
+
+    let now = chrono::Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
+    let validation = ValidationRules::default();
+    let rules = shopstream::fraud::FraudRules::default();
+    let mut flagged = HashSet::new();
+    for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let Ok(decoded) = decode_json(line) else {
+            continue;
+        };
+        let Ok(CleanRecord::Transaction(tx)) = accept(decoded, now, &validation) else {
+            continue;
+        };
+        let assessment = rules.assess(&tx, &shopstream::fraud::FraudContext::default());
+        if seeded.contains(tx.event_id.as_ref()) {
+            assert!(
+                assessment.review,
+                "seeded {} scored {assessment:?}",
+                tx.event_id
+            );
+            flagged.insert(tx.event_id.to_string());
+        }
+    }
+    assert_eq!(
+        flagged, seeded,
+        "every seeded transaction is valid and flagged"
+    );
+
+    // Without seeding, the same seed generates the same traffic as before the option existed.
+    let (plain, _) = generate_lines(config(2_000));
+    let (zero, _) = generate_lines(GeneratorConfig {
+        fraud_rate: 0.0,
+        ..config(2_000)
+    });
+    assert_eq!(plain, zero);
+}

@@ -4,9 +4,12 @@
 //! payload limit: a page that would make a larger event is split), and a partial batch
 //! response makes the next read start again at the lowest failed record. Shards are drained
 //! concurrently, `concurrency` at a time (the mapping runs one invocation per shard at once).
+//! In a live run ([`Follow`]) every shard is followed at once while the producer writes: an
+//! empty read waits the poll interval and reads again, until the producer is done and a read
+//! that started after that finds nothing new.
 
 use super::faults::Faults;
-use super::ingest::percentiles;
+use super::ingest::{percentiles, StreamTurn};
 use super::{Endpoints, Resources};
 use anyhow::{bail, Context, Result};
 use aws_config::SdkConfig;
@@ -18,6 +21,7 @@ use serde_json::{json, Value};
 use shopstream::config::{CoreConfig, Env};
 use shopstream_testkit::FaultProxy;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stream_enrich::alerts::FraudAlerter;
@@ -62,6 +66,24 @@ pub struct EnrichStage {
     /// From the record's arrival on the stream to the end of the invocation that wrote it.
     pub arrival_to_silver_ms_p50: f64,
     pub arrival_to_silver_ms_p99: f64,
+    /// From a flagged record's arrival on the stream to EventBridge accepting its alert, as
+    /// stream-enrich measures it (per alert, over the whole run).
+    pub arrival_to_alert_ms_p50: f64,
+    pub arrival_to_alert_ms_p99: f64,
+    pub arrival_to_alert_ms_max: f64,
+    /// Every alert's latency, in the order the shards reported them.
+    #[serde(skip)]
+    pub alert_latencies_ms: Vec<f64>,
+}
+
+/// A live run's consumer: the stream is followed while the producer writes.
+pub struct Follow<'a> {
+    /// Set once the producer has sent everything.
+    pub producer_done: &'a AtomicBool,
+    /// Wait after a read that found nothing new (the mapping's polling).
+    pub poll_interval: Duration,
+    /// Reads take turns with the producer's writes on the emulator.
+    pub turn: &'a StreamTurn,
 }
 
 /// The handler's dependencies; lake writes go to `lake_endpoint` when given (the fault
@@ -81,6 +103,7 @@ fn deps(sdk: &SdkConfig, resources: &Resources, lake_endpoint: Option<&str>) -> 
         sdk_timeouts: shopstream::aws::SdkTimeouts::default(),
         velocity_table: Some(resources.velocity_table.clone()),
         velocity_bucket_seconds: stream_enrich::velocity::DEFAULT_BUCKET_SECONDS,
+        slice_concurrency: stream_enrich::config::DEFAULT_SLICE_CONCURRENCY,
     };
     Ok(Deps {
         writer: LakeWriter::new(lake_client(sdk, lake_endpoint), config.lake_bucket.clone()),
@@ -125,6 +148,7 @@ pub async fn drain_stream(
     batch_size: usize,
     concurrency: usize,
     faults: &Arc<Faults>,
+    follow: Option<&Follow<'_>>,
 ) -> Result<EnrichStage> {
     // S3 faults are injected by a proxy in front of the lake's emulator.
     let proxy = match (faults.spec.touches_s3(), endpoints.services.endpoint_url()) {
@@ -150,7 +174,11 @@ pub async fn drain_stream(
         resources.stream
     );
     let batch_size = batch_size.clamp(1, MAX_BATCH_SIZE);
-    let concurrency = concurrency.max(1);
+    // A followed shard is never finished while the producer writes: all are read at once.
+    let concurrency = match follow {
+        Some(_) => shards.len().max(1),
+        None => concurrency.max(1),
+    };
     let started = Instant::now();
     // Like the event source mapping, shards are consumed concurrently, each in order. All of
     // them at once would only make the emulator juggle threads: `concurrency` at a time.
@@ -164,6 +192,7 @@ pub async fn drain_stream(
                 shard.shard_id(),
                 batch_size,
                 faults,
+                follow,
             )
         })
         .buffer_unordered(concurrency)
@@ -192,6 +221,9 @@ pub async fn drain_stream(
         stage.objects_written += shard_stage.objects_written;
         stage.get_records_seconds += shard_stage.get_records_seconds;
         stage.handler_seconds += shard_stage.handler_seconds;
+        stage
+            .alert_latencies_ms
+            .extend(shard_stage.alert_latencies_ms);
         latencies.extend(shard_latencies);
     }
     stage.seconds = started.elapsed().as_secs_f64();
@@ -199,6 +231,10 @@ pub async fn drain_stream(
         stage.arrival_to_silver_ms_p50,
         stage.arrival_to_silver_ms_p99,
     ) = percentiles(&mut latencies);
+    let mut alert_latencies = stage.alert_latencies_ms.clone();
+    (stage.arrival_to_alert_ms_p50, stage.arrival_to_alert_ms_p99) =
+        percentiles(&mut alert_latencies);
+    stage.arrival_to_alert_ms_max = alert_latencies.last().copied().unwrap_or(0.0);
     Ok(stage)
 }
 
@@ -234,6 +270,7 @@ async fn drain_shard(
     shard_id: &str,
     batch_size: usize,
     faults: &Faults,
+    follow: Option<&Follow<'_>>,
 ) -> Result<(EnrichStage, Vec<f64>)> {
     let mut stage = EnrichStage::default();
     let mut latencies = Vec::new();
@@ -254,18 +291,32 @@ async fn drain_shard(
         faults,
     };
     loop {
+        let producer_was_done = follow.is_none_or(|f| f.producer_done.load(Ordering::Acquire));
         let reading = Instant::now();
-        let page = kinesis
-            .get_records()
-            .shard_iterator(&iterator)
-            .limit(batch_size as i32)
-            .send()
-            .await?;
+        let page = {
+            let _turn = match follow {
+                Some(f) => Some(f.turn.lock().await),
+                None => None,
+            };
+            kinesis
+                .get_records()
+                .shard_iterator(&iterator)
+                .limit(batch_size as i32)
+                .send()
+                .await?
+        };
         stage.get_records_seconds += reading.elapsed().as_secs_f64();
         stage.get_records_calls += 1;
         let records = page.records();
         if records.is_empty() {
-            break;
+            match (follow, page.next_shard_iterator()) {
+                (Some(follow), Some(next)) if !producer_was_done => {
+                    iterator = next.to_owned();
+                    tokio::time::sleep(follow.poll_interval).await;
+                    continue;
+                }
+                _ => break,
+            }
         }
         // One page is one batch, unless its event would pass 6 MB: then consecutive
         // invocations, in order, each as large as the limit allows.
@@ -392,10 +443,16 @@ impl ShardTarget<'_> {
     ) -> Result<Option<u128>> {
         let (event, _, _) = kinesis_event(self.shard_id, self.stream_arn, records);
         let invoked = Instant::now();
-        let (response, metrics) =
-            handle(self.deps, LambdaEvent::new(event, LambdaContext::default()))
-                .await
-                .map_err(|e| anyhow::anyhow!("stream-enrich failed the whole batch: {e}"))?;
+        let stream_enrich::Invocation {
+            response,
+            metrics,
+            alert_latencies_ms,
+        } = handle(self.deps, LambdaEvent::new(event, LambdaContext::default()))
+            .await
+            .map_err(|e| anyhow::anyhow!("stream-enrich failed the whole batch: {e}"))?;
+        stage
+            .alert_latencies_ms
+            .extend(alert_latencies_ms.into_iter().map(|ms| ms as f64));
         stage.handler_seconds += invoked.elapsed().as_secs_f64();
         stage.invocations += 1;
         let counted = |name: &str| metrics.value(name).unwrap_or(0.0) as u64;

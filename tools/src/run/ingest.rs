@@ -32,16 +32,38 @@ pub struct IngestStage {
     pub put_records_seconds: f64,
     pub request_latency_ms_p50: f64,
     pub request_latency_ms_p99: f64,
+    /// Paced (live) runs: how late the last request started against its schedule, and the
+    /// rate the records were sent at.
+    pub schedule_lag_ms_max: f64,
+    pub records_per_second: f64,
 }
 
+/// A schedule for the requests of a live run: `rate` records a second, request after request.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    pub records_per_second: f64,
+}
+
+impl Pace {
+    /// When request `number` of `request_size` records is due, from the start.
+    fn due(&self, number: usize, request_size: usize) -> Duration {
+        Duration::from_secs_f64((number * request_size) as f64 / self.records_per_second.max(1e-9))
+    }
+}
+
+/// One call at a time on the emulated stream: moto's Kinesis numbers a shard's records
+/// without a lock, and reads a shard by walking it, so writes and (in a live run) reads take
+/// turns.
+pub type StreamTurn = tokio::sync::Mutex<()>;
+
 /// ingest-api's Kinesis sink with its writes taken one at a time, timed.
-struct SerialSink {
+struct SerialSink<'a> {
     inner: KinesisSink,
-    turn: tokio::sync::Mutex<()>,
+    turn: &'a StreamTurn,
     busy: Mutex<Duration>,
 }
 
-impl Sink for SerialSink {
+impl Sink for SerialSink<'_> {
     fn name(&self) -> &'static str {
         self.inner.name()
     }
@@ -59,17 +81,21 @@ impl Sink for SerialSink {
     }
 }
 
+/// Sends every line through ingest-api, `concurrency` requests at a time; with a `pace`, each
+/// request waits for its turn in the schedule (a live producer) instead of going at once.
 pub async fn send_all(
     sdk: &SdkConfig,
     resources: &Resources,
     ndjson: &[u8],
     request_size: usize,
     concurrency: usize,
+    pace: Option<Pace>,
+    turn: &StreamTurn,
 ) -> Result<IngestStage> {
     let stream = resources.stream.clone();
     let sink = SerialSink {
         inner: KinesisSink::new(aws_sdk_kinesis::Client::new(sdk), stream.clone()),
-        turn: tokio::sync::Mutex::new(()),
+        turn,
         busy: Mutex::new(Duration::ZERO),
     };
     let deps = Deps {
@@ -90,8 +116,15 @@ pub async fn send_all(
     let mut latencies = Vec::new();
     let started = Instant::now();
     let deps = &deps;
-    let mut responses = futures::stream::iter(lines.chunks(request_size.clamp(1, 500)).enumerate())
+    let request_size = request_size.clamp(1, 500);
+    let mut responses = futures::stream::iter(lines.chunks(request_size).enumerate())
         .map(|(number, chunk)| async move {
+            let mut lag_ms = 0.0;
+            if let Some(pace) = pace {
+                let due = started + pace.due(number, request_size);
+                tokio::time::sleep_until(due.into()).await;
+                lag_ms = due.elapsed().as_secs_f64() * 1000.0;
+            }
             let mut body = Vec::with_capacity(chunk.iter().map(|l| l.len() + 1).sum());
             for line in chunk {
                 body.extend_from_slice(line);
@@ -101,12 +134,13 @@ pub async fn send_all(
             let sent = Instant::now();
             let (response, _metrics) = handle(deps, event, None, chrono::Utc::now()).await;
             let latency_ms = sent.elapsed().as_secs_f64() * 1000.0;
-            anyhow::Ok((number, chunk.len(), response, latency_ms))
+            anyhow::Ok((number, chunk.len(), response, latency_ms, lag_ms))
         })
         .buffered(concurrency);
     while let Some(answered) = responses.next().await {
-        let (number, sent, response, latency_ms) = answered?;
+        let (number, sent, response, latency_ms, lag_ms) = answered?;
         latencies.push(latency_ms);
+        stage.schedule_lag_ms_max = stage.schedule_lag_ms_max.max(lag_ms);
         let status = response.status();
         *stage.responses_by_status.entry(status).or_default() += 1;
         stage.requests += 1;
@@ -140,6 +174,7 @@ pub async fn send_all(
         .unwrap_or_else(|e| e.into_inner())
         .as_secs_f64();
     (stage.request_latency_ms_p50, stage.request_latency_ms_p99) = percentiles(&mut latencies);
+    stage.records_per_second = stage.records as f64 / stage.seconds.max(1e-9);
     Ok(stage)
 }
 

@@ -3,12 +3,14 @@
 //! (up to 500 records each), land on a Kinesis stream, are read back shard by shard in
 //! event-source-mapping-style batches and handed to the real stream-enrich handler (honouring
 //! its partial batch response), and end up as silver Parquet and quarantine JSONL in S3, which
-//! are read back to check that nothing was lost.
+//! are read back to check that nothing was lost. With [`LiveOptions`] the events are sent at
+//! a rate while the stream is followed, and the alert latency is measured ([`live`]).
 
 mod alerts;
 mod esm;
 pub mod faults;
 mod ingest;
+pub mod live;
 mod readback;
 mod setup;
 mod summary;
@@ -39,6 +41,9 @@ pub struct RunOptions {
     pub profiles: u64,
     /// Faults the local event source mapping and S3 inject (none by default).
     pub faults: faults::FaultSpec,
+    /// Send at a rate while the stream is followed, instead of sending everything and then
+    /// draining the stream.
+    pub live: Option<live::LiveOptions>,
 }
 
 /// Events per shard when the shard count is not given. On moto, a put costs time in
@@ -76,6 +81,8 @@ pub struct Resources {
     pub bus: String,
     /// The bus's archive of `FraudSuspected` events.
     pub alert_archive: String,
+    /// A live run's queue of the alerts the bus delivers.
+    pub alert_queue_url: Option<String>,
 }
 
 /// Runs the pipeline against the emulators behind `endpoints` and reports stage by stage.
@@ -89,6 +96,8 @@ pub async fn run_pipeline(endpoints: &Endpoints, options: &RunOptions) -> Result
     let mut lines = Vec::with_capacity(options.generator.events as usize * 800);
     while generator.write_next(&mut lines).is_some() {}
     let generated = generator.counts().clone();
+    let seeded_fraud: std::collections::HashSet<String> =
+        generator.seeded_fraud_ids().map(str::to_owned).collect();
     let generate_seconds = generate_started.elapsed().as_secs_f64();
     let bytes = lines.len();
     eprintln!(
@@ -97,28 +106,54 @@ pub async fn run_pipeline(endpoints: &Endpoints, options: &RunOptions) -> Result
         bytes as f64 / 1e6
     );
 
-    let ingest = ingest::send_all(
-        &endpoints.stream,
-        &resources,
-        &lines,
-        options.request_size,
-        options.api_concurrency,
-    )
-    .await?;
-    drop(lines);
-    eprintln!(
-        "  ingest-api: {} accepted onto {} shards, {} refused, in {:.1} s; draining the stream ...",
-        ingest.accepted, options.shards, ingest.rejected, ingest.seconds
-    );
     let faults = faults::Faults::new(options.faults, options.generator.seed);
-    let enrich = esm::drain_stream(
-        endpoints,
-        &resources,
-        options.batch_size,
-        options.shard_concurrency,
-        &faults,
-    )
-    .await?;
+    let (ingest, enrich, live) = match options.live {
+        None => {
+            let turn = ingest::StreamTurn::new(());
+            let ingest = ingest::send_all(
+                &endpoints.stream,
+                &resources,
+                &lines,
+                options.request_size,
+                options.api_concurrency,
+                None,
+                &turn,
+            )
+            .await?;
+            eprintln!(
+                "  ingest-api: {} accepted onto {} shards, {} refused, in {:.1} s; draining the stream ...",
+                ingest.accepted, options.shards, ingest.rejected, ingest.seconds
+            );
+            let enrich = esm::drain_stream(
+                endpoints,
+                &resources,
+                options.batch_size,
+                options.shard_concurrency,
+                &faults,
+                None,
+            )
+            .await?;
+            (ingest, enrich, None)
+        }
+        Some(live) => {
+            eprintln!(
+                "  sending {} events a second through ingest-api while stream-enrich follows {} shards ...",
+                live.rate, options.shards
+            );
+            let (ingest, enrich, report) = live::ingest_and_enrich(
+                endpoints,
+                &resources,
+                &lines,
+                options,
+                live,
+                &faults,
+                &seeded_fraud,
+            )
+            .await?;
+            (ingest, enrich, Some(report))
+        }
+    };
+    drop(lines);
     let alerts = alerts::archived(&endpoints.services, &resources).await?;
     eprintln!(
         "  stream-enrich: {} records in {} invocations in {:.1} s; reading the lake back ...",
@@ -137,6 +172,7 @@ pub async fn run_pipeline(endpoints: &Endpoints, options: &RunOptions) -> Result
         lake,
         alerts,
         (options.faults, faults.counts()),
+        live,
         started.elapsed().as_secs_f64(),
     ))
 }

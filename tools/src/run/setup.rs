@@ -21,6 +21,7 @@ pub async fn create(endpoints: &Endpoints, options: &RunOptions) -> Result<Resou
         velocity_table: format!("shopstream-order-velocity-{run_id}"),
         bus: format!("shopstream-{run_id}"),
         alert_archive: format!("fraud-alerts-{run_id}"),
+        alert_queue_url: None,
     };
     let s3 = shopstream::aws::s3_client(sdk);
     s3.create_bucket()
@@ -104,6 +105,7 @@ pub async fn create(endpoints: &Endpoints, options: &RunOptions) -> Result<Resou
     // archive's event count is what reached the bus. (On moto an archive costs a fixed few
     // milliseconds an event, where an SQS target walks the whole queue for every message sent
     // or received: the old alert queue made its costs grow with the square of the alerts.)
+    let mut resources = resources;
     let events = aws_sdk_eventbridge::Client::new(sdk);
     let bus_arn = events
         .create_event_bus()
@@ -124,7 +126,66 @@ pub async fn create(endpoints: &Endpoints, options: &RunOptions) -> Result<Resou
         .send()
         .await
         .context("creating the fraud alert archive")?;
+    if options.live.is_some() {
+        resources.alert_queue_url = Some(alert_queue(sdk, &resources.bus, &run_id).await?);
+    }
     Ok(resources)
+}
+
+/// A live run's alert consumer: a queue the bus's `FraudSuspected` rule delivers to, so the
+/// run sees which alerts arrived and when. (Only for live runs: on moto a queue's cost grows
+/// with the messages it has held, fine for the alerts of a minute, not for a million events.)
+async fn alert_queue(sdk: &aws_config::SdkConfig, bus: &str, run_id: &str) -> Result<String> {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let name = format!("fraud-alerts-{run_id}");
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .context("creating the alert queue")?
+        .queue_url
+        .context("the new queue has no URL")?;
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .context("reading the alert queue's ARN")?
+        .attributes()
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .context("the alert queue has no ARN")?;
+    let events = aws_sdk_eventbridge::Client::new(sdk);
+    let rule = format!("fraud-alerts-to-queue-{run_id}");
+    events
+        .put_rule()
+        .name(&rule)
+        .event_bus_name(bus)
+        .event_pattern(format!(
+            r#"{{"detail-type":["{}"]}}"#,
+            stream_enrich::alerts::DETAIL_TYPE
+        ))
+        .send()
+        .await
+        .context("creating the alert rule")?;
+    events
+        .put_targets()
+        .rule(&rule)
+        .event_bus_name(bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("alert-queue")
+                .arn(queue_arn)
+                .build()?,
+        )
+        .send()
+        .await
+        .context("pointing the alert rule at the queue")?;
+    Ok(queue_url)
 }
 
 /// Profiles of users 0..count: their home country (from the generator's population), a

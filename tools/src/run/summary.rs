@@ -3,6 +3,7 @@
 use super::esm::EnrichStage;
 use super::faults::{FaultCounts, FaultSpec};
 use super::ingest::IngestStage;
+use super::live::LiveReport;
 use super::readback::LakeContents;
 use crate::generate::GeneratedCounts;
 use serde::Serialize;
@@ -69,6 +70,8 @@ pub struct RunSummary {
     pub lake: LakeContents,
     pub totals: Totals,
     pub faults: FaultsReport,
+    /// A live run's alert latencies and seeded-fraud check.
+    pub live: Option<LiveReport>,
 }
 
 impl RunSummary {
@@ -83,19 +86,23 @@ impl RunSummary {
         lake: LakeContents,
         fraud_alerts: u64,
         (spec, injected): (FaultSpec, FaultCounts),
+        live: Option<LiveReport>,
         wall_seconds: f64,
     ) -> Self {
         // Records, not rows: a position written twice by a retry counts once.
         let accepted = lake.silver_distinct_positions;
         let rejected = ingest.rejected + lake.quarantine_only_positions;
         let lost = generated.events as i64 - accepted as i64 - rejected as i64;
-        let disagreements = if spec.any() {
+        let mut disagreements = if spec.any() {
             // Retried and redelivered invocations count their records again in the
             // handler's metrics: the fault report's figures replace those cross-checks.
             fault_disagreements(&ingest, &enrich, &lake, &injected, lost)
         } else {
             disagreements(&ingest, &enrich, &lake, fraud_alerts)
         };
+        if let Some(live) = &live {
+            disagreements.extend(live_disagreements(live, fraud_alerts, spec.any()));
+        }
         let faults = FaultsReport {
             spec,
             silver_rows: lake.silver_rows,
@@ -132,8 +139,30 @@ impl RunSummary {
             lake,
             totals,
             faults,
+            live,
         }
     }
+}
+
+/// What a live run must show: an alert received for every seeded fraud transaction, and (when
+/// nothing is retried) one message for every alert the bus archived.
+fn live_disagreements(live: &LiveReport, archived: u64, faults: bool) -> Vec<String> {
+    let mut found = Vec::new();
+    if !live.seeded_fraud_missing.is_empty() {
+        found.push(format!(
+            "{} of {} seeded fraud transactions raised no alert (first: {})",
+            live.seeded_fraud_missing.len(),
+            live.seeded_fraud,
+            live.seeded_fraud_missing[0]
+        ));
+    }
+    if !faults && live.alerts_received != archived {
+        found.push(format!(
+            "alert messages received ({}) != fraud alerts archived by the bus ({archived})",
+            live.alerts_received
+        ));
+    }
+    found
 }
 
 /// What must hold under faults: every record on the stream consumed and accounted for, and
@@ -273,8 +302,22 @@ impl fmt::Display for RunSummary {
         writeln!(f, "  enrich: {} shards, {} at a time, batch size {}; {} GetRecords calls, {} invocations ({} cut short by the 6 MB payload limit, largest event {:.1} MB; retried batches {}, reported failures {}); summed over shards {:.1} s in the handler, {:.1} s in GetRecords",
             e.shards, e.concurrency, e.batch_size, e.get_records_calls, e.invocations, e.payload_limited_invocations,
             e.largest_event_bytes as f64 / 1e6, e.retried_batches, e.reported_failures, e.handler_seconds, e.get_records_seconds)?;
-        writeln!(f, "  arrival-to-silver latency: p50 {:.0} ms, p99 {:.0} ms (reading the stream after ingestion finished)",
-            e.arrival_to_silver_ms_p50, e.arrival_to_silver_ms_p99)?;
+        match &self.live {
+            None => writeln!(f, "  arrival-to-silver latency: p50 {:.0} ms, p99 {:.0} ms (reading the stream after ingestion finished)",
+                e.arrival_to_silver_ms_p50, e.arrival_to_silver_ms_p99)?,
+            Some(v) => {
+                writeln!(f, "  live: {} events/s asked, {:.0} sent (latest request {:.0} ms behind schedule); shards polled every {} ms when idle",
+                    v.rate, v.records_per_second, v.schedule_lag_ms_max, v.poll_interval_ms)?;
+                writeln!(f, "  arrival-to-silver latency: p50 {:.0} ms, p99 {:.0} ms",
+                    e.arrival_to_silver_ms_p50, e.arrival_to_silver_ms_p99)?;
+                writeln!(f, "  arrival-to-alert latency (accepted by EventBridge): p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms over {} alerts",
+                    v.arrival_to_alert_ms_p50, v.arrival_to_alert_ms_p99, v.arrival_to_alert_ms_max, e.alert_latencies_ms.len())?;
+                writeln!(f, "  arrival-to-delivery latency (alert received from the bus's queue): p50 {:.0} ms, p99 {:.0} ms; {} messages, {} distinct event_ids",
+                    v.arrival_to_delivery_ms_p50, v.arrival_to_delivery_ms_p99, v.alerts_received, v.alerts_received_distinct)?;
+                writeln!(f, "  seeded fraud: {} transactions, {} alerted",
+                    v.seeded_fraud, v.seeded_fraud_alerted)?;
+            }
+        }
         writeln!(
             f,
             "  silver: {} rows in {} objects ({:.1} MB) {:?}; duplicate event_ids: {}",

@@ -142,6 +142,27 @@ resource "aws_cloudwatch_metric_alarm" "stream_enrich_iterator_age" {
   }
 }
 
+resource "aws_cloudwatch_metric_alarm" "stream_enrich_alert_latency" {
+  alarm_name          = "${local.prefix}-stream-enrich-alert-latency"
+  alarm_description   = "An invocation's p99 from arrival to FraudSuspected accepted by EventBridge exceeded alert_latency_threshold_ms (the design's 500 ms) in 2 of 3 minutes"
+  namespace           = "shopstream"
+  metric_name         = "ArrivalToAlertLatencyP99"
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  datapoints_to_alarm = 2
+  threshold           = var.alert_latency_threshold_ms
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = local.tags
+
+  dimensions = {
+    Function = "stream-enrich"
+  }
+}
+
 resource "aws_cloudwatch_metric_alarm" "stream_enrich_kafka_offset_lag" {
   count               = local.has_kafka_source ? 1 : 0
   alarm_name          = "${local.prefix}-stream-enrich-kafka-offset-lag"

@@ -10,6 +10,13 @@ resource "aws_kinesis_stream" "events" {
   }
 }
 
+# Enhanced fan-out: a dedicated 2 MB/s per shard pipe pushed to the mapping (stream_enhanced_fan_out).
+resource "aws_kinesis_stream_consumer" "stream_enrich" {
+  count      = var.stream_enhanced_fan_out ? 1 : 0
+  name       = "${local.prefix}-stream-enrich"
+  stream_arn = aws_kinesis_stream.events.arn
+}
+
 resource "aws_dynamodb_table" "orders" {
   name                        = "${local.prefix}-purchase-orders"
   billing_mode                = "PAY_PER_REQUEST"

@@ -116,6 +116,15 @@ data "aws_iam_policy_document" "stream_enrich" {
     resources = [aws_kinesis_stream.events.arn]
   }
 
+  dynamic "statement" {
+    for_each = var.stream_enhanced_fan_out ? [1] : []
+    content {
+      sid       = "ReadThroughFanOutConsumer"
+      actions   = ["kinesis:SubscribeToShard", "kinesis:DescribeStreamConsumer"]
+      resources = [aws_kinesis_stream_consumer.stream_enrich[0].arn]
+    }
+  }
+
   statement {
     sid = "WriteSilverAndQuarantine"
     # DeleteObject: a partly failed batch's objects are cut back before the retry.

@@ -282,7 +282,7 @@ resource "aws_lambda_function" "gold_transform" {
 # ------------------------------------------------------------------ event source mappings
 resource "aws_lambda_event_source_mapping" "stream_enrich_kinesis" {
   function_name                      = aws_lambda_function.stream_enrich.arn
-  event_source_arn                   = aws_kinesis_stream.events.arn
+  event_source_arn                   = var.stream_enhanced_fan_out ? aws_kinesis_stream_consumer.stream_enrich[0].arn : aws_kinesis_stream.events.arn
   starting_position                  = "TRIM_HORIZON"
   batch_size                         = var.stream_batch_size
   maximum_batching_window_in_seconds = var.stream_maximum_batching_window_seconds

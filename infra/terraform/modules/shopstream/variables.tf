@@ -139,9 +139,15 @@ variable "stream_batch_size" {
 }
 
 variable "stream_maximum_batching_window_seconds" {
-  description = "How long the stream-enrich mappings wait to fill a batch."
+  description = "How long the stream-enrich mappings wait to fill a batch. 0 (the 500 ms alert target) invokes as soon as records are read; a larger window makes fewer, fuller invocations (less Lambda request and per-invocation cost) at that much added latency (functions/stream-enrich/README.md)."
   type        = number
-  default     = 1
+  default     = 0
+}
+
+variable "stream_enhanced_fan_out" {
+  description = "Read the events stream through an enhanced fan-out consumer (records pushed about 70 ms after they are written, instead of each shard polled about once a second); billed per consumer-shard hour and per GB read (functions/stream-enrich/README.md)."
+  type        = bool
+  default     = false
 }
 
 variable "stream_parallelization_factor" {
@@ -446,6 +452,12 @@ variable "iterator_age_threshold_seconds" {
   description = "Alarm when a stream mapping falls this far behind (IteratorAge maximum)."
   type        = number
   default     = 300
+}
+
+variable "alert_latency_threshold_ms" {
+  description = "Alarm when an invocation's p99 from a record's arrival to its FraudSuspected alert being accepted by EventBridge (ArrivalToAlertLatencyP99) exceeds this."
+  type        = number
+  default     = 500
 }
 
 variable "kafka_offset_lag_threshold" {
