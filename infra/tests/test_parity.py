@@ -137,6 +137,7 @@ TYPES = {
     "AWS::S3::Bucket": "aws_s3_bucket",
     "AWS::S3::BucketPolicy": "aws_s3_bucket_policy",
     "AWS::Kinesis::Stream": "aws_kinesis_stream",
+    "AWS::Kinesis::StreamConsumer": "aws_kinesis_stream_consumer",
     "AWS::DynamoDB::Table": "aws_dynamodb_table",
     "AWS::SQS::Queue": "aws_sqs_queue",
     "AWS::SQS::QueuePolicy": "aws_sqs_queue_policy",

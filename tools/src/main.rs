@@ -156,9 +156,10 @@ struct RunArgs {
     /// A running AWS emulator (e.g. http://127.0.0.1:5000) instead of starting moto.
     #[arg(long)]
     endpoint: Option<String>,
-    /// Records per API request (at most 500).
-    #[arg(long, default_value_t = 500)]
-    request_size: usize,
+    /// Records per API request (at most 500) [default: 500; in a live run, a tenth of
+    /// --rate, so a request goes every 100 ms].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=500))]
+    request_size: Option<u16>,
     /// API requests handled at the same time (their PutRecords calls take turns).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     api_concurrency: u16,
@@ -504,31 +505,40 @@ fn run_run(args: RunArgs) -> Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         // Kept alive until the run ends; dropping them stops the emulators.
-        let (_moto, stream_endpoint, services_endpoint) = match &args.endpoint {
-            Some(endpoint) => (Vec::new(), endpoint.clone(), endpoint.clone()),
+        let (_moto, stream_endpoint, tables_endpoint, services_endpoint) = match &args.endpoint
+        {
+            Some(endpoint) => (Vec::new(), endpoint.clone(), endpoint.clone(), endpoint.clone()),
             None => {
-                // Two processes, one for the Kinesis stream and one for S3, DynamoDB and
-                // EventBridge: each serves one request at a time.
-                eprintln!("starting moto (local AWS emulator, twice) on 127.0.0.1 ...");
-                let (stream, services) = tokio::try_join!(
+                // Three processes, for the Kinesis stream, the DynamoDB tables, and S3 with
+                // EventBridge: each works on one request at a time.
+                eprintln!("starting moto (local AWS emulator, three times) on 127.0.0.1 ...");
+                let (stream, tables, services) = tokio::try_join!(
+                    shopstream_testkit::MotoServer::start(),
                     shopstream_testkit::MotoServer::start(),
                     shopstream_testkit::MotoServer::start()
                 )?;
-                let (stream_endpoint, services_endpoint) = (
+                let endpoints = (
                     stream.endpoint_url().to_owned(),
+                    tables.endpoint_url().to_owned(),
                     services.endpoint_url().to_owned(),
                 );
-                (vec![stream, services], stream_endpoint, services_endpoint)
+                (
+                    vec![stream, tables, services],
+                    endpoints.0,
+                    endpoints.1,
+                    endpoints.2,
+                )
             }
         };
         let endpoints = Endpoints {
             stream: shopstream::aws::local_sdk_config(&stream_endpoint).await,
+            tables: shopstream::aws::local_sdk_config(&tables_endpoint).await,
             services: shopstream::aws::local_sdk_config(&services_endpoint).await,
         };
         let endpoint = if stream_endpoint == services_endpoint {
             stream_endpoint
         } else {
-            format!("{stream_endpoint} (Kinesis) and {services_endpoint}")
+            format!("{stream_endpoint} (Kinesis), {tables_endpoint} (DynamoDB) and {services_endpoint}")
         };
         let options = RunOptions {
             generator: GeneratorConfig {
@@ -541,7 +551,13 @@ fn run_run(args: RunArgs) -> Result<ExitCode> {
                 span_hours: 1,
                 ..GeneratorConfig::default()
             },
-            request_size: args.request_size,
+            request_size: args.request_size.map_or_else(
+                || match live {
+                    Some(live) => (live.rate / 10).clamp(1, 500) as usize,
+                    None => 500,
+                },
+                usize::from,
+            ),
             api_concurrency: args.api_concurrency.into(),
             batch_size: args.batch_size.into(),
             shards: args.shards.map_or_else(

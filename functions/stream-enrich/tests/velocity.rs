@@ -14,7 +14,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use serde_json::{json, Value};
 use shopstream::clean::CleanRecord;
 use shopstream::config::{CoreConfig, Env};
-use shopstream_testkit::MotoServer;
+use shopstream_testkit::{Fault, FaultProxy, MotoServer};
 use stream_enrich::enrich::{
     enrich_with_history, order_marks, DynamoProfiles, Enricher, ProfileCache,
 };
@@ -202,5 +202,81 @@ async fn the_handler_scores_velocity_across_invocations() -> anyhow::Result<()> 
         vec![false, false, false, false, false, true, true],
         "{velocity_by_order:?}"
     );
+    Ok(())
+}
+
+/// The order history is recorded alongside the lake writes, off the alert path: when that
+/// write fails the slice is reported for a retry and its objects are removed; the retry
+/// records the order once and writes its row once.
+#[tokio::test]
+async fn a_failed_history_write_retries_the_slice_and_the_retry_counts_the_order_once(
+) -> anyhow::Result<()> {
+    let stack = common::Stack::start().await?;
+    table(&stack.dynamodb, VELOCITY, KEY_ATTRIBUTE).await?;
+    // UpdateItem (the history write) refused; reads and every other call pass.
+    let proxy = FaultProxy::start(stack.moto.port(), |request| {
+        if String::from_utf8_lossy(&request.body).contains("UpdateExpression") {
+            Fault::Refuse
+        } else {
+            Fault::Pass
+        }
+    })
+    .await?;
+    let through_proxy = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&stack.moto.sdk_config())
+            .endpoint_url(proxy.endpoint_url())
+            .retry_config(
+                aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(1),
+            )
+            .build(),
+    );
+    let at = Utc
+        .with_ymd_and_hms(2024, 11, 5, 7, 0, 10)
+        .single()
+        .expect("a time");
+    let event = batch_of_one(0, at);
+
+    let mut failing = stack.deps();
+    failing.enricher =
+        failing
+            .enricher
+            .with_velocity(VelocityStore::new(through_proxy, VELOCITY, 60));
+    let response = stream_enrich::handler(&failing, common::invoke_event(event.clone())).await?;
+    assert_eq!(
+        response.failures().len(),
+        1,
+        "the order is reported: {response:?}"
+    );
+    assert!(proxy.count(Fault::Refuse) >= 1);
+    assert!(
+        stack.objects("silver/").await?.is_empty(),
+        "the slice's objects were removed for the retry"
+    );
+
+    let mut deps = stack.deps();
+    deps.enricher =
+        deps.enricher
+            .with_velocity(VelocityStore::new(stack.dynamodb.clone(), VELOCITY, 60));
+    for attempt in 0..2 {
+        let response = stream_enrich::handler(&deps, common::invoke_event(event.clone())).await?;
+        assert!(
+            response.failures().is_empty(),
+            "attempt {attempt}: {response:?}"
+        );
+    }
+    let items = stack.dynamodb.scan().table_name(VELOCITY).send().await?;
+    let entries: usize = items
+        .items()
+        .iter()
+        .filter_map(|item| item.get("orders").and_then(|v| v.as_ss().ok()))
+        .map(Vec::len)
+        .sum();
+    assert_eq!(entries, 1, "the order once in the store");
+    let silver = stack.objects("silver/transaction/").await?;
+    let rows: usize = silver
+        .values()
+        .map(|bytes| common::parquet_strings(bytes, "event_id").len())
+        .sum();
+    assert_eq!(rows, 1, "its row once in silver");
     Ok(())
 }

@@ -89,7 +89,8 @@ pub struct Follow<'a> {
 /// The handler's dependencies; lake writes go to `lake_endpoint` when given (the fault
 /// proxy), with one attempt per call so an injected failure reaches the handler instead of
 /// being hidden by the SDK's retries.
-fn deps(sdk: &SdkConfig, resources: &Resources, lake_endpoint: Option<&str>) -> Result<Deps> {
+fn deps(endpoints: &Endpoints, resources: &Resources, lake_endpoint: Option<&str>) -> Result<Deps> {
+    let (sdk, tables) = (&endpoints.services, &endpoints.tables);
     let config = Config {
         core: CoreConfig::from_env(&Env::from_process())?,
         lake_bucket: resources.bucket.clone(),
@@ -110,13 +111,13 @@ fn deps(sdk: &SdkConfig, resources: &Resources, lake_endpoint: Option<&str>) -> 
         enricher: Enricher::new(
             ProfileCache::new(config.cache_capacity, config.cache_ttl),
             DynamoProfiles::new(
-                aws_sdk_dynamodb::Client::new(sdk),
+                aws_sdk_dynamodb::Client::new(tables),
                 config.profile_table.clone(),
                 config.profile_key.clone(),
             ),
         )
         .with_velocity(VelocityStore::new(
-            aws_sdk_dynamodb::Client::new(sdk),
+            aws_sdk_dynamodb::Client::new(tables),
             resources.velocity_table.clone(),
             config.velocity_bucket_seconds,
         )),
@@ -163,7 +164,7 @@ pub async fn drain_stream(
         _ => None,
     };
     let deps = deps(
-        &endpoints.services,
+        endpoints,
         resources,
         proxy.as_ref().map(FaultProxy::endpoint_url),
     )?;

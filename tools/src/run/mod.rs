@@ -63,11 +63,13 @@ pub fn default_shards(events: u64) -> i32 {
         .clamp(2, MAX_DEFAULT_SHARDS) as i32
 }
 
-/// Where the run's AWS calls go: the Kinesis stream, and the other services (S3, DynamoDB,
-/// EventBridge). They may be one emulator; two moto processes let the stream and the lake
-/// work at the same time, since each moto process serves one request at a time.
+/// Where the run's AWS calls go: the Kinesis stream, the DynamoDB tables (profiles, order
+/// velocity), and the other services (S3, EventBridge, SQS). They may be one emulator; a moto
+/// process per part lets the stream, the look-ups and the lake work at the same time, since a
+/// moto process works on one request at a time.
 pub struct Endpoints {
     pub stream: SdkConfig,
+    pub tables: SdkConfig,
     pub services: SdkConfig,
 }
 

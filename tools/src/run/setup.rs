@@ -54,7 +54,7 @@ pub async fn create(endpoints: &Endpoints, options: &RunOptions) -> Result<Resou
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&endpoints.tables);
     dynamodb
         .create_table()
         .table_name(&resources.profile_table)
