@@ -214,12 +214,32 @@ impl Published {
         }
     }
 
-    /// Arrival → accepted by EventBridge (ms), per published alert.
-    pub fn latencies_ms(&self, alerts: &[FraudAlert]) -> Vec<i64> {
+    /// When each published alert's record arrived and when EventBridge accepted the alert.
+    pub fn timings(&self, alerts: &[FraudAlert]) -> Vec<AlertTiming> {
         alerts
             .iter()
             .zip(&self.accepted_at)
-            .filter_map(|(alert, at)| at.map(|at| (at - alert.arrived_at).num_milliseconds()))
+            .filter_map(|(alert, at)| {
+                at.map(|accepted_at| AlertTiming {
+                    arrived_at: alert.arrived_at,
+                    accepted_at,
+                })
+            })
             .collect()
+    }
+}
+
+/// One published alert's path: its record's arrival on the stream, and EventBridge accepting
+/// the alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertTiming {
+    pub arrived_at: DateTime<Utc>,
+    pub accepted_at: DateTime<Utc>,
+}
+
+impl AlertTiming {
+    /// Arrival → accepted, in milliseconds.
+    pub fn latency_ms(&self) -> i64 {
+        (self.accepted_at - self.arrived_at).num_milliseconds()
     }
 }

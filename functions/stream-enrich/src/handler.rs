@@ -9,7 +9,7 @@
 //! records before it (or deleted when none remain). Records that can never succeed are
 //! quarantined and count as processed.
 
-use crate::alerts::{FraudAlert, FraudAlerter, Published};
+use crate::alerts::{AlertTiming, FraudAlert, FraudAlerter, Published};
 use crate::config::Config;
 use crate::cut::keep_twins_together;
 use crate::enrich::{enrich_with_history, order_marks, Enricher};
@@ -105,8 +105,8 @@ pub struct Invocation {
     pub response: StreamResponse,
     /// The EMF metrics [`handler`] prints.
     pub metrics: MetricSet,
-    /// Arrival on the stream → accepted by EventBridge (ms), per published alert.
-    pub alert_latencies_ms: Vec<i64>,
+    /// Arrival on the stream and acceptance by EventBridge, per published alert.
+    pub alert_timings: Vec<AlertTiming>,
 }
 
 /// One invocation, with its metrics returned instead of printed (the local runner and tests
@@ -163,7 +163,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Invocation
     Ok(Invocation {
         response,
         metrics,
-        alert_latencies_ms: stats.alert_latencies_ms,
+        alert_timings: stats.alert_timings,
     })
 }
 
@@ -418,8 +418,12 @@ pub async fn process_slice(
     }
     // Every alert this attempt published counts, including those of records past the cut,
     // which the retry publishes again (consumers key on `event_id`).
-    stats.alert_latencies_ms = published.latencies_ms(&alerts);
-    stats.max_alert_latency_ms = stats.alert_latencies_ms.iter().copied().max();
+    stats.alert_timings = published.timings(&alerts);
+    stats.max_alert_latency_ms = stats
+        .alert_timings
+        .iter()
+        .map(AlertTiming::latency_ms)
+        .max();
     SliceOutcome {
         failed_from: cut,
         stats,

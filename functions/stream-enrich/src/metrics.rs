@@ -1,6 +1,7 @@
 //! Per-invocation metrics (CloudWatch EMF): records in / accepted / rejected by reason,
 //! rejection rate, fraud flagged, bytes written, latencies.
 
+use crate::alerts::AlertTiming;
 use chrono::{DateTime, Utc};
 use shopstream::clean::Repair;
 use shopstream::metrics::{MetricSet, Unit};
@@ -28,8 +29,8 @@ pub struct BatchStats {
     pub earliest_arrival: Option<DateTime<Utc>>,
     pub max_alert_latency_ms: Option<i64>,
     pub max_write_latency_ms: Option<i64>,
-    /// Arrival → accepted by EventBridge (ms), per published alert.
-    pub alert_latencies_ms: Vec<i64>,
+    /// Arrival and acceptance by EventBridge, per published alert.
+    pub alert_timings: Vec<AlertTiming>,
 }
 
 impl BatchStats {
@@ -58,7 +59,7 @@ impl BatchStats {
         }
         self.max_alert_latency_ms = max_opt(self.max_alert_latency_ms, other.max_alert_latency_ms);
         self.max_write_latency_ms = max_opt(self.max_write_latency_ms, other.max_write_latency_ms);
-        self.alert_latencies_ms.extend(other.alert_latencies_ms);
+        self.alert_timings.extend(other.alert_timings);
     }
 
     pub fn rejection_rate(&self) -> f64 {
@@ -96,7 +97,11 @@ impl BatchStats {
         if let Some(ms) = self.max_alert_latency_ms {
             metrics.put("MaxArrivalToAlertLatency", ms as f64, Unit::Milliseconds);
         }
-        let mut latencies = self.alert_latencies_ms.clone();
+        let mut latencies: Vec<i64> = self
+            .alert_timings
+            .iter()
+            .map(AlertTiming::latency_ms)
+            .collect();
         if let (Some(p50), Some(p99)) = (
             nearest_rank(&mut latencies, 50),
             nearest_rank(&mut latencies, 99),
@@ -156,12 +161,17 @@ mod tests {
 
     #[test]
     fn alert_latency_percentiles_are_nearest_rank_over_every_alert() {
+        let arrived = Utc::now();
+        let after = |ms: i64| AlertTiming {
+            arrived_at: arrived,
+            accepted_at: arrived + chrono::TimeDelta::milliseconds(ms),
+        };
         let mut stats = BatchStats {
-            alert_latencies_ms: (1..=200).rev().collect(),
+            alert_timings: (1..=200).rev().map(after).collect(),
             ..Default::default()
         };
         stats.merge(BatchStats {
-            alert_latencies_ms: vec![1_000],
+            alert_timings: vec![after(1_000)],
             ..Default::default()
         });
         let doc = stats.to_metric_set("kinesis", 12).to_emf(0);

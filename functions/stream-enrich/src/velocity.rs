@@ -2,20 +2,21 @@
 //! so "more than 5 orders in 10 minutes" fires whatever the batching, shard or container.
 //!
 //! Table `VELOCITY_TABLE`: partition key `velocity_key` (S) = `<user_id>#<bucket>`, where a
-//! bucket is `VELOCITY_BUCKET_SECONDS` of event time (default 60). Each item holds the orders of
-//! that user in that bucket as a string set `orders` of `<event-time millis>|<event_id>`, and a
-//! TTL `expires_at` (the bucket's end + the window + an hour). A slice first reads every
-//! bucket each of its users' windows touches with BatchGetItem, adds its own transactions to
-//! what it read and counts the entries inside the window exactly (the bucket only groups
-//! them); once scored (and alerted), it adds its transactions to the store alongside the lake
-//! writes (one UpdateItem `ADD` per user and bucket: atomic, and idempotent, since adding an
-//! entry already in the set changes nothing — a retried batch reads its own earlier write and
-//! counts it once, by `event_id`). The write is off the alert path; if it fails, the slice is
-//! retried.
+//! bucket is `VELOCITY_BUCKET_SECONDS` of event time (default 600, the default rule's
+//! window). Each item holds the orders of that user in that bucket as a string set `orders`
+//! of `<event-time millis>|<event_id>`, and a TTL `expires_at` (the bucket's end + the window
+//! + an hour). A slice first reads every bucket each of its users' windows touches with
+//! BatchGetItem, adds its own transactions to what it read and counts the entries inside the
+//! window exactly (the bucket only groups them); once scored (and alerted), it adds its
+//! transactions to the store alongside the lake writes (one UpdateItem `ADD` per user and
+//! bucket: atomic, and idempotent, since adding an entry already in the set changes nothing;
+//! a retried batch reads its own earlier write and counts it once, by `event_id`). The write
+//! is off the alert path; if it fails, the slice is retried.
 //!
-//! Cost per transaction: one write (≤ 1 KB: 1 WCU on-demand) when its user has one order in the
-//! slice's bucket, less when several share it; reads are per user and slice:
-//! `window / bucket + 1` items (11 with the defaults; eventually consistent, 0.5 RCU each), in
+//! Cost per transaction: one write (1 WCU on-demand while the item stays under 1 KB, about 20
+//! orders of a user in one bucket) when its user has one order in the slice's bucket, less
+//! when several share it; reads are per user and slice:
+//! `window / bucket + 1` items (2 with the defaults; eventually consistent, 0.5 RCU each), in
 //! BatchGetItem calls of 100 keys.
 
 use crate::dynamo::{batch_get, BatchGetError, Item, BATCH_GET_LIMIT};
@@ -30,7 +31,9 @@ use tokio::task::JoinSet;
 pub const KEY_ATTRIBUTE: &str = "velocity_key";
 pub const ORDERS_ATTRIBUTE: &str = "orders";
 pub const TTL_ATTRIBUTE: &str = "expires_at";
-pub const DEFAULT_BUCKET_SECONDS: u32 = 60;
+/// Buckets as long as the default rule's window: a window reads 2 items per user (with
+/// one-minute buckets it would read 11, for the same answer).
+pub const DEFAULT_BUCKET_SECONDS: u32 = 600;
 /// Concurrent UpdateItem calls.
 const WRITE_CONCURRENCY: usize = 16;
 /// Items outlive the window by this much (late records, clock skew).

@@ -122,7 +122,7 @@ async fn rejected_entries_are_retried_alone_and_failures_keep_the_callers_positi
         3,
         "four attempts in all"
     );
-    let latencies = published.latencies_ms(&alerts);
-    assert_eq!(latencies.len(), 24);
-    assert!(latencies.iter().all(|ms| *ms >= 50));
+    let timings = published.timings(&alerts);
+    assert_eq!(timings.len(), 24);
+    assert!(timings.iter().all(|t| t.latency_ms() >= 50));
 }

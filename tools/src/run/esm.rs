@@ -71,9 +71,17 @@ pub struct EnrichStage {
     pub arrival_to_alert_ms_p50: f64,
     pub arrival_to_alert_ms_p99: f64,
     pub arrival_to_alert_ms_max: f64,
+    /// From the start of the invocation that scored the record to EventBridge accepting its
+    /// alert: the part of the alert latency spent in stream-enrich (the rest is waiting to
+    /// be read and for the shard's earlier invocations).
+    pub invocation_to_alert_ms_p50: f64,
+    pub invocation_to_alert_ms_p99: f64,
     /// Every alert's latency, in the order the shards reported them.
     #[serde(skip)]
     pub alert_latencies_ms: Vec<f64>,
+    /// Every alert's time inside its invocation.
+    #[serde(skip)]
+    pub alert_in_invocation_ms: Vec<f64>,
 }
 
 /// A live run's consumer: the stream is followed while the producer writes.
@@ -225,6 +233,9 @@ pub async fn drain_stream(
         stage
             .alert_latencies_ms
             .extend(shard_stage.alert_latencies_ms);
+        stage
+            .alert_in_invocation_ms
+            .extend(shard_stage.alert_in_invocation_ms);
         latencies.extend(shard_latencies);
     }
     stage.seconds = started.elapsed().as_secs_f64();
@@ -236,6 +247,11 @@ pub async fn drain_stream(
     (stage.arrival_to_alert_ms_p50, stage.arrival_to_alert_ms_p99) =
         percentiles(&mut alert_latencies);
     stage.arrival_to_alert_ms_max = alert_latencies.last().copied().unwrap_or(0.0);
+    let mut in_invocation = stage.alert_in_invocation_ms.clone();
+    (
+        stage.invocation_to_alert_ms_p50,
+        stage.invocation_to_alert_ms_p99,
+    ) = percentiles(&mut in_invocation);
     Ok(stage)
 }
 
@@ -444,16 +460,20 @@ impl ShardTarget<'_> {
     ) -> Result<Option<u128>> {
         let (event, _, _) = kinesis_event(self.shard_id, self.stream_arn, records);
         let invoked = Instant::now();
+        let invoked_at = chrono::Utc::now();
         let stream_enrich::Invocation {
             response,
             metrics,
-            alert_latencies_ms,
+            alert_timings,
         } = handle(self.deps, LambdaEvent::new(event, LambdaContext::default()))
             .await
             .map_err(|e| anyhow::anyhow!("stream-enrich failed the whole batch: {e}"))?;
-        stage
-            .alert_latencies_ms
-            .extend(alert_latencies_ms.into_iter().map(|ms| ms as f64));
+        for timing in &alert_timings {
+            stage.alert_latencies_ms.push(timing.latency_ms() as f64);
+            stage
+                .alert_in_invocation_ms
+                .push((timing.accepted_at - invoked_at).num_milliseconds() as f64);
+        }
         stage.handler_seconds += invoked.elapsed().as_secs_f64();
         stage.invocations += 1;
         let counted = |name: &str| metrics.value(name).unwrap_or(0.0) as u64;

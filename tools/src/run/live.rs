@@ -52,6 +52,9 @@ pub struct LiveReport {
     pub arrival_to_alert_ms_p50: f64,
     pub arrival_to_alert_ms_p99: f64,
     pub arrival_to_alert_ms_max: f64,
+    /// Of that, from the start of the invocation that scored the record.
+    pub invocation_to_alert_ms_p50: f64,
+    pub invocation_to_alert_ms_p99: f64,
     /// Arrival on the stream → the alert consumer received it from the bus's queue.
     pub arrival_to_delivery_ms_p50: f64,
     pub arrival_to_delivery_ms_p99: f64,
@@ -142,6 +145,8 @@ pub async fn ingest_and_enrich(
         arrival_to_alert_ms_p50: enrich.arrival_to_alert_ms_p50,
         arrival_to_alert_ms_p99: enrich.arrival_to_alert_ms_p99,
         arrival_to_alert_ms_max: enrich.arrival_to_alert_ms_max,
+        invocation_to_alert_ms_p50: enrich.invocation_to_alert_ms_p50,
+        invocation_to_alert_ms_p99: enrich.invocation_to_alert_ms_p99,
         arrival_to_delivery_ms_p50: delivery_p50,
         arrival_to_delivery_ms_p99: delivery_p99,
         alerts_received: received.messages,
