@@ -76,7 +76,7 @@ CORRESPONDENCE: dict[str, list[str]] = {
     "StreamEnrichRole": ["aws_iam_role.stream_enrich", "aws_iam_role_policy.stream_enrich", "aws_iam_role_policy_attachment.stream_enrich_vpc"],
     "OrdersToBronzeRole": ["aws_iam_role.orders_to_bronze", "aws_iam_role_policy.orders_to_bronze"],
     "GoldTransformRole": ["aws_iam_role.gold_transform", "aws_iam_role_policy.gold_transform"],
-    "QuarantineReplayRole": ["aws_iam_role.quarantine_replay", "aws_iam_role_policy.quarantine_replay"],
+    "QuarantineReplayRole": ["aws_iam_role.quarantine_replay", "aws_iam_role_policy.quarantine_replay", "aws_iam_role_policy_attachment.quarantine_replay_vpc"],
     "S3CleanupRole": ["aws_iam_role.s3_cleanup", "aws_iam_role_policy.s3_cleanup"],
     "IngestApiFunction": ["aws_lambda_function.ingest_api"],
     "StreamEnrichFunction": ["aws_lambda_function.stream_enrich"],

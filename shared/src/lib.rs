@@ -21,6 +21,8 @@ pub mod decode;
 pub mod dedupe;
 pub mod fraud;
 pub mod geo;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod lake;
 pub mod ledger;
 #[cfg(feature = "aws")]

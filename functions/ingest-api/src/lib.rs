@@ -20,8 +20,9 @@ pub mod records;
 pub mod request;
 pub mod response;
 pub mod routing;
-pub mod secrets;
 pub mod sink;
+/// The Kafka SASL credentials from Secrets Manager (`shopstream::kafka::secrets`).
+pub use shopstream::kafka::secrets;
 
 use chrono::{DateTime, Utc};
 use error::ApiError;

@@ -1,19 +1,21 @@
-//! `replay-dlq`: the on-failure messages a Kinesis event source mapping sends to its SQS queue
-//! carry only the failed batch's shard and sequence range (`KinesisBatchInfo`). Each range is
-//! read back from the stream while it is within retention and its records are put back on the
-//! stream, where stream-enrich processes them as new arrivals (their `event_id`s make any twin
-//! a no-op in gold). A range that can no longer be read, wholly or partly, is recorded under
-//! `quarantine/_dlq/` with the reason. The message is deleted only after that; a transient
-//! failure leaves it in the queue for the next run.
+//! `replay-dlq`: the on-failure messages the stream mappings send to their SQS queue carry
+//! only the failed batch's range: a Kinesis shard and sequence range (`KinesisBatchInfo`), or
+//! Kafka topic-partitions and offset ranges (`KafkaBatchInfo.recordsInfo`). Each range is read
+//! back from the stream while it is within retention and its records are put back on the
+//! stream (a Kafka record with its key and headers), where stream-enrich processes them as new
+//! arrivals (their `event_id`s make any twin a no-op in gold). A range that can no longer be
+//! read, wholly or partly, is recorded under `quarantine/_dlq/` with the reason. The message is
+//! deleted only after that; a transient failure leaves it in the queue for the next run.
 
 use crate::report::Report;
-use crate::sink::{KinesisSink, Outgoing};
+use crate::sink::{Destination, KafkaSink, KinesisSink, Outgoing, ReplaySinks};
 use crate::store::{Store, StoreError, UNRECOVERABLE_PREFIX};
 use aws_sdk_kinesis::types::ShardIteratorType;
 use chrono::{DateTime, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use shopstream::lake::safe_segment;
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use thiserror::Error;
 
 pub const MODE: &str = "replay-dlq";
@@ -52,10 +54,46 @@ pub struct KinesisBatchInfo {
     pub stream_arn: String,
 }
 
+/// The Lambda on-failure record of a Kafka (MSK or self-managed) batch, as sent to SQS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KafkaBatchInfo {
+    #[serde(default)]
+    pub batch_size: Option<u64>,
+    #[serde(default)]
+    pub event_source_arn: Option<String>,
+    #[serde(default)]
+    pub bootstrap_servers: Option<String>,
+    /// `"<topic>-<partition>"` → the range of that partition.
+    pub records_info: BTreeMap<String, KafkaRangeInfo>,
+}
+
+/// One partition's part of a failed Kafka batch. Offsets arrive as decimal strings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KafkaRangeInfo {
+    pub first_record_offset: String,
+    pub last_record_offset: String,
+    #[serde(default)]
+    pub first_record_timestamp: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub last_record_timestamp: Option<DateTime<Utc>>,
+}
+
+/// `"<topic>-<partition>"` (topics may contain `-`) → (topic, partition).
+pub fn split_topic_partition(text: &str) -> Option<(&str, i32)> {
+    let (topic, partition) = text.rsplit_once('-')?;
+    let partition = partition.parse().ok().filter(|p: &i32| *p >= 0)?;
+    (!topic.is_empty()).then_some((topic, partition))
+}
+
+/// An on-failure message: one of the two batch descriptions.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct FailureMessage {
-    #[serde(rename = "KinesisBatchInfo")]
-    pub batch: KinesisBatchInfo,
+    #[serde(rename = "KinesisBatchInfo", default)]
+    pub kinesis: Option<KinesisBatchInfo>,
+    #[serde(rename = "KafkaBatchInfo", default)]
+    pub kafka: Option<KafkaBatchInfo>,
 }
 
 impl KinesisBatchInfo {
@@ -207,34 +245,68 @@ pub async fn read_range(
     Ok(ReadBack { records, gap })
 }
 
+/// The range a record of `quarantine/_dlq/` is about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum FailedRange {
+    Kinesis(KinesisBatchInfo),
+    Kafka {
+        topic: String,
+        partition: i32,
+        range: KafkaRangeInfo,
+    },
+}
+
 /// The record kept for a range that could not be fully read back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UnrecoverableRange {
     pub reason: String,
     pub detail: String,
-    pub batch: KinesisBatchInfo,
+    pub batch: FailedRange,
     pub records_recovered: usize,
     pub message: String,
     pub recorded_at: DateTime<Utc>,
 }
 
-/// `quarantine/_dlq/dt=YYYY-MM-DD/hour=HH/<shard>-<start>-<end>.json`, by the batch's arrival.
-pub fn unrecoverable_key(batch: &KinesisBatchInfo, now: DateTime<Utc>) -> String {
-    let at = batch.approximate_arrival_of_first_record.unwrap_or(now);
+/// `quarantine/_dlq/dt=YYYY-MM-DD/hour=HH/<shard>-<start>-<end>.json` (Kinesis) or
+/// `.../<topic>-<partition>-<first>-<last>.json` (Kafka), by the batch's first record.
+pub fn unrecoverable_key(batch: &FailedRange, now: DateTime<Utc>) -> String {
+    let (at, name) = match batch {
+        FailedRange::Kinesis(batch) => (
+            batch.approximate_arrival_of_first_record,
+            format!(
+                "{}-{}-{}",
+                safe_segment(&batch.shard_id),
+                safe_segment(&batch.start_sequence_number),
+                safe_segment(&batch.end_sequence_number)
+            ),
+        ),
+        FailedRange::Kafka {
+            topic,
+            partition,
+            range,
+        } => (
+            range.first_record_timestamp,
+            format!(
+                "{}-{partition}-{}-{}",
+                safe_segment(topic),
+                safe_segment(&range.first_record_offset),
+                safe_segment(&range.last_record_offset)
+            ),
+        ),
+    };
+    let at = at.unwrap_or(now);
     format!(
-        "{UNRECOVERABLE_PREFIX}dt={}/hour={:02}/{}-{}-{}.json",
+        "{UNRECOVERABLE_PREFIX}dt={}/hour={:02}/{name}.json",
         at.format("%Y-%m-%d"),
-        at.hour(),
-        safe_segment(&batch.shard_id),
-        safe_segment(&batch.start_sequence_number),
-        safe_segment(&batch.end_sequence_number)
+        at.hour()
     )
 }
 
 pub struct DlqContext<'a> {
     pub sqs: &'a aws_sdk_sqs::Client,
     pub kinesis: &'a aws_sdk_kinesis::Client,
-    pub sink: &'a KinesisSink,
+    pub sinks: &'a ReplaySinks,
     pub store: &'a Store,
     pub now: DateTime<Utc>,
 }
@@ -252,102 +324,263 @@ async fn handle_message(
     dry_run: bool,
     report: &mut Report,
 ) -> Result<Handled, DlqError> {
-    let batch = match serde_json::from_str::<FailureMessage>(body) {
-        Ok(message) => message.batch,
+    let message = match serde_json::from_str::<FailureMessage>(body) {
+        Ok(message) => message,
         Err(err) => {
-            report.count("not_a_kinesis_batch", 1);
+            report.count("not_a_stream_batch", 1);
             report.problem(
                 "message",
-                format!("no KinesisBatchInfo ({err}); left in the queue"),
+                format!("not an on-failure record ({err}); left in the queue"),
             );
             return Ok(Handled::Keep);
         }
     };
+    match (message.kinesis, message.kafka, &ctx.sinks.kafka) {
+        (Some(batch), _, _) => {
+            handle_kinesis(ctx, &ctx.sinks.kinesis, body, batch, dry_run, report).await
+        }
+        (None, Some(batch), Some(kafka)) => {
+            handle_kafka(ctx, kafka, body, batch, dry_run, report).await
+        }
+        (None, Some(_), None) => {
+            report.count("other_stream", 1);
+            report.problem(
+                "message",
+                "a Kafka batch, but no Kafka target is configured (KAFKA_BOOTSTRAP_SERVERS); left in the queue",
+            );
+            Ok(Handled::Keep)
+        }
+        (None, None, _) => {
+            report.count("not_a_stream_batch", 1);
+            report.problem(
+                "message",
+                "neither KinesisBatchInfo nor KafkaBatchInfo; left in the queue",
+            );
+            Ok(Handled::Keep)
+        }
+    }
+}
+
+async fn handle_kinesis(
+    ctx: &DlqContext<'_>,
+    sink: &KinesisSink,
+    body: &str,
+    batch: KinesisBatchInfo,
+    dry_run: bool,
+    report: &mut Report,
+) -> Result<Handled, DlqError> {
     let subject = format!(
         "{} {}..{}",
         batch.shard_id, batch.start_sequence_number, batch.end_sequence_number
     );
-    if batch.stream_name() != Some(ctx.sink.stream.as_str()) {
+    if batch.stream_name() != Some(sink.stream.as_str()) {
         report.count("other_stream", 1);
         report.problem(
             subject,
             format!(
                 "batch of {} is not of the configured stream {}; left in the queue",
-                batch.stream_arn, ctx.sink.stream
+                batch.stream_arn, sink.stream
             ),
         );
         return Ok(Handled::Keep);
     }
-    let read = read_range(ctx.kinesis, &ctx.sink.stream, &batch).await?;
-    report.records += read.records.len();
-    if dry_run {
-        report.count(
-            if read.gap.is_some() {
-                "would_quarantine_range"
-            } else {
-                "would_recover"
-            },
-            1,
-        );
-        report.count("would_replay_records", read.records.len());
-        if let Some((reason, detail)) = &read.gap {
-            report.problem(subject, format!("{reason}: {detail}"));
-        }
-        return Ok(Handled::Keep);
-    }
+    let read = read_range(ctx.kinesis, &sink.stream, &batch).await?;
     let outgoing: Vec<Outgoing> = read
         .records
         .iter()
         .map(|r| Outgoing {
             partition_key: r.partition_key.clone(),
             data: r.data.clone(),
+            headers: BTreeMap::new(),
         })
         .collect();
-    let sent = ctx.sink.send(&outgoing).await;
+    let range = Range {
+        subject,
+        destination: Destination::Kinesis,
+        failed: FailedRange::Kinesis(batch),
+        records: outgoing,
+        gap: read.gap.map(|(reason, detail)| (reason.to_owned(), detail)),
+    };
+    if dry_run {
+        range.count_dry_run(report);
+        return Ok(Handled::Keep);
+    }
+    Ok(match redrive(ctx, body, range, report).await? {
+        true => Handled::Finished,
+        false => Handled::Keep,
+    })
+}
+
+async fn handle_kafka(
+    ctx: &DlqContext<'_>,
+    sink: &KafkaSink,
+    body: &str,
+    batch: KafkaBatchInfo,
+    dry_run: bool,
+    report: &mut Report,
+) -> Result<Handled, DlqError> {
+    let topic = sink.client.topic();
+    // Every partition's range is read before anything is sent: a message whose ranges are not
+    // all of the configured topic is left alone.
+    let mut ranges = Vec::new();
+    for (name, info) in &batch.records_info {
+        let Some((range_topic, partition)) = split_topic_partition(name) else {
+            report.count("not_a_stream_batch", 1);
+            report.problem(name, "not <topic>-<partition>; left in the queue");
+            return Ok(Handled::Keep);
+        };
+        if range_topic != topic {
+            report.count("other_stream", 1);
+            report.problem(
+                name,
+                format!("not of the configured topic {topic}; left in the queue"),
+            );
+            return Ok(Handled::Keep);
+        }
+        let (Ok(first), Ok(last)) = (
+            info.first_record_offset.parse::<i64>(),
+            info.last_record_offset.parse::<i64>(),
+        ) else {
+            report.count("not_a_stream_batch", 1);
+            report.problem(name, "offsets are not integers; left in the queue");
+            return Ok(Handled::Keep);
+        };
+        ranges.push((partition, first, last, info.clone()));
+    }
+    let mut finished = true;
+    for (partition, first, last, info) in ranges {
+        let fetched = sink
+            .client
+            .fetch_range(topic, partition, first, last)
+            .await
+            .map_err(DlqError::Transient)?;
+        let records: Vec<Outgoing> = fetched
+            .records
+            .into_iter()
+            .map(|(_, record)| Outgoing {
+                // Keys are the producers' partition keys (user ids): text.
+                partition_key: String::from_utf8_lossy(&record.key).into_owned(),
+                data: record.value,
+                headers: record.headers,
+            })
+            .collect();
+        let range = Range {
+            subject: format!("{topic}-{partition} {first}..{last}"),
+            destination: Destination::Kafka,
+            failed: FailedRange::Kafka {
+                topic: topic.to_owned(),
+                partition,
+                range: info,
+            },
+            gap: fetched.gap.map(|detail| {
+                let reason = match (records.is_empty(), detail.contains("no longer")) {
+                    (true, true) => "RANGE_EXPIRED",
+                    (true, false) => "RANGE_UNREADABLE",
+                    (false, _) => "RANGE_INCOMPLETE",
+                };
+                (reason.to_owned(), detail)
+            }),
+            records,
+        };
+        if dry_run {
+            range.count_dry_run(report);
+            finished = false;
+            continue;
+        }
+        finished &= redrive(ctx, body, range, report).await?;
+    }
+    Ok(if finished {
+        Handled::Finished
+    } else {
+        Handled::Keep
+    })
+}
+
+/// One range read back: the records to put back, and what is missing.
+struct Range {
+    subject: String,
+    destination: Destination,
+    failed: FailedRange,
+    records: Vec<Outgoing>,
+    gap: Option<(String, String)>,
+}
+
+impl Range {
+    fn count_dry_run(&self, report: &mut Report) {
+        report.records += self.records.len();
+        report.count(
+            if self.gap.is_some() {
+                "would_quarantine_range"
+            } else {
+                "would_recover"
+            },
+            1,
+        );
+        report.count("would_replay_records", self.records.len());
+        if let Some((reason, detail)) = &self.gap {
+            report.problem(self.subject.clone(), format!("{reason}: {detail}"));
+        }
+    }
+}
+
+/// Puts a range's records back on the stream and records what is missing; `false` when some
+/// could not be sent (the message stays, and the next run sends the range again: twins of
+/// what did get in are no-ops in gold).
+async fn redrive(
+    ctx: &DlqContext<'_>,
+    body: &str,
+    range: Range,
+    report: &mut Report,
+) -> Result<bool, DlqError> {
+    report.records += range.records.len();
+    let outgoing: Vec<(Destination, Outgoing)> = range
+        .records
+        .iter()
+        .map(|r| (range.destination, r.clone()))
+        .collect();
+    let sent = ctx.sinks.send(&outgoing).await;
     let failed: Vec<&String> = sent.iter().filter_map(|s| s.as_ref().err()).collect();
     if let Some(first) = failed.first() {
-        // Nothing is lost: the message stays, and the next run puts the range again (twins
-        // of what did get in are no-ops in gold).
         report.count("retry_later", 1);
         report.count("records_replayed", sent.len() - failed.len());
         report.problem(
-            subject,
+            range.subject,
             format!("{} records not put back: {first}", failed.len()),
         );
-        return Ok(Handled::Keep);
+        return Ok(false);
     }
     report.count("records_replayed", sent.len());
-    match read.gap {
+    match range.gap {
         None => report.count("recovered", 1),
         Some((reason, detail)) => {
             let record = UnrecoverableRange {
-                reason: reason.to_owned(),
+                reason: reason.clone(),
                 detail: detail.clone(),
-                records_recovered: read.records.len(),
-                batch: batch.clone(),
+                records_recovered: range.records.len(),
+                batch: range.failed.clone(),
                 message: body.to_owned(),
                 recorded_at: ctx.now,
             };
             let bytes = serde_json::to_vec_pretty(&record).unwrap_or_default();
             ctx.store
                 .put(
-                    &unrecoverable_key(&batch, ctx.now),
+                    &unrecoverable_key(&range.failed, ctx.now),
                     bytes,
                     "application/json",
                 )
                 .await?;
             report.count(
-                if read.records.is_empty() {
+                if range.records.is_empty() {
                     "unrecoverable"
                 } else {
                     "partly_recovered"
                 },
                 1,
             );
-            report.problem(subject, format!("{reason}: {detail}"));
+            report.problem(range.subject, format!("{reason}: {detail}"));
         }
     }
-    Ok(Handled::Finished)
+    Ok(true)
 }
 
 pub async fn replay_dlq(
@@ -456,14 +689,51 @@ mod tests {
         let body =
             include_str!("../../../events/quarantine-replay/sqs-kinesis-on-failure-message.json");
         let message: FailureMessage = serde_json::from_str(body).unwrap();
-        assert_eq!(message.batch.shard_id, "shardId-000000000000");
-        assert_eq!(message.batch.stream_name(), Some("shopstream-dev-events"));
-        assert_eq!(message.batch.batch_size, Some(3));
-        let key = unrecoverable_key(&message.batch, Utc::now());
+        let batch = message.kinesis.expect("a Kinesis batch");
+        assert!(message.kafka.is_none());
+        assert_eq!(batch.shard_id, "shardId-000000000000");
+        assert_eq!(batch.stream_name(), Some("shopstream-dev-events"));
+        assert_eq!(batch.batch_size, Some(3));
+        let key = unrecoverable_key(&FailedRange::Kinesis(batch), Utc::now());
         assert!(
             key.starts_with("quarantine/_dlq/dt=2024-11-05/hour=07/shardId-000000000000-"),
             "{key}"
         );
+    }
+
+    #[test]
+    fn the_lambda_on_failure_record_of_a_kafka_batch_is_read() {
+        let body =
+            include_str!("../../../events/quarantine-replay/sqs-kafka-on-failure-message.json");
+        let message: FailureMessage = serde_json::from_str(body).unwrap();
+        assert!(message.kinesis.is_none());
+        let batch = message.kafka.expect("a Kafka batch");
+        assert_eq!(batch.batch_size, Some(3));
+        let (name, range) = batch.records_info.iter().next().expect("one partition");
+        assert_eq!(split_topic_partition(name), Some(("shopstream-events", 1)));
+        assert_eq!(range.first_record_offset, "40");
+        let key = unrecoverable_key(
+            &FailedRange::Kafka {
+                topic: "shopstream-events".into(),
+                partition: 1,
+                range: range.clone(),
+            },
+            Utc::now(),
+        );
+        assert_eq!(
+            key,
+            "quarantine/_dlq/dt=2024-11-05/hour=07/shopstream-events-1-40-42.json"
+        );
+    }
+
+    #[test]
+    fn topic_partitions_split_at_the_last_dash() {
+        assert_eq!(split_topic_partition("a-b-c-12"), Some(("a-b-c", 12)));
+        assert_eq!(split_topic_partition("events-0"), Some(("events", 0)));
+        assert_eq!(split_topic_partition("events"), None);
+        assert_eq!(split_topic_partition("-3"), None);
+        assert_eq!(split_topic_partition("events--1"), None);
+        assert_eq!(split_topic_partition("events-x"), None);
     }
 
     #[test]

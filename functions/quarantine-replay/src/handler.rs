@@ -11,10 +11,11 @@ use crate::config::Config;
 use crate::dlq::{self, DlqContext, DlqError, DlqRequest};
 use crate::replay::{self, QuarantineRequest, ReplayContext, RequestError};
 use crate::report::Report;
-use crate::sink::KinesisSink;
+use crate::sink::{KafkaSink, KinesisSink, ReplaySinks};
 use crate::store::Store;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
+use shopstream::kafka::{KafkaClient, KafkaSetupError};
 use thiserror::Error;
 
 const DEFAULT_MAX_MESSAGES: usize = 100;
@@ -22,7 +23,7 @@ const DEFAULT_MAX_MESSAGES: usize = 100;
 pub struct Deps {
     pub config: Config,
     pub store: Store,
-    pub sink: KinesisSink,
+    pub sinks: ReplaySinks,
     pub kinesis: aws_sdk_kinesis::Client,
     pub sqs: aws_sdk_sqs::Client,
 }
@@ -33,22 +34,44 @@ impl Deps {
         s3: aws_sdk_s3::Client,
         kinesis: aws_sdk_kinesis::Client,
         sqs: aws_sdk_sqs::Client,
+        sinks: ReplaySinks,
     ) -> Self {
         Deps {
             store: Store {
                 s3,
                 bucket: config.lake_bucket.clone(),
             },
-            sink: KinesisSink {
-                client: kinesis.clone(),
-                stream: config.stream_name.clone(),
-                retry: config.retry,
-            },
+            sinks,
             kinesis,
             sqs,
             config,
         }
     }
+}
+
+/// The configured streams: Kinesis through `kinesis`, and, when a Kafka target is configured,
+/// a Kafka client connected now (at cold start), its SASL credentials read from Secrets
+/// Manager through `secrets`.
+pub async fn replay_sinks(
+    config: &Config,
+    kinesis: &aws_sdk_kinesis::Client,
+    secrets: Option<aws_sdk_secretsmanager::Client>,
+) -> Result<ReplaySinks, KafkaSetupError> {
+    let kafka = match &config.kafka {
+        Some(kafka) => Some(KafkaSink {
+            client: KafkaClient::connect(kafka, secrets).await?,
+            retry: config.retry,
+        }),
+        None => None,
+    };
+    Ok(ReplaySinks {
+        kinesis: KinesisSink {
+            client: kinesis.clone(),
+            stream: config.stream_name.clone(),
+            retry: config.retry,
+        },
+        kafka,
+    })
 }
 
 #[derive(Debug, Error)]
@@ -76,7 +99,7 @@ pub async fn handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<Report, H
                 .map_err(|e| HandlerError::BadRequest(e.to_string()))?;
             let ctx = ReplayContext {
                 store: &deps.store,
-                sink: &deps.sink,
+                sinks: &deps.sinks,
                 core: &deps.config.core,
                 now,
             };
@@ -92,7 +115,7 @@ pub async fn handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<Report, H
             let ctx = DlqContext {
                 sqs: &deps.sqs,
                 kinesis: &deps.kinesis,
-                sink: &deps.sink,
+                sinks: &deps.sinks,
                 store: &deps.store,
                 now,
             };

@@ -13,7 +13,7 @@
 use crate::correction::{Correction, CorrectionError, CorrectionSpec};
 use crate::report::Report;
 use crate::revalidate::{corrected_payload, judge, with_new_reasons, EventIdChanged, Verdict};
-use crate::sink::{KinesisSink, Outgoing};
+use crate::sink::{Destination, Outgoing, ReplaySinks};
 use crate::store::{
     entry_identity, is_entry_key, replayed_jsonl, replayed_key, ReplayRecord, ReplayedEntry, Store,
     StoreError, REPLAYED_PREFIX, UNRECOVERABLE_PREFIX,
@@ -77,7 +77,7 @@ fn check_prefix(prefix: &str) -> Result<(), RequestError> {
 
 pub struct ReplayContext<'a> {
     pub store: &'a Store,
-    pub sink: &'a KinesisSink,
+    pub sinks: &'a ReplaySinks,
     pub core: &'a CoreConfig,
     pub now: DateTime<Utc>,
 }
@@ -139,13 +139,18 @@ async fn plan_object(
                             payload,
                             partition_key,
                             corrected,
-                            ..
+                            event_id,
                         } => Judgement::Replay {
                             corrected: corrected
                                 .then(|| String::from_utf8_lossy(&payload).into_owned()),
                             outgoing: Outgoing {
                                 partition_key,
                                 data: payload,
+                                // As ingest-api's Kafka sink sends it (Kinesis has no headers).
+                                headers: std::collections::BTreeMap::from([(
+                                    "event_id".to_owned(),
+                                    event_id.into_bytes(),
+                                )]),
                             },
                         },
                     }
@@ -208,18 +213,21 @@ pub async fn replay_quarantine(
         }
     }
 
-    let outgoing: Vec<Outgoing> = plans
+    // Each record goes back to the stream it came from.
+    let outgoing: Vec<(Destination, Outgoing)> = plans
         .iter()
         .flat_map(|p| &p.judged)
         .filter_map(|j| match &j.verdict {
-            Judgement::Replay { outgoing, .. } => Some(outgoing.clone()),
+            Judgement::Replay { outgoing, .. } => {
+                Some((Destination::of(&j.entry.position), outgoing.clone()))
+            }
             _ => None,
         })
         .collect();
     let mut sent = if dry_run {
         Vec::new()
     } else {
-        ctx.sink.send(&outgoing).await
+        ctx.sinks.send(&outgoing).await
     }
     .into_iter();
 
@@ -246,12 +254,17 @@ pub async fn replay_quarantine(
                 Judgement::Replay { corrected, .. } => match sent.next() {
                     Some(Ok((shard_id, sequence_number))) => {
                         report.count("replayed", 1);
+                        let stream = ctx
+                            .sinks
+                            .name(Destination::of(&judged.entry.position))
+                            .unwrap_or_default()
+                            .to_owned();
                         replayed.push(ReplayedEntry {
                             entry: judged.entry,
                             replay: ReplayRecord {
                                 outcome: "replayed".into(),
                                 replayed_at: ctx.now,
-                                stream: ctx.sink.stream.clone(),
+                                stream,
                                 shard_id,
                                 sequence_number,
                                 corrected_payload: corrected,
@@ -261,7 +274,7 @@ pub async fn replay_quarantine(
                     failed => {
                         let error = match failed {
                             Some(Err(error)) => error,
-                            _ => "no answer from PutRecords".to_owned(),
+                            _ => "no answer from the stream".to_owned(),
                         };
                         report.count("send_failed", 1);
                         report.problem(format!("{} {:?}", plan.key, judged.entry.event_id), error);

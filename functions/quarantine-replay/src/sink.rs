@@ -1,9 +1,13 @@
-//! Putting records back on the Kinesis stream: PutRecords in calls of at most 500 entries and
-//! 5 MiB, retrying exactly the entries Kinesis reports as failed, with capped exponential
-//! backoff. What still fails is reported per record, never dropped.
+//! Putting records back on the stream stream-enrich reads. Kinesis: PutRecords in calls of at
+//! most 500 entries and 5 MiB, retrying exactly the entries Kinesis reports as failed. Kafka:
+//! produced keyed (the Java client's partitioner, so a user's records keep their partition),
+//! retrying the records whose failure a retry can fix. Both with capped exponential backoff;
+//! what still fails is reported per record, never dropped.
 
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
+use shopstream::kafka::{KafkaClient, KafkaRecord};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 const MAX_ENTRIES_PER_CALL: usize = 500;
@@ -29,10 +33,120 @@ impl RetryPolicy {
 pub struct Outgoing {
     pub partition_key: String,
     pub data: Vec<u8>,
+    /// Kafka headers to carry (a DLQ'd record's own); Kinesis records have none.
+    pub headers: BTreeMap<String, Vec<u8>>,
 }
 
-/// Where a record landed, or why it did not.
+/// Where a record landed (shard and sequence number, or partition and offset), or why it did
+/// not.
 pub type Sent = Result<(String, String), String>;
+
+/// Which stream a record goes back to: the one it came from (records from the API went to
+/// Kinesis).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    Kinesis,
+    Kafka,
+}
+
+impl Destination {
+    /// Where a quarantined record came from.
+    pub fn of(position: &shopstream::quarantine::RecordPosition) -> Self {
+        match position {
+            shopstream::quarantine::RecordPosition::Kafka { .. } => Destination::Kafka,
+            _ => Destination::Kinesis,
+        }
+    }
+}
+
+/// The streams records go back to: the Kinesis stream, and the Kafka topic when configured.
+pub struct ReplaySinks {
+    pub kinesis: KinesisSink,
+    pub kafka: Option<KafkaSink>,
+}
+
+impl ReplaySinks {
+    /// The stream's name or the topic (`None`: no Kafka target configured).
+    pub fn name(&self, to: Destination) -> Option<&str> {
+        match to {
+            Destination::Kinesis => Some(&self.kinesis.stream),
+            Destination::Kafka => self.kafka.as_ref().map(|k| k.client.topic()),
+        }
+    }
+
+    /// Sends each record to its destination; the answer has one entry per record, in order.
+    pub async fn send(&self, records: &[(Destination, Outgoing)]) -> Vec<Sent> {
+        let mut results: Vec<Sent> = vec![Err("not sent".to_owned()); records.len()];
+        for to in [Destination::Kinesis, Destination::Kafka] {
+            let (positions, batch): (Vec<usize>, Vec<Outgoing>) = records
+                .iter()
+                .enumerate()
+                .filter(|(_, (d, _))| *d == to)
+                .map(|(p, (_, outgoing))| (p, outgoing.clone()))
+                .unzip();
+            if batch.is_empty() {
+                continue;
+            }
+            let sent = match (to, &self.kafka) {
+                (Destination::Kinesis, _) => self.kinesis.send(&batch).await,
+                (Destination::Kafka, Some(kafka)) => kafka.send(&batch).await,
+                (Destination::Kafka, None) => vec![
+                    Err("a record from Kafka, but no Kafka target is configured (KAFKA_BOOTSTRAP_SERVERS)".to_owned());
+                    batch.len()
+                ],
+            };
+            for (p, result) in positions.into_iter().zip(sent) {
+                results[p] = result;
+            }
+        }
+        results
+    }
+}
+
+/// Records produced to the Kafka topic.
+pub struct KafkaSink {
+    pub client: KafkaClient,
+    pub retry: RetryPolicy,
+}
+
+impl KafkaSink {
+    /// Sends every record; the answer has one entry per record, in order
+    /// (`Ok((partition, offset))`).
+    pub async fn send(&self, records: &[Outgoing]) -> Vec<Sent> {
+        let mut results: Vec<Sent> = vec![Err("not sent".to_owned()); records.len()];
+        let mut pending: Vec<usize> = (0..records.len()).collect();
+        let mut attempt = 0;
+        while !pending.is_empty() && attempt < self.retry.max_attempts.max(1) {
+            attempt += 1;
+            if attempt > 1 {
+                tokio::time::sleep(self.retry.backoff(attempt - 1)).await;
+            }
+            let batch: Vec<KafkaRecord> = pending
+                .iter()
+                .map(|&p| KafkaRecord {
+                    key: records[p].partition_key.as_bytes().to_vec(),
+                    value: records[p].data.clone(),
+                    headers: records[p].headers.clone(),
+                })
+                .collect();
+            let produced = self.client.produce(&batch).await;
+            let mut failed = Vec::new();
+            for (&p, outcome) in pending.iter().zip(produced) {
+                match outcome {
+                    Ok(at) => results[p] = Ok((at.partition.to_string(), at.offset.to_string())),
+                    Err(failure) => {
+                        results[p] = Err(failure.error);
+                        if failure.retryable {
+                            failed.push(p);
+                        }
+                    }
+                }
+            }
+            pending = failed;
+        }
+        results
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct KinesisSink {
@@ -140,6 +254,7 @@ mod tests {
         let small = Outgoing {
             partition_key: "k".into(),
             data: vec![0; 10],
+            headers: BTreeMap::new(),
         };
         let records = vec![small; 1_200];
         let positions: Vec<usize> = (0..records.len()).collect();
@@ -148,6 +263,7 @@ mod tests {
         let big = Outgoing {
             partition_key: "k".into(),
             data: vec![0; 1024 * 1024],
+            headers: BTreeMap::new(),
         };
         let records = vec![big; 12];
         let positions: Vec<usize> = (0..records.len()).collect();

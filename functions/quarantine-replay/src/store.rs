@@ -49,8 +49,11 @@ pub fn replayed_key(key: &str) -> String {
 pub struct ReplayRecord {
     pub outcome: String,
     pub replayed_at: chrono::DateTime<chrono::Utc>,
+    /// The Kinesis stream, or the Kafka topic.
     pub stream: String,
+    /// The shard, or the partition.
     pub shard_id: String,
+    /// The sequence number, or the offset.
     pub sequence_number: String,
     /// The bytes sent, when a correction changed them.
     #[serde(default, skip_serializing_if = "Option::is_none")]

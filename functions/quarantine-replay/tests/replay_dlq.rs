@@ -154,7 +154,7 @@ async fn an_unreadable_range_is_quarantined_with_its_reason() -> anyhow::Result<
     assert_eq!(report.inputs, 3, "{report:?}");
     assert_eq!(report.outcome("unrecoverable"), 1);
     assert_eq!(report.outcome("other_stream"), 1);
-    assert_eq!(report.outcome("not_a_kinesis_batch"), 1);
+    assert_eq!(report.outcome("not_a_stream_batch"), 1);
     assert_eq!(
         read_stream(&setup.kinesis).await.len(),
         1,

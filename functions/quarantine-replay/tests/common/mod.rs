@@ -55,7 +55,8 @@ pub async fn setup_with(extra_env: &[(&str, &str)]) -> anyhow::Result<Setup> {
     ];
     env.extend_from_slice(extra_env);
     let config = Config::from_env(&Env::from_pairs(env))?;
-    let deps = Deps::new(config, s3.clone(), kinesis.clone(), sqs.clone());
+    let sinks = quarantine_replay::handler::replay_sinks(&config, &kinesis, None).await?;
+    let deps = Deps::new(config, s3.clone(), kinesis.clone(), sqs.clone(), sinks);
     Ok(Setup {
         moto,
         deps,

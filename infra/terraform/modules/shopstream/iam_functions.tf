@@ -292,6 +292,21 @@ data "aws_iam_policy_document" "quarantine_replay" {
     actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
     resources = [aws_sqs_queue.stream_enrich_dlq.arn]
   }
+
+  dynamic "statement" {
+    for_each = local.replay_kafka_sasl ? [1] : []
+    content {
+      sid       = "KafkaSaslSecret"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [var.kafka_secret_arn]
+    }
+  }
+}
+
+resource "aws_iam_role_policy_attachment" "quarantine_replay_vpc" {
+  count      = local.replay_kafka_in_vpc ? 1 : 0
+  role       = aws_iam_role.quarantine_replay.name
+  policy_arn = local.vpc_access_policy
 }
 
 resource "aws_iam_role_policy" "quarantine_replay" {

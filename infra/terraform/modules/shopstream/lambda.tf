@@ -14,6 +14,17 @@ locals {
   ingest_api_sasl_env = local.ingest_kafka_sasl ? {
     KAFKA_SASL_SECRET_ARN = var.kafka_secret_arn
   } : {}
+
+  quarantine_replay_kafka_env = local.replay_kafka ? {
+    KAFKA_BOOTSTRAP_SERVERS = join(",", var.kafka_bootstrap_servers)
+    KAFKA_TOPIC             = var.kafka_topic
+    KAFKA_SECURITY_PROTOCOL = var.kafka_security_protocol
+  } : {}
+
+  # Only the ARN: the function reads the credentials at cold start.
+  quarantine_replay_sasl_env = local.replay_kafka_sasl ? {
+    KAFKA_SASL_SECRET_ARN = var.kafka_secret_arn
+  } : {}
 }
 
 # ------------------------------------------------------------------ ingest-api
@@ -152,7 +163,7 @@ resource "aws_lambda_function" "orders_to_bronze" {
 resource "aws_lambda_function" "quarantine_replay" {
   #checkov:skip=CKV_AWS_116:Invoked synchronously by an operator; the answer reports every outcome, nothing is queued.
   #checkov:skip=CKV_AWS_115:Manual invocations only; reserving concurrency would take account capacity.
-  #checkov:skip=CKV_AWS_117:Talks only to AWS APIs (S3, Kinesis, SQS) over TLS; no VPC resources to reach.
+  #checkov:skip=CKV_AWS_117:Talks only to AWS APIs (S3, Kinesis, SQS) over TLS; it joins a VPC (vpc_config below) only to reach Kafka brokers in private subnets.
   #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the deploying account owns; artifacts come from CI builds.
   function_name    = "${local.prefix}-quarantine-replay"
   description      = "Manual - corrected quarantine entries and DLQ'd stream ranges back onto the stream"
@@ -176,14 +187,22 @@ resource "aws_lambda_function" "quarantine_replay" {
     log_group  = aws_cloudwatch_log_group.quarantine_replay.name
   }
 
+  dynamic "vpc_config" {
+    for_each = local.replay_kafka_in_vpc ? [1] : []
+    content {
+      subnet_ids         = var.kafka_subnet_ids
+      security_group_ids = [var.kafka_security_group_id]
+    }
+  }
+
   environment {
-    variables = {
+    variables = merge({
       RUST_LOG                = var.log_level
       LAKE_BUCKET             = aws_s3_bucket.lake.id
       STREAM_NAME             = aws_kinesis_stream.events.name
       DLQ_QUEUE_URL           = aws_sqs_queue.stream_enrich_dlq.url
       MAX_FUTURE_SKEW_SECONDS = tostring(var.max_future_skew_seconds)
-    }
+    }, local.quarantine_replay_kafka_env, local.quarantine_replay_sasl_env)
   }
 
   depends_on = [aws_iam_role_policy.quarantine_replay]

@@ -27,6 +27,10 @@ locals {
   kafka_source_secret = local.has_kafka_source && local.has_kafka_secret
   kafka_needs_enis    = local.kafka_msk || (local.kafka_self_managed && local.has_kafka_vpc)
   self_managed_in_vpc = local.kafka_self_managed && local.has_kafka_vpc
+  # quarantine-replay puts Kafka-sourced records back on the topic when it knows the brokers.
+  replay_kafka        = local.has_kafka_source && length(var.kafka_bootstrap_servers) > 0
+  replay_kafka_in_vpc = local.replay_kafka && local.has_kafka_vpc
+  replay_kafka_sasl   = local.replay_kafka && local.has_kafka_secret && contains(["SASL_SSL", "SASL_PLAINTEXT"], var.kafka_security_protocol)
   lake_bucket_name    = "${local.prefix}-lake-${local.account_id}-${local.region}"
   access_logs_bucket  = "${local.prefix}-access-logs-${local.account_id}-${local.region}"
   rules_arn_pattern   = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.prefix}-*"

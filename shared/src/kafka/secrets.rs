@@ -5,7 +5,7 @@
 //! The secret is the JSON object the Lambda Kafka event source mappings also read:
 //! `{"username": "...", "password": "..."}`.
 
-use crate::config::{KafkaSasl, SaslCredentials};
+use super::config::{KafkaSasl, SaslCredentials};
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use serde::Deserialize;
 use thiserror::Error;
@@ -90,7 +90,7 @@ pub fn parse(arn: &str, text: &str, sasl: &KafkaSasl) -> Result<SaslCredentials,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::SaslMechanism;
+    use crate::kafka::config::SaslMechanism;
 
     fn sasl() -> KafkaSasl {
         KafkaSasl {
