@@ -4,8 +4,8 @@
 //! Table `VELOCITY_TABLE`: partition key `velocity_key` (S) = `<user_id>#<bucket>`, where a
 //! bucket is `VELOCITY_BUCKET_SECONDS` of event time (default 600, the default rule's
 //! window). Each item holds the orders of that user in that bucket as a string set `orders`
-//! of `<event-time millis>|<event_id>`, and a TTL `expires_at` (the bucket's end + the window
-//! + an hour). A slice first reads every bucket each of its users' windows touches with
+//! of `<event-time millis>|<event_id>`, and a TTL `expires_at` (the bucket's end, plus the
+//! window, plus an hour). A slice first reads every bucket each of its users' windows touches with
 //! BatchGetItem, adds its own transactions to what it read and counts the entries inside the
 //! window exactly (the bucket only groups them); once scored (and alerted), it adds its
 //! transactions to the store alongside the lake writes (one UpdateItem `ADD` per user and

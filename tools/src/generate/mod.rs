@@ -86,7 +86,7 @@ pub struct GeneratedCounts {
 }
 
 /// Added to a seeded fraud transaction's price: with quantity 1 its total passes 5,000.
-const SEEDED_FRAUD_EXTRA_CENTS: i64 = 5_000_01;
+const SEEDED_FRAUD_EXTRA_CENTS: i64 = 500_001;
 
 /// The (transaction action, payment status, transaction status) mix of the ITI generator.
 const STATUS_MIX: [((&str, &str, &str), u64); 6] = [

@@ -193,16 +193,13 @@ pub async fn drain_stream(
     // them at once would only make the emulator juggle threads: `concurrency` at a time.
     let per_shard: Vec<(EnrichStage, Vec<f64>)> = futures::stream::iter(&shards)
         .map(|shard| {
-            drain_shard(
-                &kinesis,
-                &deps,
-                &resources.stream,
-                &stream_arn,
-                shard.shard_id(),
-                batch_size,
+            let target = ShardTarget {
+                deps: &deps,
+                shard_id: shard.shard_id(),
+                stream_arn: &stream_arn,
                 faults,
-                follow,
-            )
+            };
+            drain_shard(&kinesis, target, &resources.stream, batch_size, follow)
         })
         .buffer_unordered(concurrency)
         .try_collect()
@@ -277,18 +274,17 @@ async fn list_shards(
     }
 }
 
-/// Reads one shard to its end, invoking stream-enrich per batch; returns the shard's counts
-/// and the arrival-to-silver latency (ms) of each record.
+/// Reads one shard to its end (or, followed, until the producer is done), invoking
+/// stream-enrich per batch; returns the shard's counts and the arrival-to-silver latency (ms)
+/// of each record.
 async fn drain_shard(
     kinesis: &aws_sdk_kinesis::Client,
-    deps: &Deps,
+    shard: ShardTarget<'_>,
     stream: &str,
-    stream_arn: &str,
-    shard_id: &str,
     batch_size: usize,
-    faults: &Faults,
     follow: Option<&Follow<'_>>,
 ) -> Result<(EnrichStage, Vec<f64>)> {
+    let (shard_id, stream_arn) = (shard.shard_id, shard.stream_arn);
     let mut stage = EnrichStage::default();
     let mut latencies = Vec::new();
     let mut iterator = kinesis
@@ -301,12 +297,6 @@ async fn drain_shard(
         .shard_iterator
         .context("no shard iterator")?;
     let mut retries = 0;
-    let shard = ShardTarget {
-        deps,
-        shard_id,
-        stream_arn,
-        faults,
-    };
     loop {
         let producer_was_done = follow.is_none_or(|f| f.producer_done.load(Ordering::Acquire));
         let reading = Instant::now();
