@@ -83,7 +83,10 @@ pub struct KafkaRangeInfo {
 /// `"<topic>-<partition>"` (topics may contain `-`) → (topic, partition).
 pub fn split_topic_partition(text: &str) -> Option<(&str, i32)> {
     let (topic, partition) = text.rsplit_once('-')?;
-    let partition = partition.parse().ok().filter(|p: &i32| *p >= 0)?;
+    if partition.is_empty() || !partition.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let partition = partition.parse().ok()?;
     (!topic.is_empty()).then_some((topic, partition))
 }
 
@@ -732,7 +735,9 @@ mod tests {
         assert_eq!(split_topic_partition("events-0"), Some(("events", 0)));
         assert_eq!(split_topic_partition("events"), None);
         assert_eq!(split_topic_partition("-3"), None);
-        assert_eq!(split_topic_partition("events--1"), None);
+        // Topic names may end with a dash: the partition is after the last one.
+        assert_eq!(split_topic_partition("events--1"), Some(("events-", 1)));
+        assert_eq!(split_topic_partition("events-+1"), None);
         assert_eq!(split_topic_partition("events-x"), None);
     }
 

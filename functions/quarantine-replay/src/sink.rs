@@ -27,6 +27,37 @@ impl RetryPolicy {
             .saturating_mul(factor)
             .min(self.max_backoff)
     }
+
+    /// Sends `count` records through `attempt`, which sends the positions given and answers,
+    /// per position, its result and whether a failure may be retried; the retryable failures
+    /// are sent again, with backoff, until the attempts run out. One answer per record, in
+    /// order.
+    async fn send_all(
+        &self,
+        count: usize,
+        mut attempt: impl AsyncFnMut(&[usize]) -> Vec<(usize, Sent, bool)>,
+    ) -> Vec<Sent> {
+        let mut results: Vec<Sent> = vec![Err("not sent".to_owned()); count];
+        let mut pending: Vec<usize> = (0..count).collect();
+        let mut attempts = 0;
+        while !pending.is_empty() && attempts < self.max_attempts.max(1) {
+            attempts += 1;
+            if attempts > 1 {
+                tokio::time::sleep(self.backoff(attempts - 1)).await;
+            }
+            let mut failed = Vec::new();
+            for (position, result, retryable) in attempt(&pending).await {
+                if result.is_err() && retryable {
+                    failed.push(position);
+                }
+                if let Some(slot) = results.get_mut(position) {
+                    *slot = result;
+                }
+            }
+            pending = failed;
+        }
+        results
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,38 +144,31 @@ impl KafkaSink {
     /// Sends every record; the answer has one entry per record, in order
     /// (`Ok((partition, offset))`).
     pub async fn send(&self, records: &[Outgoing]) -> Vec<Sent> {
-        let mut results: Vec<Sent> = vec![Err("not sent".to_owned()); records.len()];
-        let mut pending: Vec<usize> = (0..records.len()).collect();
-        let mut attempt = 0;
-        while !pending.is_empty() && attempt < self.retry.max_attempts.max(1) {
-            attempt += 1;
-            if attempt > 1 {
-                tokio::time::sleep(self.retry.backoff(attempt - 1)).await;
-            }
-            let batch: Vec<KafkaRecord> = pending
-                .iter()
-                .map(|&p| KafkaRecord {
-                    key: records[p].partition_key.as_bytes().to_vec(),
-                    value: records[p].data.clone(),
-                    headers: records[p].headers.clone(),
-                })
-                .collect();
-            let produced = self.client.produce(&batch).await;
-            let mut failed = Vec::new();
-            for (&p, outcome) in pending.iter().zip(produced) {
-                match outcome {
-                    Ok(at) => results[p] = Ok((at.partition.to_string(), at.offset.to_string())),
-                    Err(failure) => {
-                        results[p] = Err(failure.error);
-                        if failure.retryable {
-                            failed.push(p);
-                        }
-                    }
-                }
-            }
-            pending = failed;
-        }
-        results
+        self.retry
+            .send_all(records.len(), async |pending: &[usize]| {
+                let batch: Vec<KafkaRecord> = pending
+                    .iter()
+                    .map(|&p| KafkaRecord {
+                        key: records[p].partition_key.as_bytes().to_vec(),
+                        value: records[p].data.clone(),
+                        headers: records[p].headers.clone(),
+                    })
+                    .collect();
+                let produced = self.client.produce(&batch).await;
+                pending
+                    .iter()
+                    .zip(produced)
+                    .map(|(&p, outcome)| match outcome {
+                        Ok(at) => (
+                            p,
+                            Ok((at.partition.to_string(), at.offset.to_string())),
+                            false,
+                        ),
+                        Err(failure) => (p, Err(failure.error), failure.retryable),
+                    })
+                    .collect()
+            })
+            .await
     }
 }
 
@@ -177,71 +201,81 @@ fn calls(records: &[Outgoing], positions: &[usize]) -> Vec<Vec<usize>> {
 }
 
 impl KinesisSink {
-    /// Sends every record; the answer has one entry per record, in order.
+    /// Sends every record; the answer has one entry per record, in order. Entries Kinesis
+    /// reports as failed (or leaves unanswered) are retried.
     pub async fn send(&self, records: &[Outgoing]) -> Vec<Sent> {
-        let mut results: Vec<Sent> = vec![Err("not sent".to_owned()); records.len()];
-        let mut pending: Vec<usize> = (0..records.len()).collect();
-        let mut attempt = 0;
-        while !pending.is_empty() && attempt < self.retry.max_attempts.max(1) {
-            attempt += 1;
-            if attempt > 1 {
-                tokio::time::sleep(self.retry.backoff(attempt - 1)).await;
-            }
-            let mut failed = Vec::new();
-            for call in calls(records, &pending) {
-                let entries: Vec<PutRecordsRequestEntry> = call
-                    .iter()
-                    .filter_map(|&p| {
-                        PutRecordsRequestEntry::builder()
-                            .data(Blob::new(records[p].data.clone()))
-                            .partition_key(&records[p].partition_key)
-                            .build()
-                            .ok()
-                    })
-                    .collect();
-                let answer = self
-                    .client
-                    .put_records()
-                    .stream_name(&self.stream)
-                    .set_records(Some(entries))
-                    .send()
-                    .await;
-                match answer {
-                    Err(err) => {
-                        let message = aws_sdk_kinesis::error::DisplayErrorContext(err).to_string();
-                        for &p in &call {
-                            results[p] = Err(message.clone());
-                        }
-                        failed.extend(call);
-                    }
-                    Ok(output) => {
-                        for (&p, entry) in call.iter().zip(output.records()) {
-                            match (
-                                entry.shard_id(),
-                                entry.sequence_number(),
-                                entry.error_code(),
-                            ) {
-                                (Some(shard), Some(sequence), None) => {
-                                    results[p] = Ok((shard.to_owned(), sequence.to_owned()));
-                                }
-                                (_, _, code) => {
-                                    results[p] = Err(format!(
-                                        "{}: {}",
-                                        code.unwrap_or("NoResult"),
-                                        entry.error_message().unwrap_or_default()
-                                    ));
-                                    failed.push(p);
-                                }
-                            }
-                        }
-                        // An answer shorter than the call leaves the rest unconfirmed.
-                        failed.extend(call.iter().skip(output.records().len()));
-                    }
+        self.retry
+            .send_all(records.len(), async |pending: &[usize]| {
+                let mut answers = Vec::with_capacity(pending.len());
+                for call in calls(records, pending) {
+                    answers.extend(self.put_call(records, &call).await);
                 }
+                answers
+            })
+            .await
+    }
+
+    /// One PutRecords call of the records at `call`: per position, its result and whether a
+    /// failure may be retried (always: PutRecords failures are throttling or service errors).
+    async fn put_call(&self, records: &[Outgoing], call: &[usize]) -> Vec<(usize, Sent, bool)> {
+        let entries: Vec<PutRecordsRequestEntry> = call
+            .iter()
+            .filter_map(|&p| {
+                PutRecordsRequestEntry::builder()
+                    .data(Blob::new(records[p].data.clone()))
+                    .partition_key(&records[p].partition_key)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        let answer = self
+            .client
+            .put_records()
+            .stream_name(&self.stream)
+            .set_records(Some(entries))
+            .send()
+            .await;
+        let output = match answer {
+            Err(err) => {
+                let message = aws_sdk_kinesis::error::DisplayErrorContext(err).to_string();
+                return call
+                    .iter()
+                    .map(|&p| (p, Err(message.clone()), true))
+                    .collect();
             }
-            pending = failed;
-        }
-        results
+            Ok(output) => output,
+        };
+        let mut answers: Vec<(usize, Sent, bool)> = call
+            .iter()
+            .zip(output.records())
+            .map(|(&p, entry)| {
+                match (
+                    entry.shard_id(),
+                    entry.sequence_number(),
+                    entry.error_code(),
+                ) {
+                    (Some(shard), Some(sequence), None) => {
+                        (p, Ok((shard.to_owned(), sequence.to_owned())), false)
+                    }
+                    (_, _, code) => (
+                        p,
+                        Err(format!(
+                            "{}: {}",
+                            code.unwrap_or("NoResult"),
+                            entry.error_message().unwrap_or_default()
+                        )),
+                        true,
+                    ),
+                }
+            })
+            .collect();
+        // An answer shorter than the call leaves the rest unconfirmed.
+        answers.extend(
+            call.iter()
+                .skip(output.records().len())
+                .map(|&p| (p, Err("no result from PutRecords".to_owned()), true)),
+        );
+        answers
     }
 }
 

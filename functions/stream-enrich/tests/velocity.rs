@@ -49,6 +49,15 @@ async fn table(client: &aws_sdk_dynamodb::Client, name: &str, key: &str) -> anyh
 }
 
 /// A Kinesis event of one purchase by [`USER`] at `at`, the `n`th record of the shard.
+/// How many orders the scanned items of the order-velocity table hold.
+fn orders_in(scan: &aws_sdk_dynamodb::operation::scan::ScanOutput) -> usize {
+    scan.items()
+        .iter()
+        .filter_map(|item| item.get("orders").and_then(|v| v.as_ss().ok()))
+        .map(Vec::len)
+        .sum()
+}
+
 fn batch_of_one(n: u64, at: DateTime<Utc>) -> Value {
     let order = json!({
         "event_id": format!("velocity-order-{n}"),
@@ -147,13 +156,7 @@ async fn the_sixth_order_in_ten_minutes_fires_whatever_the_batching() -> anyhow:
     // A redelivered batch (the same order again) does not count twice.
     velocity_fires(&moto, &core, 6, start + TimeDelta::seconds(45 * 6)).await?;
     let items = dynamodb.scan().table_name(VELOCITY).send().await?;
-    let entries: usize = items
-        .items()
-        .iter()
-        .filter_map(|item| item.get("orders").and_then(|v| v.as_ss().ok()))
-        .map(Vec::len)
-        .sum();
-    assert_eq!(entries, 7, "each order once in the store");
+    assert_eq!(orders_in(&items), 7, "each order once in the store");
     assert!(items
         .items()
         .iter()
@@ -265,13 +268,7 @@ async fn a_failed_history_write_retries_the_slice_and_the_retry_counts_the_order
         );
     }
     let items = stack.dynamodb.scan().table_name(VELOCITY).send().await?;
-    let entries: usize = items
-        .items()
-        .iter()
-        .filter_map(|item| item.get("orders").and_then(|v| v.as_ss().ok()))
-        .map(Vec::len)
-        .sum();
-    assert_eq!(entries, 1, "the order once in the store");
+    assert_eq!(orders_in(&items), 1, "the order once in the store");
     let silver = stack.objects("silver/transaction/").await?;
     let rows: usize = silver
         .values()
