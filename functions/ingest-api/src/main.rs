@@ -7,7 +7,7 @@ use ingest_api::{handler, ApiEvent, Deps};
 use lambda_runtime::{service_fn, LambdaEvent};
 use shopstream::config::Env;
 
-// A faster allocator than glibc's for many small strings (README, "Benchmarks").
+// A faster allocator than glibc's for many small strings (README, "Release profile").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

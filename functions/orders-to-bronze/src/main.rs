@@ -6,7 +6,7 @@ use serde_json::Value;
 use shopstream::aws::{load_sdk_config_with_timeouts, s3_client};
 use shopstream::config::Env;
 
-// A faster allocator than glibc's for many small strings (README, "Benchmarks").
+// A faster allocator than glibc's for many small strings (README, "Release profile").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

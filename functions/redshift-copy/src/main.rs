@@ -9,7 +9,7 @@ use shopstream::aws::{load_sdk_config, s3_client};
 use shopstream::config::Env;
 use shopstream::ledger::Ledger;
 
-// The same allocator as the other functions (README, "Benchmarks").
+// The same allocator as the other functions (README, "Release profile").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -14,7 +14,7 @@ use stream_enrich::velocity::VelocityStore;
 use stream_enrich::writer::LakeWriter;
 use stream_enrich::{handler, Config, Deps};
 
-// A faster allocator than glibc's for many small strings (README, "Benchmarks").
+// A faster allocator than glibc's for many small strings (README, "Release profile").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
