@@ -8,7 +8,7 @@
 //! size and spill to the temporary directory (`/tmp` on Lambda) beyond it.
 
 use crate::inputs::{event_index_schema, quarantine_schema, silver_schema};
-use crate::models::{models, EVENT_INDEX_OUTPUT};
+use crate::models::{models, Model, EVENT_INDEX_OUTPUT};
 use arrow::array::RecordBatch;
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -180,6 +180,17 @@ fn normalise(
     Ok((target, batches))
 }
 
+/// The position of the last model that reads each table.
+fn last_readers(models: &[Model]) -> std::collections::HashMap<&str, usize> {
+    let mut last = std::collections::HashMap::new();
+    for (position, model) in models.iter().enumerate() {
+        for input in &model.depends_on {
+            last.insert(input.as_str(), position);
+        }
+    }
+    last
+}
+
 /// Runs every model over `inputs`.
 pub async fn run_models(
     inputs: EngineInputs,
@@ -218,7 +229,8 @@ pub async fn run_models(
     let mut event_index = None;
     let mut first_seen_rows = 0;
     let mut accepted_rows = 0;
-    for model in models() {
+    let last_readers = last_readers(models());
+    for (position, model) in models().iter().enumerate() {
         let error = |source| EngineError::Model {
             model: model.name.clone(),
             source,
@@ -239,6 +251,17 @@ pub async fn run_models(
             batches.clone(),
             partitions,
         )?;
+        // A table no later model reads is dropped now, so the batch's copies do not pile up
+        // (outputs stay in `tables` until they are written).
+        for input in &model.depends_on {
+            if last_readers.get(input.as_str()) == Some(&position) {
+                ctx.deregister_table(input.as_str())
+                    .map_err(|source| EngineError::Register {
+                        view: input.clone(),
+                        source,
+                    })?;
+            }
+        }
         match model.output.as_deref() {
             Some(EVENT_INDEX_OUTPUT) => {
                 event_index = Some(Output {
