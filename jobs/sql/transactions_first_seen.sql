@@ -79,6 +79,7 @@ SELECT
 FROM silver_transactions t
 WHERE NOT EXISTS (SELECT 1 FROM repeated r WHERE r.event_id = t.event_id)
 UNION ALL
+-- The column list again: the engines share no `SELECT * EXCEPT (provenance_rank)`.
 SELECT
     event_id,
     event_timestamp,
