@@ -256,23 +256,24 @@ fn a_live_run_alerts_on_every_seeded_fraud_transaction_and_measures_the_latency(
     assert!(
         count(&summary["enrich"]["get_records_calls"]) > count(&summary["enrich"]["shards"]) * 2
     );
-    for figure in [
-        "arrival_to_alert_ms_p50",
-        "arrival_to_alert_ms_p99",
-        "arrival_to_delivery_ms_p99",
+    let enrich = &summary["enrich"];
+    for (section, figure) in [
+        (enrich, "arrival_to_alert_ms_p50"),
+        (enrich, "arrival_to_alert_ms_p99"),
+        (live, "arrival_to_delivery_ms_p99"),
     ] {
         assert!(
-            live[figure].as_f64().is_some_and(|ms| ms > 0.0),
-            "{figure}: {live}"
+            section[figure].as_f64().is_some_and(|ms| ms > 0.0),
+            "{figure}: {section}"
         );
     }
     eprintln!(
         "live run at {} events/s ({:.0} sent): arrival → alert p50 {} ms, p99 {} ms, max {} ms; delivered p99 {} ms",
         live["rate"],
         live["records_per_second"].as_f64().unwrap_or(0.0),
-        live["arrival_to_alert_ms_p50"],
-        live["arrival_to_alert_ms_p99"],
-        live["arrival_to_alert_ms_max"],
+        enrich["arrival_to_alert_ms_p50"],
+        enrich["arrival_to_alert_ms_p99"],
+        enrich["arrival_to_alert_ms_max"],
         live["arrival_to_delivery_ms_p99"],
     );
 }

@@ -536,12 +536,7 @@ async fn redrive(
     report: &mut Report,
 ) -> Result<bool, DlqError> {
     report.records += range.records.len();
-    let outgoing: Vec<(Destination, Outgoing)> = range
-        .records
-        .iter()
-        .map(|r| (range.destination, r.clone()))
-        .collect();
-    let sent = ctx.sinks.send(&outgoing).await;
+    let sent = ctx.sinks.send_to(range.destination, &range.records).await;
     let failed: Vec<&String> = sent.iter().filter_map(|s| s.as_ref().err()).collect();
     if let Some(first) = failed.first() {
         report.count("retry_later", 1);

@@ -105,6 +105,18 @@ impl ReplaySinks {
         }
     }
 
+    /// Sends every record to `to`; the answer has one entry per record, in order.
+    pub async fn send_to(&self, to: Destination, records: &[Outgoing]) -> Vec<Sent> {
+        match (to, &self.kafka) {
+            (Destination::Kinesis, _) => self.kinesis.send(records).await,
+            (Destination::Kafka, Some(kafka)) => kafka.send(records).await,
+            (Destination::Kafka, None) => vec![
+                Err("a record from Kafka, but no Kafka target is configured (KAFKA_BOOTSTRAP_SERVERS)".to_owned());
+                records.len()
+            ],
+        }
+    }
+
     /// Sends each record to its destination; the answer has one entry per record, in order.
     pub async fn send(&self, records: &[(Destination, Outgoing)]) -> Vec<Sent> {
         let mut results: Vec<Sent> = vec![Err("not sent".to_owned()); records.len()];
@@ -118,14 +130,7 @@ impl ReplaySinks {
             if batch.is_empty() {
                 continue;
             }
-            let sent = match (to, &self.kafka) {
-                (Destination::Kinesis, _) => self.kinesis.send(&batch).await,
-                (Destination::Kafka, Some(kafka)) => kafka.send(&batch).await,
-                (Destination::Kafka, None) => vec![
-                    Err("a record from Kafka, but no Kafka target is configured (KAFKA_BOOTSTRAP_SERVERS)".to_owned());
-                    batch.len()
-                ],
-            };
+            let sent = self.send_to(to, &batch).await;
             for (p, result) in positions.into_iter().zip(sent) {
                 results[p] = result;
             }

@@ -127,7 +127,6 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Invocation
         }
         stats.merge(outcome.stats);
     }
-    drop(outcomes);
     let response = match batch.kind {
         SourceKind::Kinesis => {
             StreamResponse::Kinesis(kinesis_response(failed.iter().map(|r| r.sequence())))
@@ -419,11 +418,6 @@ pub async fn process_slice(
     // Every alert this attempt published counts, including those of records past the cut,
     // which the retry publishes again (consumers key on `event_id`).
     stats.alert_timings = published.timings(&alerts);
-    stats.max_alert_latency_ms = stats
-        .alert_timings
-        .iter()
-        .map(AlertTiming::latency_ms)
-        .max();
     SliceOutcome {
         failed_from: cut,
         stats,

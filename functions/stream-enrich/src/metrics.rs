@@ -27,7 +27,6 @@ pub struct BatchStats {
     /// Records reported back to the event source for a retry.
     pub failed: usize,
     pub earliest_arrival: Option<DateTime<Utc>>,
-    pub max_alert_latency_ms: Option<i64>,
     pub max_write_latency_ms: Option<i64>,
     /// Arrival and acceptance by EventBridge, per published alert.
     pub alert_timings: Vec<AlertTiming>,
@@ -57,7 +56,6 @@ impl BatchStats {
         if let Some(at) = other.earliest_arrival {
             self.arrived(at);
         }
-        self.max_alert_latency_ms = max_opt(self.max_alert_latency_ms, other.max_alert_latency_ms);
         self.max_write_latency_ms = max_opt(self.max_write_latency_ms, other.max_write_latency_ms);
         self.alert_timings.extend(other.alert_timings);
     }
@@ -94,14 +92,14 @@ impl BatchStats {
         if let Some(ms) = self.max_write_latency_ms {
             metrics.put("MaxArrivalToWriteLatency", ms as f64, Unit::Milliseconds);
         }
-        if let Some(ms) = self.max_alert_latency_ms {
-            metrics.put("MaxArrivalToAlertLatency", ms as f64, Unit::Milliseconds);
-        }
         let mut latencies: Vec<i64> = self
             .alert_timings
             .iter()
             .map(AlertTiming::latency_ms)
             .collect();
+        if let Some(max) = latencies.iter().max() {
+            metrics.put("MaxArrivalToAlertLatency", *max as f64, Unit::Milliseconds);
+        }
         if let (Some(p50), Some(p99)) = (
             nearest_rank(&mut latencies, 50),
             nearest_rank(&mut latencies, 99),

@@ -5,13 +5,13 @@
 //! bucket is `VELOCITY_BUCKET_SECONDS` of event time (default 600, the default rule's
 //! window). Each item holds the orders of that user in that bucket as a string set `orders`
 //! of `<event-time millis>|<event_id>`, and a TTL `expires_at` (the bucket's end, plus the
-//! window, plus an hour). A slice first reads every bucket each of its users' windows touches with
-//! BatchGetItem, adds its own transactions to what it read and counts the entries inside the
-//! window exactly (the bucket only groups them); once scored (and alerted), it adds its
-//! transactions to the store alongside the lake writes (one UpdateItem `ADD` per user and
-//! bucket: atomic, and idempotent, since adding an entry already in the set changes nothing;
-//! a retried batch reads its own earlier write and counts it once, by `event_id`). The write
-//! is off the alert path; if it fails, the slice is retried.
+//! window, plus an hour). A slice first reads every bucket each of its users' windows
+//! touches with BatchGetItem, adds its own transactions to what it read and counts the entries
+//! inside the window exactly (the bucket only groups them); once scored (and alerted), it
+//! adds its transactions to the store alongside the lake writes (one UpdateItem `ADD` per user
+//! and bucket: atomic, and idempotent, since adding an entry already in the set changes
+//! nothing; a retried batch reads its own earlier write and counts it once, by `event_id`).
+//! The write is off the alert path; if it fails, the slice is retried.
 //!
 //! Cost per transaction: one write (1 WCU on-demand while the item stays under 1 KB, about 20
 //! orders of a user in one bucket) when its user has one order in the slice's bucket, less

@@ -243,7 +243,7 @@ pub async fn drain_stream(
     let mut alert_latencies = stage.alert_latencies_ms.clone();
     (stage.arrival_to_alert_ms_p50, stage.arrival_to_alert_ms_p99) =
         percentiles(&mut alert_latencies);
-    stage.arrival_to_alert_ms_max = alert_latencies.last().copied().unwrap_or(0.0);
+    stage.arrival_to_alert_ms_max = alert_latencies.iter().copied().fold(0.0, f64::max);
     let mut in_invocation = stage.alert_in_invocation_ms.clone();
     (
         stage.invocation_to_alert_ms_p50,

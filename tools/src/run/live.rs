@@ -48,13 +48,6 @@ pub struct LiveReport {
     /// The rate the producer achieved, and how late its worst request started.
     pub records_per_second: f64,
     pub schedule_lag_ms_max: f64,
-    /// Arrival on the stream → EventBridge accepted the alert (stream-enrich's measure).
-    pub arrival_to_alert_ms_p50: f64,
-    pub arrival_to_alert_ms_p99: f64,
-    pub arrival_to_alert_ms_max: f64,
-    /// Of that, from the start of the invocation that scored the record.
-    pub invocation_to_alert_ms_p50: f64,
-    pub invocation_to_alert_ms_p99: f64,
     /// Arrival on the stream → the alert consumer received it from the bus's queue.
     pub arrival_to_delivery_ms_p50: f64,
     pub arrival_to_delivery_ms_p99: f64,
@@ -142,11 +135,6 @@ pub async fn ingest_and_enrich(
         poll_interval_ms: live.poll_interval.as_millis() as u64,
         records_per_second: ingest.records_per_second,
         schedule_lag_ms_max: ingest.schedule_lag_ms_max,
-        arrival_to_alert_ms_p50: enrich.arrival_to_alert_ms_p50,
-        arrival_to_alert_ms_p99: enrich.arrival_to_alert_ms_p99,
-        arrival_to_alert_ms_max: enrich.arrival_to_alert_ms_max,
-        invocation_to_alert_ms_p50: enrich.invocation_to_alert_ms_p50,
-        invocation_to_alert_ms_p99: enrich.invocation_to_alert_ms_p99,
         arrival_to_delivery_ms_p50: delivery_p50,
         arrival_to_delivery_ms_p99: delivery_p99,
         alerts_received: received.messages,

@@ -311,9 +311,9 @@ impl fmt::Display for RunSummary {
                 writeln!(f, "  arrival-to-silver latency: p50 {:.0} ms, p99 {:.0} ms",
                     e.arrival_to_silver_ms_p50, e.arrival_to_silver_ms_p99)?;
                 writeln!(f, "  arrival-to-alert latency (accepted by EventBridge): p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms over {} alerts",
-                    v.arrival_to_alert_ms_p50, v.arrival_to_alert_ms_p99, v.arrival_to_alert_ms_max, e.alert_latencies_ms.len())?;
+                    e.arrival_to_alert_ms_p50, e.arrival_to_alert_ms_p99, e.arrival_to_alert_ms_max, e.alert_latencies_ms.len())?;
                 writeln!(f, "    of which inside the invocation that scored it: p50 {:.0} ms, p99 {:.0} ms (the rest: waiting to be read, and for the shard's earlier invocations)",
-                    v.invocation_to_alert_ms_p50, v.invocation_to_alert_ms_p99)?;
+                    e.invocation_to_alert_ms_p50, e.invocation_to_alert_ms_p99)?;
                 writeln!(f, "  arrival-to-delivery latency (alert received from the bus's queue): p50 {:.0} ms, p99 {:.0} ms; {} messages, {} distinct event_ids",
                     v.arrival_to_delivery_ms_p50, v.arrival_to_delivery_ms_p99, v.alerts_received, v.alerts_received_distinct)?;
                 writeln!(f, "  seeded fraud: {} transactions, {} alerted",
