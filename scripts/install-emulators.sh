@@ -6,7 +6,9 @@
 #     by the conformance test and the benchmark);
 #   - tansu, a Kafka-protocol broker, built from crates.io (slow the first time; cached);
 #   - PostgreSQL >= 15 (MERGE), Debian's package `postgresql`, on which the tests execute the
-#     warehouse SQL, and (as root) the unprivileged user `shopstream-pg` they run it as.
+#     warehouse SQL (and `shopstream run` keeps its local warehouse), and (as root) the
+#     unprivileged user `shopstream-pg` they run it as;
+#   - Chromium, Debian's package `chromium`, in which a test opens the run's HTML report.
 # Everything goes under $SHOPSTREAM_CACHE (default ~/.cache/shopstream) so fresh clones on the
 # same machine reuse it. Prints the paths it installed as KEY=VALUE lines at the end.
 set -euo pipefail
@@ -120,14 +122,34 @@ install_postgres() {
   fi
 }
 
+chromium_bin() {
+  command -v chromium || command -v chromium-browser || true
+}
+
+install_chromium() {
+  if [[ -z "$(chromium_bin)" ]]; then
+    log "installing Debian package chromium (headless report test)"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium
+  fi
+  if [[ -z "$(chromium_bin)" ]]; then
+    log "error: no chromium after installing the chromium package"
+    exit 1
+  fi
+  log "Chromium at $(chromium_bin)"
+}
+
 what="${1:-all}"
 case "$what" in
   moto) install_venv ;;
   spark) install_spark ;;
   tansu) install_tansu ;;
   postgres) install_postgres ;;
-  all) install_venv; install_spark; install_tansu; install_postgres ;;
-  *) echo "usage: $0 [all|moto|spark|tansu|postgres]" >&2; exit 2 ;;
+  chromium) install_chromium ;;
+  # What `shopstream run` needs: moto and the local warehouse.
+  run) install_venv; install_postgres ;;
+  all) install_venv; install_spark; install_tansu; install_postgres; install_chromium ;;
+  *) echo "usage: $0 [all|run|moto|spark|tansu|postgres|chromium]" >&2; exit 2 ;;
 esac
 
 echo "SHOPSTREAM_MOTO_BIN=$VENV/bin/moto_server"
@@ -135,3 +157,4 @@ echo "SHOPSTREAM_PYTHON=$VENV/bin/python"
 echo "SHOPSTREAM_TANSU_BIN=$TANSU_ROOT/bin/tansu"
 echo "SHOPSTREAM_PG_BINDIR=$(postgres_bindir)"
 echo "SHOPSTREAM_JAVA=$(command -v java || true)"
+echo "SHOPSTREAM_CHROMIUM=$(chromium_bin)"

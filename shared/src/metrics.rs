@@ -112,14 +112,58 @@ impl MetricSet {
     }
 
     /// Prints the EMF line to stdout, where the Lambda log agent picks it up.
+    /// Prints the EMF document on stdout (where Lambda's log agent picks it up), or keeps it
+    /// when [`capture_emitted`] was called.
     pub fn emit(&self) {
-        println!("{}", self.to_emf(chrono::Utc::now().timestamp_millis()));
+        let document = self.to_emf(chrono::Utc::now().timestamp_millis());
+        if let Ok(mut captured) = CAPTURED.lock() {
+            if let Some(documents) = captured.as_mut() {
+                documents.push(document.to_string());
+                return;
+            }
+        }
+        println!("{document}");
     }
+}
+
+/// Documents kept instead of printed, once [`capture_emitted`] is called.
+static CAPTURED: std::sync::Mutex<Option<Vec<String>>> = std::sync::Mutex::new(None);
+
+/// From now on, [`MetricSet::emit`] keeps its documents in memory instead of printing them,
+/// for a process that runs handlers outside Lambda (`shopstream run` writes them to a file
+/// instead of mixing them into its summary).
+pub fn capture_emitted() {
+    if let Ok(mut captured) = CAPTURED.lock() {
+        captured.get_or_insert_with(Vec::new);
+    }
+}
+
+/// The documents kept since the last call (empty when not capturing).
+pub fn take_emitted() -> Vec<String> {
+    CAPTURED
+        .lock()
+        .ok()
+        .and_then(|mut captured| captured.as_mut().map(std::mem::take))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn captured_documents_are_kept_instead_of_printed() {
+        capture_emitted();
+        let mut metrics = MetricSet::for_function("gold-transform");
+        metrics.count("FactRows", 3);
+        metrics.emit();
+        let kept = take_emitted();
+        assert!(
+            kept.iter().any(|d| d.contains("\"FactRows\":3")),
+            "{kept:?}"
+        );
+        assert!(take_emitted().iter().all(|d| !d.contains("\"FactRows\":3")));
+    }
 
     #[test]
     fn emf_document_has_directive_dimensions_and_values() {

@@ -3,7 +3,7 @@
 
 use shopstream::aws::{load_sdk_config, local_sdk_config, s3_client, ENDPOINT_VAR};
 use shopstream::config::Env;
-use shopstream_testkit::MotoServer;
+use shopstream_emulators::MotoServer;
 
 #[tokio::test]
 async fn s3_client_from_endpoint_env_puts_and_lists_on_moto() -> anyhow::Result<()> {

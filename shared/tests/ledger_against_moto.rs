@@ -8,7 +8,7 @@ use shopstream::ledger::{
     create_table, BatchState, InputObject, Ledger, LedgerError, PlanOutcome, TransitionFields,
     PLAN_LEASE,
 };
-use shopstream_testkit::MotoServer;
+use shopstream_emulators::MotoServer;
 use std::collections::{BTreeMap, HashMap};
 
 const TABLE: &str = "batches";

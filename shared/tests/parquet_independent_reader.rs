@@ -90,7 +90,7 @@ fn pyarrow_reads_back_schema_and_values() -> anyhow::Result<()> {
     };
     std::fs::write(&path, transactions_to_parquet(&rows, &provenance)?)?;
 
-    let python = shopstream_testkit::venv_python()?;
+    let python = shopstream_emulators::venv_python()?;
     let output = Command::new(python)
         .arg("-c")
         .arg(PYARROW_SCRIPT)

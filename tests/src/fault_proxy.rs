@@ -3,8 +3,8 @@
 //! service carried out whose answer is lost (the client sees an error, the change is made).
 //!
 //! ```no_run
-//! # async fn example(moto: &shopstream_testkit::MotoServer) -> anyhow::Result<()> {
-//! use shopstream_testkit::{Fault, FaultProxy};
+//! # async fn example(moto: &shopstream_emulators::MotoServer) -> anyhow::Result<()> {
+//! use shopstream_emulators::{Fault, FaultProxy};
 //! let proxy = FaultProxy::start(moto.port(), |request| {
 //!     if request.method == "PUT" && request.path.contains("hour=07") {
 //!         Fault::LoseAnswer
@@ -20,7 +20,8 @@
 
 use anyhow::{Context, Result};
 use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use crate::http::{read_request, Request};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -118,21 +119,6 @@ impl Drop for FaultProxy {
     }
 }
 
-struct Request {
-    request_line: String,
-    head: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
 /// One request per connection: the answer carries `Connection: close`.
 async fn serve(
     client: TcpStream,
@@ -181,74 +167,6 @@ fn internal_error() -> Vec<u8> {
         body.len()
     )
     .into_bytes()
-}
-
-async fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Option<Request>> {
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).await? == 0 {
-        return Ok(None);
-    }
-    let mut head = Vec::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).await? == 0 {
-            break;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            head.push((name.trim().to_owned(), value.trim().to_owned()));
-        }
-    }
-    let mut request = Request {
-        request_line,
-        head,
-        body: Vec::new(),
-    };
-    if request
-        .header("transfer-encoding")
-        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
-    {
-        request.body = read_chunked(reader).await?;
-        request
-            .head
-            .retain(|(n, _)| !n.eq_ignore_ascii_case("transfer-encoding"));
-    } else {
-        let length: usize = request
-            .header("content-length")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        request.body = vec![0; length];
-        reader.read_exact(&mut request.body).await?;
-    }
-    Ok(Some(request))
-}
-
-async fn read_chunked(reader: &mut BufReader<TcpStream>) -> Result<Vec<u8>> {
-    let mut body = Vec::new();
-    loop {
-        let mut size_line = String::new();
-        reader.read_line(&mut size_line).await?;
-        let size_text = size_line.trim().split(';').next().unwrap_or("0");
-        let size = usize::from_str_radix(size_text, 16).context("chunk size")?;
-        if size == 0 {
-            // Trailers, then the empty line.
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).await? == 0 || line.trim().is_empty() {
-                    break;
-                }
-            }
-            return Ok(body);
-        }
-        let start = body.len();
-        body.resize(start + size, 0);
-        reader.read_exact(&mut body[start..]).await?;
-        let mut crlf = [0u8; 2];
-        reader.read_exact(&mut crlf).await?;
-    }
 }
 
 /// Sends the request to the emulator (`Connection: close`) and returns its raw answer.

@@ -1,10 +1,14 @@
-//! Test support for shopstream: local emulators started for one test and torn down with it.
+//! Local stand-ins for the services shopstream uses, for the tests and for `shopstream run`:
+//! each started on its own free port and torn down when dropped.
 //!
 //! - [`MotoServer`]: moto (S3, Kinesis, DynamoDB, EventBridge, SQS, ...) over HTTP.
 //! - [`TansuBroker`]: tansu, a Kafka-protocol broker with in-memory storage.
 //! - [`FaultProxy`]: an HTTP proxy in front of an emulator that refuses requests or loses
 //!   their answers, by rule.
-//! - [`PostgresServer`]: PostgreSQL ≥ 15 in a temporary directory, for the warehouse SQL.
+//! - [`PostgresServer`]: PostgreSQL ≥ 15 in a temporary directory, for the warehouse SQL;
+//!   [`Psql`] runs SQL on it or on any server a URI reaches.
+//! - [`RedshiftDataApi`]: the Redshift Data API on PostgreSQL (statements translated by
+//!   [`redshift_sql`], COPY reading Parquet from the S3 emulator).
 //! - [`PySpark`]: runs a PySpark script on `local[N]` to completion (the EMR job's engine).
 //!
 //! Install the binaries once with `scripts/install-emulators.sh`; they are found in
@@ -15,7 +19,7 @@
 //!
 //! ```no_run
 //! # async fn example() -> anyhow::Result<()> {
-//! let moto = shopstream_testkit::MotoServer::start().await?;
+//! let moto = shopstream_emulators::MotoServer::start().await?;
 //! let s3 = moto.s3_client();
 //! s3.create_bucket().bucket("lake").send().await?;
 //! # Ok(())
@@ -30,6 +34,8 @@ mod port;
 mod postgres;
 mod process;
 mod python;
+mod redshift_data;
+pub mod redshift_sql;
 mod spark;
 mod tansu;
 
@@ -38,8 +44,9 @@ pub use fault_proxy::{Fault, FaultProxy, ProxiedRequest, ProxyLogEntry};
 pub use moto::{MotoServer, MOTO_BIN_ENV, MOTO_REGION};
 pub use port::{free_port, LOOPBACK};
 pub use postgres::{
-    PostgresServer, Row as PostgresRow, PG_BINDIR_ENV, PG_DATABASE, PG_OS_USER_ENV, PG_SUPERUSER,
+    PostgresServer, Psql, Row as PostgresRow, PG_BINDIR_ENV, PG_DATABASE, PG_OS_USER_ENV, PG_SUPERUSER,
 };
 pub use python::{venv_python, PYTHON_ENV};
+pub use redshift_data::{RedshiftDataApi, StatementRecord, StatementStatus};
 pub use spark::{PySpark, SparkRun, JAVA_ENV};
 pub use tansu::{TansuBroker, TANSU_BIN_ENV};

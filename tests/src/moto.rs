@@ -78,7 +78,7 @@ impl MotoServer {
                 "testing",
                 None,
                 None,
-                "shopstream-testkit",
+                "shopstream-emulators",
             )))
             .endpoint_url(self.endpoint_url.clone())
             .build()

@@ -148,27 +148,25 @@ impl PostgresServer {
         )
     }
 
+    /// A psql client for the default database as the superuser.
+    pub fn client(&self) -> Psql {
+        Psql {
+            program: psql_program(&self.bindir),
+            uri: self.connection_uri(PG_DATABASE),
+            timeout: PSQL_TIMEOUT,
+        }
+    }
+
     /// Runs `script` (any number of statements, psql meta-commands and inline
     /// `COPY ... FROM STDIN` data) in the default database, stopping at the first error.
     /// Returns psql's standard output; an error carries psql's messages.
     pub async fn execute(&self, script: &str) -> Result<String> {
-        self.psql(&[], script).await
+        self.client().execute(script).await
     }
 
     /// Runs one query and returns its rows in the order the server sent them.
     pub async fn query(&self, sql: &str) -> Result<Vec<Row>> {
-        let args: Vec<OsString> = vec![
-            "--no-align".into(),
-            "--tuples-only".into(),
-            "--field-separator".into(),
-            FIELD_SEPARATOR.to_string().into(),
-            "--record-separator".into(),
-            RECORD_SEPARATOR.to_string().into(),
-            "--pset".into(),
-            format!("null={NULL_MARKER}").into(),
-        ];
-        let output = self.psql(&args, sql).await?;
-        Ok(parse_rows(&output))
+        self.client().query(sql).await
     }
 
     /// The server's process id (the leader of its own process group).
@@ -180,28 +178,81 @@ impl PostgresServer {
     pub fn log_path(&self) -> &Path {
         self.process.log_path()
     }
+}
 
-    async fn psql(&self, extra_args: &[OsString], script: &str) -> Result<String> {
-        let program = psql_program(&self.bindir);
-        let mut command = tokio::process::Command::new(&program);
+/// `psql` connected to one database: a [`PostgresServer`] of this crate's, or any server a
+/// libpq URI reaches (`postgres://user@host:port/db`). Every run stops at the first error.
+#[derive(Debug, Clone)]
+pub struct Psql {
+    program: PathBuf,
+    uri: String,
+    timeout: Duration,
+}
+
+impl Psql {
+    /// A client for `uri`, with the `psql` beside the PostgreSQL server binaries (see the
+    /// module documentation), else the one on `PATH`.
+    pub fn for_uri(uri: &str) -> Self {
+        let program = locate_bindir()
+            .map(|(bindir, _)| psql_program(&bindir))
+            .unwrap_or_else(|_| PathBuf::from("psql"));
+        Psql {
+            program,
+            uri: uri.to_owned(),
+            timeout: PSQL_TIMEOUT,
+        }
+    }
+
+    /// The same client with another bound on one run (two minutes by default).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// Runs `script` (statements, psql meta-commands, inline `COPY ... FROM STDIN` data);
+    /// returns psql's standard output; an error carries psql's messages.
+    pub async fn execute(&self, script: &str) -> Result<String> {
+        self.run(&[], script).await
+    }
+
+    /// Runs one query and returns its rows in the order the server sent them.
+    pub async fn query(&self, sql: &str) -> Result<Vec<Row>> {
+        self.query_with(sql, &[]).await
+    }
+
+    /// [`query`](Self::query) with psql variables set (`:'name'` in the SQL is the value as a
+    /// quoted literal).
+    pub async fn query_with(&self, sql: &str, variables: &[(&str, &str)]) -> Result<Vec<Row>> {
+        let mut args: Vec<OsString> = vec![
+            "--no-align".into(),
+            "--tuples-only".into(),
+            "--field-separator".into(),
+            FIELD_SEPARATOR.to_string().into(),
+            "--record-separator".into(),
+            RECORD_SEPARATOR.to_string().into(),
+            "--pset".into(),
+            format!("null={NULL_MARKER}").into(),
+        ];
+        for (name, value) in variables {
+            args.push("--set".into());
+            args.push(format!("{name}={value}").into());
+        }
+        let output = self.run(&args, sql).await?;
+        Ok(parse_rows(&output))
+    }
+
+    async fn run(&self, extra_args: &[OsString], script: &str) -> Result<String> {
+        let mut command = tokio::process::Command::new(&self.program);
         for key in IGNORED_ENV {
             command.env_remove(key);
         }
         command
-            .args([
-                "--no-psqlrc",
-                "--quiet",
-                "--set",
-                "ON_ERROR_STOP=1",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &self.port.to_string(),
-                "--username",
-                PG_SUPERUSER,
-                "--dbname",
-                PG_DATABASE,
-            ])
+            .args(["--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1", "--dbname"])
+            .arg(&self.uri)
             .args(extra_args)
             .env("PGCONNECT_TIMEOUT", "10")
             .stdin(Stdio::piped())
@@ -210,7 +261,7 @@ impl PostgresServer {
             .kill_on_drop(true);
         let mut child = command
             .spawn()
-            .with_context(|| format!("spawning {}", program.display()))?;
+            .with_context(|| format!("spawning {}", self.program.display()))?;
         let mut stdin = child.stdin.take().context("psql stdin")?;
         let script = script.to_owned();
         // Written concurrently with reading the output, so a large script cannot deadlock on
@@ -220,9 +271,10 @@ impl PostgresServer {
             drop(stdin);
             written
         });
-        let output = tokio::time::timeout(PSQL_TIMEOUT, child.wait_with_output())
+        let timeout = self.timeout;
+        let output = tokio::time::timeout(timeout, child.wait_with_output())
             .await
-            .with_context(|| format!("psql did not finish within {PSQL_TIMEOUT:?}"))?
+            .with_context(|| format!("psql did not finish within {timeout:?}"))?
             .context("waiting for psql")?;
         let written = writer.await.context("psql stdin writer")?;
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();

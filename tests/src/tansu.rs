@@ -116,7 +116,7 @@ async fn connect(
         deadline: Some(deadline),
     };
     ClientBuilder::new(vec![bootstrap.to_owned()])
-        .client_id("shopstream-testkit")
+        .client_id("shopstream-emulators")
         .backoff_config(backoff)
         .build()
         .await

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::primitives::ByteStream;
 use rskafka::client::partition::{Compression, UnknownTopicHandling};
 use rskafka::record::Record;
-use shopstream_testkit::{MotoServer, TansuBroker};
+use shopstream_emulators::{MotoServer, TansuBroker};
 
 /// True while a process with this id exists (Linux: it has a /proc entry).
 fn process_exists(pid: u32) -> bool {

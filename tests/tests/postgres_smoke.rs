@@ -1,7 +1,7 @@
 //! The PostgreSQL fixture: starts a server, runs MERGE (the statement the warehouse loads rely
 //! on), reads typed values back, and checks the server and its shared memory are gone after drop.
 
-use shopstream_testkit::PostgresServer;
+use shopstream_emulators::PostgresServer;
 
 fn process_exists(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()

@@ -2,6 +2,10 @@
 //! of work (every measurement runs on the calling thread): the generator, the core
 //! decode → Parquet path, the ingest-api handler (sink excluded), and a stream-enrich batch
 //! (profiles cached). Inputs come from the generator, so they look like production traffic.
+//!
+//! `--input FILE` measures stream-enrich's record path on the user's own records instead
+//! ([`bench_input`]), and `--baseline py_enrich.py` runs a Python version of the same path on
+//! the same file, alternating with ours, and reports the ratio ([`compare_with_baseline`]).
 
 use crate::generate::{Generator, GeneratorConfig};
 use crate::run::{api_request, kinesis_record, percentiles};
@@ -87,7 +91,7 @@ fn measure(
 
 /// This thread's CPU time so far; zero if the clock is unavailable.
 fn thread_cpu_time() -> Duration {
-    shopstream_testkit::thread_cpu_time().unwrap_or(Duration::ZERO)
+    shopstream_emulators::thread_cpu_time().unwrap_or(Duration::ZERO)
 }
 
 fn generated(events: u64, mix_transactions_only: bool, start: DateTime<Utc>) -> Vec<u8> {
@@ -235,6 +239,180 @@ pub fn run_benchmarks(budget: Duration) -> Result<BenchReport> {
         seconds_per_measurement: budget.as_secs_f64(),
         measurements,
     })
+}
+
+/// Slices of the record path: Kinesis batches of this many records, as the mapping delivers.
+const INPUT_SLICE_RECORDS: usize = 10_000;
+
+/// stream-enrich's record path on a file's records: decode → validate → clean → deduplicate →
+/// enrich (no profiles) → score → silver Parquet and quarantine JSONL bytes, in Kinesis
+/// slices of 10,000 records (the events are built before the clock starts).
+pub fn bench_input(
+    path: &std::path::Path,
+    format: crate::validate::InputFormat,
+    now: DateTime<Utc>,
+    budget: Duration,
+) -> Result<Measurement> {
+    let core = CoreConfig::from_env(&Env::from_process())?;
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let payloads = crate::enrich::payloads_of(&bytes, format)?;
+    anyhow::ensure!(!payloads.is_empty(), "{} holds no records", path.display());
+    let records: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+    let batches = records
+        .chunks(INPUT_SLICE_RECORDS)
+        .map(|chunk| parse_event(kinesis_event(chunk, now)).context("building a Kinesis batch"))
+        .collect::<Result<Vec<_>>>()?;
+    let profiles = Profiles::default();
+    Ok(measure(
+        "input",
+        &format!("stream-enrich record path on {}", path.display()),
+        records.len() as u64,
+        bytes.len() as u64,
+        budget,
+        || {
+            let mut written = 0;
+            for batch in &batches {
+                for slice in &batch.slices {
+                    let triaged = triage(slice, &core);
+                    let mut accepted = triaged.accepted;
+                    enrich(&mut accepted, &profiles, &core.fraud);
+                    written += plan(
+                        &slice.range,
+                        slice.first_arrival(),
+                        accepted,
+                        triaged.refused,
+                    )
+                    .iter()
+                    .map(|o| o.encode(&slice.records).map(|b| b.len()).unwrap_or(0))
+                    .sum::<usize>();
+                }
+            }
+            black_box(written);
+        },
+    ))
+}
+
+/// One run of the Python baseline (its own JSON line).
+#[derive(Debug, Clone, Serialize)]
+pub struct BaselineRun {
+    pub records_per_second: f64,
+    pub rejected: u64,
+    pub output: Value,
+}
+
+/// Both paths on the same file, alternating `rounds` times.
+#[derive(Debug, Clone, Serialize)]
+pub struct BaselineComparison {
+    pub file: String,
+    pub records: u64,
+    pub ours: Vec<Measurement>,
+    pub baseline: Vec<BaselineRun>,
+    /// Median of ours (records per CPU-second of one thread) over the median of the
+    /// baseline's records per second (one Python thread, best of its three passes).
+    pub ratio: f64,
+}
+
+/// Runs `python script file now` and reads the JSON line it prints.
+fn run_baseline(
+    python: &std::path::Path,
+    script: &std::path::Path,
+    file: &std::path::Path,
+    now: DateTime<Utc>,
+) -> Result<BaselineRun> {
+    let output = std::process::Command::new(python)
+        .arg(script)
+        .arg(file)
+        .arg(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .output()
+        .with_context(|| format!("running {} {}", python.display(), script.display()))?;
+    anyhow::ensure!(
+        output.status.success(),
+        "{} failed: {}",
+        script.display(),
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    let line = String::from_utf8_lossy(&output.stdout);
+    let value: Value = serde_json::from_str(line.trim())
+        .with_context(|| format!("{} printed {line:?}, not one JSON line", script.display()))?;
+    Ok(BaselineRun {
+        records_per_second: value["records_per_s"].as_f64().unwrap_or(0.0),
+        rejected: value["rejected"].as_u64().unwrap_or(0),
+        output: value,
+    })
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// Ours and the baseline on `file`, alternating for `rounds` rounds.
+pub fn compare_with_baseline(
+    file: &std::path::Path,
+    python: &std::path::Path,
+    script: &std::path::Path,
+    now: DateTime<Utc>,
+    budget: Duration,
+    rounds: usize,
+) -> Result<BaselineComparison> {
+    let mut ours = Vec::new();
+    let mut baseline = Vec::new();
+    for round in 0..rounds.max(1) {
+        let measured = bench_input(file, crate::validate::InputFormat::Jsonl, now, budget)?;
+        eprintln!(
+            "  round {}: shopstream {:.0} records/cpu-s",
+            round + 1,
+            measured.records_per_cpu_second
+        );
+        ours.push(measured);
+        let python_run = run_baseline(python, script, file, now)?;
+        eprintln!(
+            "  round {}: baseline {:.0} records/s",
+            round + 1,
+            python_run.records_per_second
+        );
+        baseline.push(python_run);
+    }
+    let ratio = median(ours.iter().map(|m| m.records_per_cpu_second).collect())
+        / median(baseline.iter().map(|b| b.records_per_second).collect()).max(f64::EPSILON);
+    Ok(BaselineComparison {
+        file: file.display().to_string(),
+        records: ours.first().map_or(0, |m| m.records_per_iteration),
+        ours,
+        baseline,
+        ratio,
+    })
+}
+
+impl fmt::Display for BaselineComparison {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "shopstream bench --input {} — {} records, {} rounds alternating",
+            self.file,
+            self.records,
+            self.ours.len()
+        )?;
+        for (round, (ours, baseline)) in self.ours.iter().zip(&self.baseline).enumerate() {
+            writeln!(
+                f,
+                "  round {}: shopstream {:>10.0} records/cpu-s   baseline {:>10.0} records/s ({} rejected)",
+                round + 1,
+                ours.records_per_cpu_second,
+                baseline.records_per_second,
+                baseline.rejected
+            )?;
+        }
+        writeln!(
+            f,
+            "  ratio (median / median): {:.2}x per core",
+            self.ratio
+        )
+    }
 }
 
 /// A one-shard Kinesis event of these lines, all arrived at `arrival`.

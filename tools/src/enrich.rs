@@ -1,10 +1,16 @@
-//! `shopstream enrich`: JSON-lines files through stream-enrich's own steps (decode → validate
-//! → clean → deduplicate → enrich → score → objects) into a lake, without a stream. Each run
-//! of `slice_records` lines is one Kinesis slice of a pseudo-shard, handed to the same
+//! `shopstream enrich`: files of records (JSON lines, an Avro object container, or
+//! Confluent-framed Avro) through stream-enrich's own steps (decode → validate → clean →
+//! deduplicate → enrich → score → objects) into a lake, without a stream. Each run of
+//! `slice_records` records is one Kinesis slice of a pseudo-shard, handed to the same
 //! functions the handler calls, so the objects carry the keys, partitions, provenance and
 //! quarantine entries the stream path writes for the same records.
+//!
+//! Each record becomes the payload a stream would carry: a JSON line as it is, a Confluent
+//! frame as it is (magic byte, schema id, Avro body), an Avro container's record as JSON (its
+//! fields converted as the decoder converts Avro, with `record_type` from the writer schema).
 
 use crate::run::kinesis_record;
+use crate::validate::InputFormat;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use clap::Args;
@@ -25,9 +31,12 @@ pub const FIRST_SEQUENCE: u128 = 49_600_000_000_000_000_000;
 
 #[derive(Args)]
 pub struct EnrichArgs {
-    /// JSON-lines files (one event per line, as `shopstream generate` writes them).
+    /// Files of records, as `shopstream generate` writes them in each format.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
+    /// The files' format.
+    #[arg(long, value_enum, default_value_t = InputFormat::Jsonl)]
+    pub format: InputFormat,
     /// Lake root the silver and quarantine objects go under: a directory or s3://bucket[/prefix].
     #[arg(long)]
     pub lake: String,
@@ -106,6 +115,61 @@ pub fn lines_of(text: &[u8]) -> Vec<&[u8]> {
         .collect()
 }
 
+/// The payloads of a file's records, in order, as a stream would carry them. A Confluent file
+/// whose last frame is cut short keeps the rest as one payload (the decoder refuses it with
+/// `DECODE_ERROR`), so no bytes vanish; an unreadable Avro block is an error naming its record.
+pub fn payloads_of(bytes: &[u8], format: InputFormat) -> Result<Vec<Vec<u8>>> {
+    match format {
+        InputFormat::Jsonl => Ok(lines_of(bytes).into_iter().map(<[u8]>::to_vec).collect()),
+        InputFormat::Confluent => {
+            let mut payloads = Vec::new();
+            let mut rest = bytes;
+            while !rest.is_empty() {
+                let frame = rest
+                    .get(..4)
+                    .map(|len| u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize)
+                    .and_then(|len| rest.get(4..4 + len));
+                match frame {
+                    Some(frame) => {
+                        rest = &rest[4 + frame.len()..];
+                        payloads.push(frame.to_vec());
+                    }
+                    None => {
+                        payloads.push(rest.to_vec());
+                        break;
+                    }
+                }
+            }
+            Ok(payloads)
+        }
+        InputFormat::Avro => {
+            let container =
+                apache_avro::Reader::new(bytes).context("not an Avro object container file")?;
+            let entity = match container.writer_schema() {
+                apache_avro::Schema::Record(record) => match record.name.name() {
+                    "ClickstreamEvent" => "clickstream",
+                    "InventoryEvent" => "inventory",
+                    _ => "transaction",
+                },
+                _ => "transaction",
+            };
+            let mut payloads = Vec::new();
+            for (index, value) in container.enumerate() {
+                let value =
+                    value.with_context(|| format!("record {index}: unreadable Avro block"))?;
+                let mut json = shopstream::decode::avro::avro_to_json(value);
+                if let Some(object) = json.as_object_mut() {
+                    object
+                        .entry("record_type")
+                        .or_insert_with(|| entity.into());
+                }
+                payloads.push(serde_json::to_vec(&json)?);
+            }
+            Ok(payloads)
+        }
+    }
+}
+
 /// Counts of one `shopstream enrich` run.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct EnrichCounts {
@@ -125,8 +189,11 @@ pub async fn run_enrich(args: EnrichArgs) -> Result<EnrichCounts> {
     let arrival = args.arrival.unwrap_or_else(Utc::now);
     let mut counts = EnrichCounts::default();
     for input in &args.inputs {
-        let text = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
-        for chunk in lines_of(&text).chunks(args.slice_records) {
+        let bytes = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
+        let payloads = payloads_of(&bytes, args.format)
+            .with_context(|| format!("reading {}", input.display()))?;
+        let records: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+        for chunk in records.chunks(args.slice_records) {
             for object in enrich_slice(chunk, counts.records, arrival, &core)? {
                 if object.quarantine {
                     counts.quarantined += object.rows as u64;
@@ -145,6 +212,21 @@ pub async fn run_enrich(args: EnrichArgs) -> Result<EnrichCounts> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn confluent_frames_are_split_by_their_length_and_a_cut_tail_is_kept() {
+        let mut file = Vec::new();
+        for frame in [&b"\0abc"[..], &b"\0de"[..]] {
+            file.extend_from_slice(&(frame.len() as u32).to_be_bytes());
+            file.extend_from_slice(frame);
+        }
+        file.extend_from_slice(&[0, 0, 0, 9, 1, 2]);
+        let payloads = payloads_of(&file, InputFormat::Confluent).unwrap();
+        assert_eq!(
+            payloads,
+            vec![b"\0abc".to_vec(), b"\0de".to_vec(), vec![0, 0, 0, 9, 1, 2]]
+        );
+    }
 
     #[test]
     fn blank_lines_and_carriage_returns_are_not_records() {

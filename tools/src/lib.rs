@@ -7,6 +7,7 @@ pub mod confluent;
 pub mod enrich;
 pub mod generate;
 pub mod gold;
+pub mod report;
 pub mod rng;
 pub mod run;
 pub mod send;

@@ -10,6 +10,8 @@ use shopstream_cli::generate::{generate, Generator, GeneratorConfig, OutputForma
 use shopstream_cli::run::faults::FaultSpec;
 use shopstream_cli::run::live::{default_live_shards, LiveOptions, LIVE_FRAUD_RATE};
 use shopstream_cli::run::{default_shards, run_pipeline, Endpoints, RunOptions};
+use shopstream_cli::run::batch::BatchOptions;
+use shopstream_cli::run::warehouse::WarehouseTarget;
 use shopstream_cli::send::{
     load_aws_config, parse_header, send_generated, HttpSender, KafkaSender, KinesisSender,
     PayloadEncoding, SendOptions, Target,
@@ -49,15 +51,19 @@ enum Command {
     /// Writes to a file or standard output, or sends straight to the ingest API, a Kinesis
     /// stream or a Kafka topic with --to.
     Generate(GenerateArgs),
-    /// Run the streaming half of the pipeline locally, with the real Lambda handlers.
+    /// Run the whole pipeline locally, with the real Lambda handlers.
     ///
-    /// Starts local AWS emulators (two moto servers: Kinesis, and S3/DynamoDB/EventBridge)
-    /// unless --endpoint names a running one, creates the stream, tables, bucket and event bus,
-    /// then: generate events → ingest-api (API Gateway v2 requests of up to 500 records) →
-    /// Kinesis → stream-enrich (event-source-mapping-style batches of up to 10,000 records and
-    /// 6 MB, honouring partial batch responses) → silver Parquet / quarantine JSONL in S3, read
-    /// back at the end and checked against every stage's counts. Prints a stage-by-stage
-    /// summary; stops what it started.
+    /// Starts local AWS emulators (three moto servers: Kinesis, DynamoDB, and
+    /// S3/EventBridge/SQS) unless --endpoint names a running one, and a PostgreSQL warehouse
+    /// behind a local Redshift Data API, then: generate events → ingest-api (API Gateway v2
+    /// requests of up to 500 records) → Kinesis → stream-enrich (event-source-mapping-style
+    /// batches of up to 10,000 records and 6 MB, honouring partial batch responses) → silver
+    /// Parquet / quarantine JSONL in S3, read back and checked; then gold-transform on its
+    /// schedule → redshift-copy on each manifest → the KPI views compared with DataFusion over
+    /// gold → s3-cleanup (dry run, then for real) on each BatchLoaded event. Prints a
+    /// stage-by-stage summary that accounts for every record, writes summary.json and
+    /// report.html into --out, and stops what it started. Exit status: 0 ok, 2 over
+    /// --max-rejection-rate, 3 records unaccounted for or counts that disagree.
     Run(RunArgs),
     /// Measure the hot paths on this machine: the generator, the core decode → Parquet path,
     /// the ingest-api handler (sink excluded) and a stream-enrich batch. Build with
@@ -73,6 +79,10 @@ enum Command {
     Enrich(shopstream_cli::enrich::EnrichArgs),
     /// Run a KPI query of jobs/sql/kpi over the gold tables and print it.
     Query(shopstream_cli::gold::QueryArgs),
+    /// Draw the HTML report of a run again from its summary JSON, or of any gold lake: one
+    /// self-contained file with the stage funnel, rejections, latencies, fraud scores and
+    /// KPIs.
+    Report(ReportArgs),
     /// Decode, validate and clean a file of events and report on its quality.
     ///
     /// Exits with status 2 when the share of refused records exceeds --max-rejection-rate.
@@ -202,9 +212,49 @@ struct RunArgs {
     /// (rates per invocation or PUT; see tools/README.md).
     #[arg(long, value_parser = parse_faults)]
     faults: Option<FaultSpec>,
-    /// Also write the summary as JSON to this file.
+    /// Where the batch half loads gold: `local` (a PostgreSQL server started for the run),
+    /// an existing database `postgres://user@host:port/db` (the run's tables go in a schema
+    /// of their own), or `none` (gold and its KPIs only). A live run stops after the stream.
+    #[arg(long, default_value = "local")]
+    warehouse: WarehouseTarget,
+    /// gold-transform's MAX_BATCH_ROWS for the run (a batch over it is routed to EMR, which a
+    /// local run does not start, and fails the accounting).
+    #[arg(long, default_value_t = 2_000_000)]
+    max_batch_rows: u64,
+    /// s3-cleanup's gold and silver retention in days; 0 deletes a batch's files once it is
+    /// loaded (after the KPIs are compared).
+    #[arg(long, default_value_t = 0)]
+    cleanup_retention_days: u32,
+    /// Directory the run writes its report (report.html) and summary (summary.json) into.
+    #[arg(long, default_value = "shopstream-run")]
+    out: PathBuf,
+    /// Write the HTML report here instead of <out>/report.html.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Write no HTML report.
+    #[arg(long, conflicts_with = "report")]
+    no_report: bool,
+    /// Write the summary JSON here instead of <out>/summary.json.
     #[arg(long)]
     summary_json: Option<PathBuf>,
+    /// Quality gate: the run exits with status 2 when the share of records refused or
+    /// quarantined exceeds this fraction.
+    #[arg(long, default_value_t = 0.10)]
+    max_rejection_rate: f64,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// A run's summary JSON (`shopstream run` writes <out>/summary.json).
+    #[arg(long, required_unless_present = "gold")]
+    summary: Option<PathBuf>,
+    /// A lake root holding gold/ (a directory or s3://bucket[/prefix]): the KPIs and fraud
+    /// scores are answered from it instead of taken from the summary.
+    #[arg(long)]
+    gold: Option<String>,
+    /// The report file to write.
+    #[arg(long, default_value = "report.html")]
+    out: PathBuf,
 }
 
 /// A share between 0 and 0.5.
@@ -231,6 +281,27 @@ struct BenchArgs {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Measure stream-enrich's record path on this file's records instead of the built-in
+    /// paths on generated traffic.
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// The format of --input.
+    #[arg(long, value_enum, default_value_t = InputFormat::Jsonl, requires = "input")]
+    format: InputFormat,
+    /// A Python baseline of the same path (../shared/baselines/py_enrich.py) to run on the
+    /// same --input file (JSON lines), alternating with ours; prints the ratio.
+    #[arg(long, requires = "input")]
+    baseline: Option<PathBuf>,
+    /// The Python that runs --baseline (needs pyarrow) [default: $SHOPSTREAM_PYTHON, the
+    /// emulator venv's, else python3].
+    #[arg(long, requires = "baseline")]
+    python: Option<PathBuf>,
+    /// Rounds of ours-then-baseline.
+    #[arg(long, default_value_t = 3, requires = "baseline")]
+    rounds: usize,
+    /// The pipeline clock for time-based rules (RFC 3339) [default: now].
+    #[arg(long)]
+    now: Option<DateTime<Utc>>,
 }
 
 #[derive(Args)]
@@ -273,6 +344,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Validate(args) => run_validate(args),
         Command::Run(args) => run_run(args),
         Command::Bench(args) => run_bench(args),
+        Command::Report(args) => run_report(args),
         Command::Transform(args) => gold_runtime()?
             .block_on(shopstream_cli::gold::run_transform(args))
             .map(|()| ExitCode::SUCCESS),
@@ -362,7 +434,7 @@ fn run_generate(args: GenerateArgs) -> Result<ExitCode> {
     let started = Instant::now();
     // This thread's CPU time too: events per CPU-second is the per-core speed, whatever else
     // the machine is running.
-    let cpu_started = shopstream_testkit::thread_cpu_time().ok();
+    let cpu_started = shopstream_emulators::thread_cpu_time().ok();
     let mut generator = Generator::new(config);
     let counts = generate(&mut generator, args.format, &mut out, &mut |n| {
         if let Some(bar) = &bar {
@@ -375,7 +447,7 @@ fn run_generate(args: GenerateArgs) -> Result<ExitCode> {
     }
     let seconds = started.elapsed().as_secs_f64();
     let cpu_seconds = cpu_started
-        .zip(shopstream_testkit::thread_cpu_time().ok())
+        .zip(shopstream_emulators::thread_cpu_time().ok())
         .map(|(start, end)| end.saturating_sub(start).as_secs_f64());
     let per_cpu_second = cpu_seconds
         .map(|cpu| {
@@ -503,6 +575,8 @@ fn run_run(args: RunArgs) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // The handlers' EMF metrics go to <out>/metrics.jsonl, not into the summary on stdout.
+    shopstream::metrics::capture_emitted();
     runtime.block_on(async {
         // Kept alive until the run ends; dropping them stops the emulators.
         let (_moto, stream_endpoint, tables_endpoint, services_endpoint) = match &args.endpoint
@@ -513,9 +587,9 @@ fn run_run(args: RunArgs) -> Result<ExitCode> {
                 // EventBridge: each works on one request at a time.
                 eprintln!("starting moto (local AWS emulator, three times) on 127.0.0.1 ...");
                 let (stream, tables, services) = tokio::try_join!(
-                    shopstream_testkit::MotoServer::start(),
-                    shopstream_testkit::MotoServer::start(),
-                    shopstream_testkit::MotoServer::start()
+                    shopstream_emulators::MotoServer::start(),
+                    shopstream_emulators::MotoServer::start(),
+                    shopstream_emulators::MotoServer::start()
                 )?;
                 let endpoints = (
                     stream.endpoint_url().to_owned(),
@@ -571,32 +645,166 @@ fn run_run(args: RunArgs) -> Result<ExitCode> {
             profiles: args.profiles,
             faults: args.faults.unwrap_or_default(),
             live,
+            batch: live.is_none().then(|| BatchOptions {
+                warehouse: args.warehouse.clone(),
+                max_batch_rows: args.max_batch_rows,
+                cleanup_retention_days: args.cleanup_retention_days,
+            }),
         };
         eprintln!(
-            "running {events} events through ingest-api → Kinesis → stream-enrich → S3 at {endpoint} ..."
+            "running {events} events through ingest-api → Kinesis → stream-enrich → S3{} at {endpoint} ...",
+            if options.batch.is_some() {
+                " → gold-transform → redshift-copy → s3-cleanup"
+            } else {
+                ""
+            }
         );
         let summary = run_pipeline(&endpoints, &options).await?;
         print!("{summary}");
-        if let Some(path) = &args.summary_json {
-            std::fs::write(path, serde_json::to_vec_pretty(&summary)?)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::create_dir_all(&args.out)
+            .with_context(|| format!("cannot create {}", args.out.display()))?;
+        let summary_path = args
+            .summary_json
+            .clone()
+            .unwrap_or_else(|| args.out.join("summary.json"));
+        let summary_value = serde_json::to_value(&summary)?;
+        std::fs::write(&summary_path, serde_json::to_vec_pretty(&summary_value)?)
+            .with_context(|| format!("cannot write {}", summary_path.display()))?;
+        println!("  summary: {}", summary_path.display());
+        let metrics_path = args.out.join("metrics.jsonl");
+        let mut metrics = shopstream::metrics::take_emitted().join("\n");
+        metrics.push('\n');
+        std::fs::write(&metrics_path, metrics)
+            .with_context(|| format!("cannot write {}", metrics_path.display()))?;
+        if !args.no_report {
+            let report_path = args
+                .report
+                .clone()
+                .unwrap_or_else(|| args.out.join("report.html"));
+            let (kpis, fraud_scores) = summary
+                .batch
+                .as_ref()
+                .map(|b| (b.kpis.clone(), b.fraud_scores.clone()))
+                .unwrap_or_default();
+            let html = shopstream_cli::report::render(&shopstream_cli::report::ReportData {
+                title: format!("shopstream run — {events} events"),
+                summary: summary_value,
+                kpis,
+                fraud_scores,
+            })?;
+            std::fs::write(&report_path, html)
+                .with_context(|| format!("cannot write {}", report_path.display()))?;
+            println!("  report: {}", report_path.display());
         }
-        if summary.totals.lost != 0 || !summary.totals.disagreements.is_empty() {
-            eprintln!(
-                "{} records were lost, {} counts disagree: see the summary",
-                summary.totals.lost,
-                summary.totals.disagreements.len()
-            );
-            return Ok(ExitCode::from(3));
-        }
-        Ok(ExitCode::SUCCESS)
+        Ok(run_exit_code(&summary, args.max_rejection_rate))
     })
 }
 
+/// 3 when records are unaccounted for or stage counts disagree, else 2 when more than
+/// `max_rejection_rate` of the records were refused or quarantined, else 0.
+fn run_exit_code(summary: &shopstream_cli::run::RunSummary, max_rejection_rate: f64) -> ExitCode {
+    let totals = &summary.totals;
+    if totals.lost != 0 || !totals.disagreements.is_empty() {
+        eprintln!(
+            "{} records were lost, {} counts disagree: see the summary",
+            totals.lost,
+            totals.disagreements.len()
+        );
+        return ExitCode::from(3);
+    }
+    let rejected_share = totals.rejected as f64 / totals.r#in.max(1) as f64;
+    if rejected_share > max_rejection_rate {
+        eprintln!(
+            "{:.2} % of the records were refused or quarantined, over the --max-rejection-rate of {:.2} %",
+            rejected_share * 100.0,
+            max_rejection_rate * 100.0
+        );
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
+}
+
+fn run_report(args: ReportArgs) -> Result<ExitCode> {
+    let summary: serde_json::Value = match &args.summary {
+        Some(path) => serde_json::from_slice(
+            &std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+        )
+        .with_context(|| format!("{} is not a summary JSON", path.display()))?,
+        None => serde_json::Value::Null,
+    };
+    let (kpis, fraud_scores) = match &args.gold {
+        Some(gold) => {
+            let lake = gold_transform::lake::Lake::open(gold, &Env::from_process())?;
+            gold_runtime()?.block_on(shopstream_cli::report::gold_answers(&lake))?
+        }
+        None => (
+            serde_json::from_value(summary["batch"]["kpis"].clone())
+                .context("the summary holds no KPIs (a live run's); give --gold")?,
+            serde_json::from_value(summary["batch"]["fraud_scores"].clone()).unwrap_or_default(),
+        ),
+    };
+    let title = match &args.summary {
+        Some(path) => format!("shopstream report — {}", path.display()),
+        None => format!("shopstream report — {}", args.gold.as_deref().unwrap_or_default()),
+    };
+    let html = shopstream_cli::report::render(&shopstream_cli::report::ReportData {
+        title,
+        summary,
+        kpis,
+        fraud_scores,
+    })?;
+    std::fs::write(&args.out, html)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    println!("report: {}", args.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run_bench(args: BenchArgs) -> Result<ExitCode> {
-    let report = shopstream_cli::bench::run_benchmarks(std::time::Duration::from_secs_f64(
-        args.seconds.max(0.1),
-    ))?;
+    let budget = std::time::Duration::from_secs_f64(args.seconds.max(0.1));
+    if let Some(input) = &args.input {
+        let now = args.now.unwrap_or_else(Utc::now);
+        let json = match &args.baseline {
+            Some(script) => {
+                anyhow::ensure!(
+                    args.format == InputFormat::Jsonl,
+                    "the Python baseline reads JSON lines only"
+                );
+                let python = args.python.clone().unwrap_or_else(|| {
+                    std::env::var_os("SHOPSTREAM_PYTHON")
+                        .filter(|p| !p.is_empty())
+                        .map_or_else(|| PathBuf::from("python3"), PathBuf::from)
+                });
+                let comparison = shopstream_cli::bench::compare_with_baseline(
+                    input,
+                    &python,
+                    script,
+                    now,
+                    budget,
+                    args.rounds,
+                )?;
+                print!("{comparison}");
+                serde_json::to_vec_pretty(&comparison)?
+            }
+            None => {
+                let measured = shopstream_cli::bench::bench_input(input, args.format, now, budget)?;
+                println!(
+                    "shopstream bench --input {}: {:.0} records/s, {:.0} records/cpu-s, {:.1} MB/s ({} records per iteration, {} iterations)",
+                    input.display(),
+                    measured.records_per_second,
+                    measured.records_per_cpu_second,
+                    measured.megabytes_per_second,
+                    measured.records_per_iteration,
+                    measured.iterations
+                );
+                serde_json::to_vec_pretty(&measured)?
+            }
+        };
+        if let Some(path) = &args.json {
+            std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = shopstream_cli::bench::run_benchmarks(budget)?;
     print!("{report}");
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)

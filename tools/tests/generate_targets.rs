@@ -10,7 +10,7 @@ use ingest_api::{handle, ApiEvent, Deps};
 use rskafka::client::partition::{OffsetAt, UnknownTopicHandling};
 use serde_json::{json, Value};
 use shopstream::decode::{decode_json, decode_payload, AvroSchemas};
-use shopstream_testkit::{MotoServer, TansuBroker};
+use shopstream_emulators::{MotoServer, TansuBroker};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Output;

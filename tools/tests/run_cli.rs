@@ -1,7 +1,10 @@
-//! `shopstream run --events 20000` end to end on moto, with the summary JSON checked against
-//! what each stage independently counted: nothing lost, every refusal accounted for.
+//! `shopstream run` end to end on the emulators (moto, PostgreSQL behind the local Data API),
+//! with the summary JSON checked against what each stage independently counted: nothing lost,
+//! every refusal accounted for, to the last table; and the HTML report parsed and opened in
+//! headless Chromium.
 
 use serde_json::Value;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn count(value: &Value) -> u64 {
@@ -11,11 +14,16 @@ fn count(value: &Value) -> u64 {
 /// Runs `shopstream run` with `args` and returns its summary.
 fn run(args: &[&str]) -> Value {
     let dir = tempfile::tempdir().unwrap();
-    let summary_path = dir.path().join("summary.json");
+    run_into(dir.path(), args)
+}
+
+/// Runs `shopstream run` with `args`, its report and summary going into `out`.
+fn run_into(out: &Path, args: &[&str]) -> Value {
+    let summary_path = out.join("summary.json");
     let output = Command::new(env!("CARGO_BIN_EXE_shopstream"))
         .arg("run")
         .args(args)
-        .args(["--summary-json", summary_path.to_str().unwrap()])
+        .args(["--out", out.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(
@@ -77,10 +85,175 @@ fn assert_accounted(summary: &Value, events: u64) {
     );
 }
 
+/// The charts the report must draw, each with data, for a 20,000-event run.
+const REPORT_CHARTS: [&str; 16] = [
+    "funnel",
+    "rejection_reasons",
+    "rejections_over_time",
+    "latency_arrival_to_silver",
+    "latency_arrival_to_alert",
+    "fraud_score",
+    "fraud_risk_mix",
+    "revenue_by_day",
+    "revenue_by_country",
+    "revenue_by_category",
+    "first_time_vs_repeat",
+    "orders_by_device",
+    "transaction_status_mix",
+    "feedback_distribution",
+    "hour_by_weekday",
+    "top_products",
+];
+
+/// The batch half: gold read every silver transaction, the warehouse holds exactly gold's
+/// facts and answers every KPI as DataFusion does, cleanup deleted what its dry run listed,
+/// and every record is accounted for to the last table.
+fn assert_accounted_to_the_warehouse(summary: &Value) {
+    let (lake, batch, totals) = (&summary["lake"], &summary["batch"], &summary["totals"]);
+    let gold = &batch["gold"];
+    assert!(!gold["batches"].as_array().unwrap().is_empty());
+    assert_eq!(
+        count(&gold["silver_rows"]),
+        count(&lake["silver_rows_by_entity"]["transaction"])
+    );
+    assert_eq!(
+        count(&gold["silver_rows"]),
+        count(&gold["fact_rows"]) + count(&gold["duplicates_dropped"])
+    );
+    assert_eq!(count(&gold["bad_inputs"]), 0);
+    let warehouse = &batch["warehouse"];
+    assert_eq!(
+        count(&warehouse["batches_loaded"]),
+        gold["batches"].as_array().unwrap().len() as u64
+    );
+    assert_eq!(
+        count(&warehouse["table_rows"]["final_fact"]),
+        count(&gold["fact_rows"]),
+        "exactly gold's facts in the warehouse"
+    );
+    let kpis = warehouse["kpis"].as_array().unwrap();
+    assert_eq!(kpis.len(), 17);
+    for kpi in kpis {
+        assert_eq!(kpi["identical"], true, "{kpi}");
+        assert!(count(&kpi["rows"]) > 0, "{kpi}");
+    }
+    let cleanup = &batch["cleanup"];
+    assert!(count(&cleanup["deleted_objects"]) > 0);
+    assert_eq!(
+        count(&cleanup["deleted_objects"]),
+        count(&cleanup["dry_run_objects"])
+    );
+    assert_eq!(
+        count(&cleanup["batches_cleaned"]),
+        count(&warehouse["batches_loaded"])
+    );
+    // in = refused + quarantined + fact rows + duplicates dropped + other silver rows
+    //      - rows a retry wrote twice
+    let account = &totals["record_account"];
+    assert_eq!(account["lost"], 0, "{account}");
+    assert_eq!(
+        count(&account["in"]) + count(&account["retried_rows"]),
+        count(&account["rejected_by_api"])
+            + count(&account["quarantined"])
+            + count(&account["fact_rows"])
+            + count(&account["duplicates_dropped"])
+            + count(&account["other_silver_rows"]),
+        "{account}"
+    );
+}
+
+/// `data-points` of the report's figure `id`, if it has one.
+fn chart_points(html: &str, id: &str) -> Option<u64> {
+    let marker = format!("data-chart=\"{id}\" data-points=\"");
+    let start = html.find(&marker)? + marker.len();
+    html[start..].split('"').next()?.parse().ok()
+}
+
+/// The figure element of chart `id`.
+fn figure<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!("data-chart=\"{id}\""))
+        .unwrap_or_else(|| panic!("no chart {id}"));
+    let end = html[start..].find("</figure>").unwrap() + start;
+    &html[start..end]
+}
+
+/// Opens `report` in headless Chromium, takes a screenshot into `screenshot`, and returns
+/// what Chromium logged about the page's console.
+fn open_in_chromium(report: &Path, screenshot: &Path) -> String {
+    let chromium = std::env::var("SHOPSTREAM_CHROMIUM")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+                .into_iter()
+                .map(PathBuf::from)
+                .find(|p| p.exists())
+        })
+        .expect("no Chromium: scripts/install-emulators.sh chromium installs it");
+    let profile = tempfile::tempdir().unwrap();
+    let output = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1280,9000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", screenshot.display()))
+        .arg(format!("file://{}", report.display()))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter(|line| line.contains("CONSOLE") || line.contains("Uncaught"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[test]
-fn twenty_thousand_events_through_the_streaming_half() {
-    let summary = run(&["--events", "20000"]);
+fn twenty_thousand_events_through_every_stage_to_the_warehouse_and_the_report() {
+    // The report and its screenshot stay in the build's temporary directory for a person to
+    // look at (target/tmp/run-report/, not committed).
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("run-report");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let summary = run_into(&out, &["--events", "20000", "--fraud-rate", "0.01"]);
     assert_accounted(&summary, 20_000);
+    assert_accounted_to_the_warehouse(&summary);
+
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    for id in REPORT_CHARTS {
+        let points = chart_points(&html, id).unwrap_or_else(|| panic!("no chart {id}"));
+        assert!(points > 0, "chart {id} has no data");
+        let figure = figure(&html, id);
+        assert!(figure.contains("<svg") && figure.contains("<rect"), "{id} is not drawn");
+    }
+    assert_eq!(html.matches("data-kpi=").count(), 17, "a table per KPI");
+    assert!(html.contains("17 of 17 identical"));
+    assert!(html.contains("lost 0</span>"));
+    assert!(!html.contains("<script") && !html.contains(" src=") && !html.contains(" href="));
+
+    let screenshot = out.join("report.png");
+    let console = open_in_chromium(&out.join("report.html"), &screenshot);
+    assert!(console.is_empty(), "console messages: {console}");
+    let png = std::fs::read(&screenshot).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{} bytes", png.len());
+    eprintln!("report: {}, screenshot: {}", out.join("report.html").display(), screenshot.display());
     // The default shard count: one per 500 events.
     assert_eq!(count(&summary["enrich"]["shards"]), 40);
     let (generate, ingest, lake, totals) = (

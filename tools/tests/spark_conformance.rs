@@ -22,7 +22,7 @@ use shopstream::ledger::{InputObject, Plan};
 use shopstream::manifest::{verify_file, Manifest};
 use shopstream_cli::enrich::{enrich_slice, lines_of};
 use shopstream_cli::generate::{Generator, GeneratorConfig};
-use shopstream_testkit::PySpark;
+use shopstream_emulators::PySpark;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

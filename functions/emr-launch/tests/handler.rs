@@ -16,7 +16,7 @@ use shopstream::ledger::{
     create_table, BatchState, InputObject, Ledger, PlanOutcome, TransitionFields,
 };
 use shopstream::manifest::{describe_file, manifest_key, Manifest, TableOutput, FORMAT_VERSION};
-use shopstream_testkit::MotoServer;
+use shopstream_emulators::MotoServer;
 use std::collections::BTreeMap;
 
 const BUCKET: &str = "lake";

@@ -15,7 +15,7 @@ use shopstream::ledger::{InputObject, Plan};
 use shopstream::manifest::{verify_file, Manifest};
 use shopstream::quarantine::{to_jsonl, QuarantineEntry, RecordPosition};
 use shopstream::reason::{RejectReason, Rejection};
-use shopstream_testkit::PySpark;
+use shopstream_emulators::PySpark;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -42,7 +42,7 @@ fn repo() -> PathBuf {
 }
 
 fn write_silver(lake: &Path, objects: serde_json::Value) -> anyhow::Result<()> {
-    let status = std::process::Command::new(shopstream_testkit::venv_python()?)
+    let status = std::process::Command::new(shopstream_emulators::venv_python()?)
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/spark_fixture.py"))
         .arg(lake)
         .arg(json!({ "objects": objects }).to_string())

@@ -93,6 +93,8 @@ pub enum KpiError {
     Unreadable { key: String, problem: String },
     #[error("{0}")]
     Engine(#[from] datafusion::error::DataFusionError),
+    #[error("deriving the gold schemas: {0}")]
+    Schema(String),
 }
 
 pub fn kpi_sql(name: &str) -> Result<&'static str, KpiError> {
@@ -146,11 +148,39 @@ async fn table_batches(
     Ok(schema.map(|schema| (schema, by_batch)))
 }
 
+/// The schema of every gold table, from the models run over empty inputs.
+async fn empty_table_schemas() -> Result<Vec<(String, SchemaRef)>, KpiError> {
+    let run = crate::engine::run_models(
+        crate::engine::EngineInputs::default(),
+        crate::engine::EngineLimits::default(),
+    )
+    .await
+    .map_err(|e| KpiError::Schema(e.to_string()))?;
+    Ok(run
+        .tables
+        .into_iter()
+        .map(|output| (output.table, output.schema))
+        .collect())
+}
+
 /// A session with every gold table registered (deduplicated by its key, the first column).
+/// A table without files (no batch has produced rows of it yet, e.g. `rejected` when nothing
+/// was quarantined) is registered empty, so every KPI answers.
 pub async fn gold_session(gold: &Lake) -> Result<SessionContext, KpiError> {
     let ctx = SessionContext::new();
+    let mut empty_schemas = None;
     for table in gold_tables() {
         let Some((schema, by_batch)) = table_batches(gold, table).await? else {
+            if empty_schemas.is_none() {
+                empty_schemas = Some(empty_table_schemas().await?);
+            }
+            if let Some((_, schema)) = empty_schemas
+                .iter()
+                .flatten()
+                .find(|(name, _)| name == table)
+            {
+                ctx.register_table(table, Arc::new(MemTable::try_new(schema.clone(), vec![vec![]])?))?;
+            }
             continue;
         };
         let mut fields: Vec<arrow::datatypes::FieldRef> = schema.fields().iter().cloned().collect();

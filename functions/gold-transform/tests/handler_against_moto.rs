@@ -15,7 +15,7 @@ use serde_json::Value;
 use shopstream::config::Env;
 use shopstream::ledger::{create_table, BatchState, Ledger};
 use shopstream::metrics::MetricSet;
-use shopstream_testkit::MotoServer;
+use shopstream_emulators::MotoServer;
 use std::sync::Arc;
 
 const BUCKET: &str = "lake";

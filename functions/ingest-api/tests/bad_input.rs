@@ -10,7 +10,7 @@ use ingest_api::config::SinkConfig;
 use ingest_api::sink::KinesisSink;
 use ingest_api::Deps;
 use serde_json::{json, Value};
-use shopstream_testkit::MotoServer;
+use shopstream_emulators::MotoServer;
 use std::sync::Arc;
 
 const STREAM: &str = "bad-input";

@@ -6,7 +6,7 @@ use common::*;
 use ingest_api::config::SinkConfig;
 use ingest_api::sink::DynamoDbSink;
 use ingest_api::Deps;
-use shopstream_testkit::MotoServer;
+use shopstream_emulators::MotoServer;
 
 #[tokio::test]
 async fn orders_are_stored_once_by_event_id() -> anyhow::Result<()> {

@@ -9,7 +9,7 @@ use ingest_api::sink::KafkaSink;
 use ingest_api::Deps;
 use rskafka::client::partition::UnknownTopicHandling;
 use serde_json::Value;
-use shopstream_testkit::TansuBroker;
+use shopstream_emulators::TansuBroker;
 use std::sync::Arc;
 use std::time::Duration;
 

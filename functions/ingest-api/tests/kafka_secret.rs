@@ -6,7 +6,7 @@
 use ingest_api::config::{IngestConfig, SaslMechanism, SinkConfig};
 use ingest_api::sink::kafka::{client_settings, KafkaSetupError};
 use shopstream::config::Env;
-use shopstream_testkit::MotoServer;
+use shopstream_emulators::MotoServer;
 
 async fn kafka_config_naming(arn: &str) -> anyhow::Result<ingest_api::config::KafkaConfig> {
     let env = Env::from_pairs([

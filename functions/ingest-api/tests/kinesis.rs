@@ -9,7 +9,7 @@ use ingest_api::idempotency::{IdempotencyStore, KEY_ATTRIBUTE};
 use ingest_api::sink::KinesisSink;
 use ingest_api::Deps;
 use serde_json::Value;
-use shopstream_testkit::MotoServer;
+use shopstream_emulators::MotoServer;
 use std::time::Duration;
 
 const STREAM: &str = "shopstream-events";

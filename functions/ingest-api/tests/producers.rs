@@ -12,7 +12,7 @@ use ingest_api::sink::{AnySink, KinesisSink, Outcome, Sink};
 use ingest_api::{handle, Deps};
 use serde_json::{json, Value};
 use shopstream::config::Env;
-use shopstream_testkit::MotoServer;
+use shopstream_emulators::MotoServer;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -298,7 +298,7 @@ async fn a_retry_after_a_crash_sends_only_what_was_not_delivered() -> anyhow::Re
 async fn an_unreachable_sink_is_a_503_with_retry_after() -> anyhow::Result<()> {
     let moto = MotoServer::start().await?;
     // Nothing listens on this port: every call fails to connect, which may pass.
-    let closed = shopstream_testkit::free_port()?;
+    let closed = shopstream_emulators::free_port()?;
     let unreachable = aws_sdk_kinesis::config::Builder::from(&moto.sdk_config())
         .endpoint_url(format!("http://127.0.0.1:{closed}"))
         .retry_config(aws_sdk_kinesis::config::retry::RetryConfig::disabled())

@@ -6,7 +6,7 @@ use orders_to_bronze::bronze;
 use orders_to_bronze::{handler, Config, Deps};
 use serde_json::Value;
 use shopstream::config::Env;
-use shopstream_testkit::MotoServer;
+use shopstream_emulators::MotoServer;
 use std::collections::{BTreeMap, BTreeSet};
 
 const BUCKET: &str = "lake";
@@ -294,13 +294,13 @@ async fn a_failed_hour_reports_from_its_first_change_and_the_earlier_hour_stays_
     let s3 = moto.s3_client();
     s3.create_bucket().bucket(BUCKET).send().await?;
     // The hour-08 object is committed by moto but its answer is lost.
-    let proxy = shopstream_testkit::FaultProxy::start(moto.port(), |request| {
+    let proxy = shopstream_emulators::FaultProxy::start(moto.port(), |request| {
         if request.method == "PUT"
             && (request.path.contains("hour%3D08") || request.path.contains("hour=08"))
         {
-            shopstream_testkit::Fault::LoseAnswer
+            shopstream_emulators::Fault::LoseAnswer
         } else {
-            shopstream_testkit::Fault::Pass
+            shopstream_emulators::Fault::Pass
         }
     })
     .await?;

@@ -13,7 +13,7 @@ use rskafka::record::Record;
 use serde_json::{json, Value};
 use shopstream::quarantine::{to_jsonl, QuarantineEntry, RecordPosition};
 use shopstream::reason::{RejectReason, Rejection};
-use shopstream_testkit::TansuBroker;
+use shopstream_emulators::TansuBroker;
 use std::collections::BTreeMap;
 
 const TOPIC: &str = "shopstream-events";

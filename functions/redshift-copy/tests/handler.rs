@@ -17,7 +17,7 @@ use shopstream::ledger::{
     create_table, BatchRecord, BatchState, InputObject, Ledger, PlanOutcome, TransitionFields,
 };
 use shopstream::manifest::{describe_file, write_manifest, Manifest, TableOutput};
-use shopstream_testkit::MotoServer;
+use shopstream_emulators::MotoServer;
 use std::collections::BTreeMap;
 
 const BUCKET: &str = "lake";

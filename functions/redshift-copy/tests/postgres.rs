@@ -1,48 +1,18 @@
-//! The warehouse SQL executed on a real database: PostgreSQL ≥ 15 (MERGE) from the testkit.
+//! The warehouse SQL executed on a real database: PostgreSQL ≥ 15 (MERGE) from `shopstream-emulators`.
 //!
 //! The DDL and the load transaction are the statements redshift-copy sends, changed only by
-//! [`to_postgres`], and COPY (which reads S3) is replaced by `COPY … FROM STDIN` of the
+//! `shopstream_emulators::redshift_sql::to_postgres` (the translation `shopstream run` uses
+//! too), and COPY (which reads S3) is replaced by `COPY … FROM STDIN` of the
 //! fixture batch (`tests/fixtures/batch/<table>.csv`, the gold tables' columns in order). The
 //! same transaction runs twice; every table must be identical after the second run.
 
 use redshift_copy::plan::{plan, LoadBatch, StepKind};
 use redshift_copy::warehouse;
-use shopstream_testkit::{PostgresRow, PostgresServer};
+use shopstream_emulators::redshift_sql::to_postgres;
+use shopstream_emulators::{PostgresRow, PostgresServer};
 
 const SCHEMA: &str = "shopstream";
 const BATCH: &str = "20261202T10-20261202T11-3f2a9c0d11b7e4a5";
-
-/// The one translation from Redshift to PostgreSQL SQL, used only here:
-/// - the table-attribute clauses Redshift alone has (`DISTSTYLE`, `DISTKEY`, `SORTKEY`,
-///   `ENCODE`) are dropped: they place and compress rows, they do not change results;
-/// - `SYSDATE` (start of the transaction) → `LOCALTIMESTAMP` (the same in PostgreSQL, UTC
-///   session); `GETDATE()` (start of the statement) → `statement_timestamp()` at UTC.
-///
-/// COPY is not translated: the loader replaces it.
-fn to_postgres(sql: &str) -> String {
-    let kept: Vec<&str> = sql
-        .lines()
-        .filter(|line| {
-            let line = line.trim_start();
-            !(line.starts_with("DISTSTYLE")
-                || line.starts_with("DISTKEY")
-                || line.starts_with("SORTKEY"))
-        })
-        .collect();
-    let mut out = kept.join("\n");
-    // A table's attribute lines end with the statement's ';': keep it after removing them.
-    out = out.replace("\n)\n", "\n);\n");
-    if out.ends_with("\n)") {
-        out.push(';');
-    }
-    out.replace(" ENCODE zstd", "")
-        .replace(" ENCODE az64", "")
-        .replace("SYSDATE", "LOCALTIMESTAMP")
-        .replace(
-            "GETDATE()",
-            "CAST(statement_timestamp() AT TIME ZONE 'UTC' AS TIMESTAMP)",
-        )
-}
 
 fn fixture(table: &str) -> String {
     let path = format!(
@@ -243,19 +213,6 @@ async fn a_failing_statement_rolls_the_whole_load_back() {
     for (table, rows) in snapshot(&server).await {
         assert!(rows.is_empty(), "{table} kept rows of a failed load");
     }
-}
-
-#[test]
-fn the_translation_only_drops_redshift_clauses_and_maps_the_clock() {
-    let ddl = "CREATE TABLE IF NOT EXISTS s.t (\n    a INTEGER NOT NULL,\n    PRIMARY KEY (a)\n)\nDISTSTYLE ALL\nSORTKEY (a);\n";
-    assert_eq!(
-        to_postgres(ddl),
-        "CREATE TABLE IF NOT EXISTS s.t (\n    a INTEGER NOT NULL,\n    PRIMARY KEY (a)\n);"
-    );
-    assert_eq!(
-        to_postgres("VALUES (SYSDATE, GETDATE())"),
-        "VALUES (LOCALTIMESTAMP, CAST(statement_timestamp() AT TIME ZONE 'UTC' AS TIMESTAMP))"
-    );
 }
 
 /// The gold issue's hand-written fixture (`jobs/sql/fixtures/expected_gold.json`) and the

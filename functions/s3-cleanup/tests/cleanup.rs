@@ -18,7 +18,7 @@ use shopstream::ledger::{
 use shopstream::manifest::{
     describe_file, write_manifest, BatchCounts, Manifest, TableOutput, FORMAT_VERSION,
 };
-use shopstream_testkit::MotoServer;
+use shopstream_emulators::MotoServer;
 use std::collections::{BTreeMap, BTreeSet};
 
 const BUCKET: &str = "lake";

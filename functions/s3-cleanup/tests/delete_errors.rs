@@ -5,7 +5,7 @@
 
 use s3_cleanup::delete::{Deleter, RetryPolicy, MAX_KEYS_PER_CALL};
 use s3_cleanup::guard::PrefixGuard;
-use shopstream_testkit::MotoServer;
+use shopstream_emulators::MotoServer;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

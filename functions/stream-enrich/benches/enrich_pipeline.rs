@@ -87,7 +87,7 @@ fn run_in_memory(slice: &Slice, core: &CoreConfig, profiles: &Profiles) -> usize
 
 /// This thread's CPU time so far.
 fn thread_cpu_time() -> Duration {
-    shopstream_testkit::thread_cpu_time()
+    shopstream_emulators::thread_cpu_time()
         .unwrap_or_else(|e| panic!("clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed: {e}"))
 }
 
@@ -143,7 +143,7 @@ fn bench(c: &mut Criterion) {
         Ok(rt) => rt,
         Err(e) => panic!("tokio runtime: {e}"),
     };
-    let moto = match runtime.block_on(shopstream_testkit::MotoServer::start()) {
+    let moto = match runtime.block_on(shopstream_emulators::MotoServer::start()) {
         Ok(moto) => moto,
         Err(e) => {
             eprintln!("skipping with_dynamodb: {e}");

@@ -10,7 +10,7 @@ use common::*;
 use rskafka::client::partition::{Compression, UnknownTopicHandling};
 use rskafka::record::Record;
 use serde_json::{json, Value};
-use shopstream_testkit::TansuBroker;
+use shopstream_emulators::TansuBroker;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use stream_enrich::{handler, StreamResponse};

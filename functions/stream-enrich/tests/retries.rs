@@ -10,7 +10,7 @@ use base64::Engine;
 use common::*;
 use serde_json::{json, Value};
 use shopstream::config::Env;
-use shopstream_testkit::{Fault, FaultProxy};
+use shopstream_emulators::{Fault, FaultProxy};
 use std::collections::{BTreeMap, BTreeSet};
 use stream_enrich::{handler, Config};
 

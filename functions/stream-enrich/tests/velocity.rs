@@ -14,7 +14,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use serde_json::{json, Value};
 use shopstream::clean::CleanRecord;
 use shopstream::config::{CoreConfig, Env};
-use shopstream_testkit::{Fault, FaultProxy, MotoServer};
+use shopstream_emulators::{Fault, FaultProxy, MotoServer};
 use stream_enrich::enrich::{
     enrich_with_history, order_marks, DynamoProfiles, Enricher, ProfileCache,
 };

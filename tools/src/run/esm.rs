@@ -19,7 +19,7 @@ use futures::{StreamExt, TryStreamExt};
 use lambda_runtime::{Context as LambdaContext, LambdaEvent};
 use serde_json::{json, Value};
 use shopstream::config::{CoreConfig, Env};
-use shopstream_testkit::FaultProxy;
+use shopstream_emulators::FaultProxy;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -66,6 +66,8 @@ pub struct EnrichStage {
     /// From the record's arrival on the stream to the end of the invocation that wrote it.
     pub arrival_to_silver_ms_p50: f64,
     pub arrival_to_silver_ms_p99: f64,
+    /// Every record's arrival → silver latency, counted into buckets.
+    pub arrival_to_silver_ms_histogram: Vec<super::LatencyBucket>,
     /// From a flagged record's arrival on the stream to EventBridge accepting its alert, as
     /// stream-enrich measures it (per alert, over the whole run).
     pub arrival_to_alert_ms_p50: f64,
@@ -76,6 +78,8 @@ pub struct EnrichStage {
     /// be read and for the shard's earlier invocations).
     pub invocation_to_alert_ms_p50: f64,
     pub invocation_to_alert_ms_p99: f64,
+    /// Every alert's arrival → alert latency, counted into buckets.
+    pub arrival_to_alert_ms_histogram: Vec<super::LatencyBucket>,
     /// Every alert's latency, in the order the shards reported them.
     #[serde(skip)]
     pub alert_latencies_ms: Vec<f64>,
@@ -236,10 +240,12 @@ pub async fn drain_stream(
         latencies.extend(shard_latencies);
     }
     stage.seconds = started.elapsed().as_secs_f64();
+    stage.arrival_to_silver_ms_histogram = super::latency_histogram(&latencies);
     (
         stage.arrival_to_silver_ms_p50,
         stage.arrival_to_silver_ms_p99,
     ) = percentiles(&mut latencies);
+    stage.arrival_to_alert_ms_histogram = super::latency_histogram(&stage.alert_latencies_ms);
     let mut alert_latencies = stage.alert_latencies_ms.clone();
     (stage.arrival_to_alert_ms_p50, stage.arrival_to_alert_ms_p99) =
         percentiles(&mut alert_latencies);

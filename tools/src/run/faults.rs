@@ -15,7 +15,7 @@
 use crate::rng::Rng;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
-use shopstream_testkit::{Fault, ProxiedRequest};
+use shopstream_emulators::{Fault, ProxiedRequest};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 

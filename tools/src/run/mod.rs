@@ -7,6 +7,7 @@
 //! a rate while the stream is followed, and the alert latency is measured ([`live`]).
 
 mod alerts;
+pub mod batch;
 mod esm;
 pub mod faults;
 mod ingest;
@@ -14,6 +15,7 @@ pub mod live;
 mod readback;
 mod setup;
 mod summary;
+pub mod warehouse;
 
 pub use esm::{kinesis_record, MAX_BATCH_SIZE, MAX_INVOCATION_BYTES};
 pub use ingest::{api_request, percentiles, reasons_of};
@@ -44,6 +46,8 @@ pub struct RunOptions {
     /// Send at a rate while the stream is followed, instead of sending everything and then
     /// draining the stream.
     pub live: Option<live::LiveOptions>,
+    /// The batch half after the streaming stages (gold, warehouse, KPIs, cleanup).
+    pub batch: Option<batch::BatchOptions>,
 }
 
 /// Events per shard when the shard count is not given. On moto, a put costs time in
@@ -85,6 +89,10 @@ pub struct Resources {
     pub alert_archive: String,
     /// A live run's queue of the alerts the bus delivers.
     pub alert_queue_url: Option<String>,
+    /// The `batches` ledger of gold-transform, redshift-copy and s3-cleanup.
+    pub batches_table: String,
+    /// The queue the bus delivers the batch functions' events to.
+    pub batch_event_queue_url: String,
 }
 
 /// Runs the pipeline against the emulators behind `endpoints` and reports stage by stage.
@@ -164,6 +172,12 @@ pub async fn run_pipeline(endpoints: &Endpoints, options: &RunOptions) -> Result
     let reading = Instant::now();
     let mut lake = readback::read_lake(&endpoints.services, &resources).await?;
     lake.seconds = reading.elapsed().as_secs_f64();
+    let batch = match &options.batch {
+        Some(batch_options) => {
+            Some(batch::run_batch_half(endpoints, &resources, batch_options).await?)
+        }
+        None => None,
+    };
     Ok(RunSummary::new(
         generated,
         generate_seconds,
@@ -175,13 +189,73 @@ pub async fn run_pipeline(endpoints: &Endpoints, options: &RunOptions) -> Result
         alerts,
         (options.faults, faults.counts()),
         live,
+        batch,
         started.elapsed().as_secs_f64(),
     ))
+}
+
+/// Upper bounds (ms) of the latency histograms' buckets; a last bucket holds the rest.
+pub const LATENCY_BUCKETS_MS: [f64; 16] = [
+    5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1_000.0, 2_000.0, 5_000.0, 10_000.0, 20_000.0,
+    50_000.0, 100_000.0, 200_000.0, 500_000.0,
+];
+
+/// One bucket of a latency histogram: the latencies up to `upper_ms` (above the previous
+/// bucket's), or every larger one when `upper_ms` is `None`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LatencyBucket {
+    pub upper_ms: Option<f64>,
+    pub count: u64,
+}
+
+/// `latencies` (ms) counted into [`LATENCY_BUCKETS_MS`] and a last open bucket.
+pub fn latency_histogram(latencies: &[f64]) -> Vec<LatencyBucket> {
+    let mut buckets: Vec<LatencyBucket> = LATENCY_BUCKETS_MS
+        .iter()
+        .map(|upper| LatencyBucket {
+            upper_ms: Some(*upper),
+            count: 0,
+        })
+        .chain(std::iter::once(LatencyBucket {
+            upper_ms: None,
+            count: 0,
+        }))
+        .collect();
+    for latency in latencies {
+        let index = LATENCY_BUCKETS_MS
+            .iter()
+            .position(|upper| latency <= upper)
+            .unwrap_or(LATENCY_BUCKETS_MS.len());
+        buckets[index].count += 1;
+    }
+    buckets
+}
+
+/// A duration in ms as people read it: `50 ms`, `2 s`, `500 s`.
+pub fn format_ms(ms: f64) -> String {
+    if ms < 1_000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.0} s", ms / 1_000.0)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn latencies_fall_in_the_first_bucket_that_holds_them() {
+        let histogram = latency_histogram(&[0.0, 5.0, 5.1, 499.0, 1e9]);
+        assert_eq!(histogram.len(), LATENCY_BUCKETS_MS.len() + 1);
+        assert_eq!(histogram[0].count, 2, "0 and 5 ms are ≤ 5 ms");
+        assert_eq!(histogram[1].count, 1);
+        assert_eq!(histogram[6].count, 1, "499 ms is ≤ 500 ms");
+        assert_eq!(histogram.last().map(|b| (b.upper_ms, b.count)), Some((None, 1)));
+        assert_eq!(histogram.iter().map(|b| b.count).sum::<u64>(), 5);
+        assert_eq!(format_ms(50.0), "50 ms");
+        assert_eq!(format_ms(2_000.0), "2 s");
+    }
 
     #[test]
     fn shards_follow_the_event_count() {

@@ -22,6 +22,8 @@ pub async fn create(endpoints: &Endpoints, options: &RunOptions) -> Result<Resou
         bus: format!("shopstream-{run_id}"),
         alert_archive: format!("fraud-alerts-{run_id}"),
         alert_queue_url: None,
+        batches_table: format!("shopstream-batches-{run_id}"),
+        batch_event_queue_url: String::new(),
     };
     let s3 = shopstream::aws::s3_client(sdk);
     s3.create_bucket()
@@ -127,23 +129,87 @@ pub async fn create(endpoints: &Endpoints, options: &RunOptions) -> Result<Resou
         .await
         .context("creating the fraud alert archive")?;
     if options.live.is_some() {
-        resources.alert_queue_url = Some(alert_queue(sdk, &resources.bus, &run_id).await?);
+        resources.alert_queue_url = Some(
+            rule_to_queue(
+                sdk,
+                &resources.bus,
+                &format!("fraud-alerts-{run_id}"),
+                &format!(
+                    r#"{{"detail-type":["{}"]}}"#,
+                    stream_enrich::alerts::DETAIL_TYPE
+                ),
+            )
+            .await?,
+        );
     }
+    shopstream::ledger::create_table(&dynamodb, &resources.batches_table)
+        .await
+        .context("creating the batches ledger")?;
+    // The batch functions' events (BatchTransformed, BatchLoaded, BatchCleaned), delivered
+    // to a queue as the templates' rules deliver them to the next function.
+    resources.batch_event_queue_url = rule_to_queue(
+        sdk,
+        &resources.bus,
+        &format!("batch-events-{run_id}"),
+        &format!(r#"{{"source":["{}"]}}"#, shopstream::ledger::events::SOURCE),
+    )
+    .await?;
     Ok(resources)
 }
 
-/// A live run's alert consumer: a queue the bus's `FraudSuspected` rule delivers to, so the
-/// run sees which alerts arrived and when. (Only for live runs: on moto a queue's cost grows
-/// with the messages it has held, fine for the alerts of a minute, not for a million events.)
-async fn alert_queue(sdk: &aws_config::SdkConfig, bus: &str, run_id: &str) -> Result<String> {
+/// Every event on the run's batch-event queue so far (each received once, then deleted).
+pub async fn drain_batch_events(
+    sdk: &aws_config::SdkConfig,
+    resources: &Resources,
+) -> Result<Vec<serde_json::Value>> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
-    let name = format!("fraud-alerts-{run_id}");
+    let mut events = Vec::new();
+    loop {
+        let answer = sqs
+            .receive_message()
+            .queue_url(&resources.batch_event_queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .context("receiving batch events")?;
+        if answer.messages().is_empty() {
+            return Ok(events);
+        }
+        for message in answer.messages() {
+            let body = message.body().unwrap_or_default();
+            events.push(
+                serde_json::from_str(body)
+                    .with_context(|| format!("a batch event is not JSON: {body}"))?,
+            );
+            if let Some(handle) = message.receipt_handle() {
+                sqs.delete_message()
+                    .queue_url(&resources.batch_event_queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .context("deleting a batch event")?;
+            }
+        }
+    }
+}
+
+/// A queue that a new rule on `bus` (matching `pattern`) delivers to; returns its URL. (A live
+/// run's alert queue, and the batch-event queue: on moto a queue's cost grows with the
+/// messages it has held, fine for the alerts of a minute, not for a million events.)
+async fn rule_to_queue(
+    sdk: &aws_config::SdkConfig,
+    bus: &str,
+    name: &str,
+    pattern: &str,
+) -> Result<String> {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
     let queue_url = sqs
         .create_queue()
-        .queue_name(&name)
+        .queue_name(name)
         .send()
         .await
-        .context("creating the alert queue")?
+        .with_context(|| format!("creating the queue {name}"))?
         .queue_url
         .context("the new queue has no URL")?;
     let queue_arn = sqs
@@ -152,39 +218,36 @@ async fn alert_queue(sdk: &aws_config::SdkConfig, bus: &str, run_id: &str) -> Re
         .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
         .send()
         .await
-        .context("reading the alert queue's ARN")?
+        .with_context(|| format!("reading the ARN of {name}"))?
         .attributes()
         .and_then(|a| {
             a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
                 .cloned()
         })
-        .context("the alert queue has no ARN")?;
+        .with_context(|| format!("{name} has no ARN"))?;
     let events = aws_sdk_eventbridge::Client::new(sdk);
-    let rule = format!("fraud-alerts-to-queue-{run_id}");
+    let rule = format!("{name}-to-queue");
     events
         .put_rule()
         .name(&rule)
         .event_bus_name(bus)
-        .event_pattern(format!(
-            r#"{{"detail-type":["{}"]}}"#,
-            stream_enrich::alerts::DETAIL_TYPE
-        ))
+        .event_pattern(pattern)
         .send()
         .await
-        .context("creating the alert rule")?;
+        .with_context(|| format!("creating the rule {rule}"))?;
     events
         .put_targets()
         .rule(&rule)
         .event_bus_name(bus)
         .targets(
             aws_sdk_eventbridge::types::Target::builder()
-                .id("alert-queue")
+                .id("queue")
                 .arn(queue_arn)
                 .build()?,
         )
         .send()
         .await
-        .context("pointing the alert rule at the queue")?;
+        .with_context(|| format!("pointing {rule} at its queue"))?;
     Ok(queue_url)
 }
 

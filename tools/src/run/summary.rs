@@ -1,5 +1,6 @@
 //! The run's summary: stage by stage, printed for people and serialised for machines.
 
+use super::batch::BatchHalf;
 use super::esm::EnrichStage;
 use super::faults::{FaultCounts, FaultSpec};
 use super::ingest::IngestStage;
@@ -34,6 +35,10 @@ pub struct Totals {
     /// silver rows / quarantine lines / objects read back vs what stream-enrich reports, alerts
     /// archived vs published.
     pub disagreements: Vec<String>,
+    /// With the batch half: the accounting to the last table, `in = rejected_by_api +
+    /// quarantined + fact_rows + duplicates_dropped + other_silver_rows - retried_rows`
+    /// (nothing lost when `lost` is 0).
+    pub record_account: Option<RecordAccount>,
     /// `FraudSuspected` alerts that reached the bus (its archive's event count) ...
     pub fraud_alerts: u64,
     /// ... of the alerts stream-enrich reports it published.
@@ -41,6 +46,125 @@ pub struct Totals {
     /// Creating the stream, table (with its seeded profiles), bucket, bus and archive.
     pub setup_seconds: f64,
     pub wall_seconds: f64,
+}
+
+/// Every record generated, accounted for down to the last table.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordAccount {
+    pub r#in: u64,
+    pub rejected_by_api: u64,
+    pub quarantined: u64,
+    /// Rows of `final_fact` (one per distinct accepted transaction `event_id`).
+    pub fact_rows: u64,
+    /// Silver transaction rows gold dropped as an `event_id` already in the batch or in gold.
+    pub duplicates_dropped: u64,
+    /// Silver rows of the entities gold does not model (clickstream, inventory).
+    pub other_silver_rows: u64,
+    /// Rows written twice for one source position by a retried invocation (they are among
+    /// `duplicates_dropped` or `other_silver_rows`).
+    pub retried_rows: u64,
+    /// `in` minus the rest: must be 0.
+    pub lost: i64,
+}
+
+impl RecordAccount {
+    fn new(
+        generated: u64,
+        ingest: &IngestStage,
+        lake: &LakeContents,
+        batch: &BatchHalf,
+    ) -> Self {
+        let transactions = lake
+            .silver_rows_by_entity
+            .get("transaction")
+            .copied()
+            .unwrap_or_default();
+        let other_silver_rows = lake.silver_rows - transactions;
+        let accounted = ingest.rejected
+            + lake.quarantine_only_positions
+            + batch.gold.fact_rows
+            + batch.gold.duplicates_dropped
+            + other_silver_rows;
+        RecordAccount {
+            r#in: generated,
+            rejected_by_api: ingest.rejected,
+            quarantined: lake.quarantine_only_positions,
+            fact_rows: batch.gold.fact_rows,
+            duplicates_dropped: batch.gold.duplicates_dropped,
+            other_silver_rows,
+            retried_rows: lake.silver_retry_duplicates,
+            lost: generated as i64 - (accounted as i64 - lake.silver_retry_duplicates as i64),
+        }
+    }
+}
+
+/// What the batch half must show: gold read every silver transaction row and kept one fact
+/// per event_id, nothing was too large or unreadable, the warehouse holds exactly gold's facts
+/// and answers every KPI as DataFusion does, and cleanup deleted what it listed.
+fn batch_disagreements(lake: &LakeContents, batch: &BatchHalf) -> Vec<String> {
+    let mut found = Vec::new();
+    let gold = &batch.gold;
+    let transactions = lake
+        .silver_rows_by_entity
+        .get("transaction")
+        .copied()
+        .unwrap_or_default();
+    if gold.silver_rows != transactions {
+        found.push(format!(
+            "gold read {} silver transaction rows, silver holds {transactions}",
+            gold.silver_rows
+        ));
+    }
+    if gold.silver_rows != gold.fact_rows + gold.duplicates_dropped {
+        found.push(format!(
+            "gold: {} silver rows != {} fact rows + {} duplicates dropped",
+            gold.silver_rows, gold.fact_rows, gold.duplicates_dropped
+        ));
+    }
+    if !gold.too_large.is_empty() {
+        found.push(format!(
+            "batches over MAX_BATCH_ROWS, routed to EMR and not transformed here: {:?}",
+            gold.too_large
+        ));
+    }
+    if gold.bad_inputs > 0 {
+        found.push(format!("{} unreadable silver inputs", gold.bad_inputs));
+    }
+    if let Some(warehouse) = &batch.warehouse {
+        let facts = warehouse
+            .table_rows
+            .get("final_fact")
+            .copied()
+            .unwrap_or_default();
+        if facts != gold.fact_rows {
+            found.push(format!(
+                "the warehouse holds {facts} fact rows, gold {}",
+                gold.fact_rows
+            ));
+        }
+        for (batch_id, error) in &warehouse.batches_failed {
+            found.push(format!("load of {batch_id} failed: {error}"));
+        }
+        for kpi in warehouse.kpis.iter().filter(|k| !k.identical) {
+            found.push(format!(
+                "KPI {} differs between DataFusion and the warehouse: {}",
+                kpi.name,
+                kpi.difference.as_deref().unwrap_or_default()
+            ));
+        }
+    }
+    if let Some(cleanup) = &batch.cleanup {
+        if cleanup.failed > 0 {
+            found.push(format!("s3-cleanup could not delete {} keys", cleanup.failed));
+        }
+        if cleanup.deleted_objects != cleanup.dry_run_objects {
+            found.push(format!(
+                "s3-cleanup deleted {} objects, its dry run listed {}",
+                cleanup.deleted_objects, cleanup.dry_run_objects
+            ));
+        }
+    }
+    found
 }
 
 /// The faults injected and what silver holds because of them.
@@ -72,6 +196,8 @@ pub struct RunSummary {
     pub faults: FaultsReport,
     /// A live run's alert latencies and seeded-fraud check.
     pub live: Option<LiveReport>,
+    /// Gold, warehouse, KPIs and cleanup (not in a live run).
+    pub batch: Option<BatchHalf>,
 }
 
 impl RunSummary {
@@ -87,6 +213,7 @@ impl RunSummary {
         fraud_alerts: u64,
         (spec, injected): (FaultSpec, FaultCounts),
         live: Option<LiveReport>,
+        batch: Option<BatchHalf>,
         wall_seconds: f64,
     ) -> Self {
         // Records, not rows: a position written twice by a retry counts once.
@@ -102,6 +229,18 @@ impl RunSummary {
         };
         if let Some(live) = &live {
             disagreements.extend(live_disagreements(live, fraud_alerts, spec.any()));
+        }
+        let record_account = batch.as_ref().map(|batch| {
+            disagreements.extend(batch_disagreements(&lake, batch));
+            RecordAccount::new(generated.events, &ingest, &lake, batch)
+        });
+        if let Some(account) = &record_account {
+            if account.lost != 0 {
+                disagreements.push(format!(
+                    "{} records are neither refused, quarantined, fact rows, dropped duplicates nor other silver rows",
+                    account.lost
+                ));
+            }
         }
         let faults = FaultsReport {
             spec,
@@ -121,6 +260,7 @@ impl RunSummary {
             quarantined: lake.quarantine_only_positions,
             lost,
             disagreements,
+            record_account,
             fraud_alerts,
             fraud_alerts_published: enrich.alerts_published,
             setup_seconds,
@@ -140,6 +280,7 @@ impl RunSummary {
             totals,
             faults,
             live,
+            batch,
         }
     }
 }
@@ -250,7 +391,15 @@ impl fmt::Display for RunSummary {
             &self.lake,
             &self.totals,
         );
-        writeln!(f, "shopstream run — streaming half on local emulators")?;
+        writeln!(
+            f,
+            "shopstream run — {} on local emulators",
+            if self.batch.is_some() {
+                "the whole pipeline"
+            } else {
+                "streaming half"
+            }
+        )?;
         writeln!(
             f,
             "  stage          records in   records out   rejected     seconds    records/s"
@@ -357,6 +506,16 @@ impl fmt::Display for RunSummary {
             t.wall_seconds,
             t.setup_seconds
         )?;
+        if let Some(batch) = &self.batch {
+            write_batch_half(f, batch)?;
+        }
+        if let Some(a) = &t.record_account {
+            writeln!(
+                f,
+                "  to the last table: in {} = refused by the API {} + quarantined {} + fact rows {} + duplicates dropped {} + clickstream/inventory rows {} - rows written twice by retries {}; lost {}",
+                a.r#in, a.rejected_by_api, a.quarantined, a.fact_rows, a.duplicates_dropped, a.other_silver_rows, a.retried_rows, a.lost
+            )?;
+        }
         let x = &self.faults;
         if x.spec.any() {
             let n = &x.injected;
@@ -377,4 +536,51 @@ impl fmt::Display for RunSummary {
             writeln!(f, "  DISAGREEMENTS: {}", t.disagreements.join("; "))
         }
     }
+}
+
+fn write_batch_half(f: &mut fmt::Formatter<'_>, batch: &BatchHalf) -> fmt::Result {
+    let g = &batch.gold;
+    writeln!(
+        f,
+        "  gold-transform: {} batches in {} invocations, {} silver transaction rows → {} fact rows, {} duplicates dropped, {} bad inputs, in {:.1} s; rows per table {:?}",
+        g.batches.len(), g.invocations, g.silver_rows, g.fact_rows, g.duplicates_dropped, g.bad_inputs, g.seconds, g.table_rows
+    )?;
+    writeln!(
+        f,
+        "  KPIs: {} answered by DataFusion over gold in {:.1} s",
+        batch.kpis.len(),
+        batch.kpi_seconds
+    )?;
+    match &batch.warehouse {
+        None => writeln!(f, "  warehouse: skipped (--warehouse none)")?,
+        Some(w) => {
+            writeln!(
+                f,
+                "  redshift-copy → {} (schema {}): {} batches loaded, {} failed, {} Data API statements, in {:.1} s; rows per table {:?}",
+                w.target, w.schema, w.batches_loaded, w.batches_failed.len(), w.statements, w.load_seconds, w.table_rows
+            )?;
+            let identical = w.kpis.iter().filter(|k| k.identical).count();
+            writeln!(
+                f,
+                "  KPI views in the warehouse vs DataFusion: {identical} of {} identical, compared in {:.1} s",
+                w.kpis.len(),
+                w.kpi_seconds
+            )?;
+        }
+    }
+    if let Some(c) = &batch.cleanup {
+        writeln!(
+            f,
+            "  s3-cleanup (retention {} days): dry run listed {} objects ({:.1} MB); deleted {} ({:.1} MB), {} failed; {} batches cleaned, in {:.1} s",
+            c.retention_days,
+            c.dry_run_objects,
+            c.dry_run_bytes as f64 / 1e6,
+            c.deleted_objects,
+            c.deleted_bytes as f64 / 1e6,
+            c.failed,
+            c.batches_cleaned,
+            c.seconds
+        )?;
+    }
+    Ok(())
 }

@@ -8,7 +8,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use quarantine_replay::{handler, Config, Deps, HandlerError, Report};
 use serde_json::Value;
 use shopstream::config::Env;
-use shopstream_testkit::MotoServer;
+use shopstream_emulators::MotoServer;
 
 pub const BUCKET: &str = "lake";
 pub const STREAM: &str = "shopstream-dev-events";

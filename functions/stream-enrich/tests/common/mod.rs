@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 use shopstream::config::{CoreConfig, Env};
-use shopstream_testkit::MotoServer;
+use shopstream_emulators::MotoServer;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use stream_enrich::alerts::FraudAlerter;
