@@ -223,7 +223,10 @@ fn normalized<'a>(
         Cow::Borrowed(text) => normalize(text),
         Cow::Owned(text) => {
             let result = normalize(&text)?;
-            let unchanged = matches!(&result, Cow::Borrowed(part) if part.len() == text.len());
+            // Unchanged only if the result is the input itself: a borrowed constant of the
+            // same length (`NOT_PROVIDED` for a 12-character phone) is a change.
+            let unchanged = matches!(&result, Cow::Borrowed(part)
+                if part.as_ptr() == text.as_ptr() && part.len() == text.len());
             if unchanged {
                 drop(result);
                 Some(Cow::Owned(text))

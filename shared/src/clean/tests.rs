@@ -90,6 +90,29 @@ fn contacts_that_cannot_be_normalised_are_not_provided() {
     assert_eq!(c.user_phone, NOT_PROVIDED);
 }
 
+/// Text the decoder had to copy (Avro bodies, parsed values) is owned: an invalid contact of
+/// exactly the length of `NOT_PROVIDED` (12 characters) must still become `NOT_PROVIDED`.
+#[test]
+fn owned_contacts_of_twelve_characters_that_cannot_be_normalised_are_not_provided() {
+    let owned = |email: &str, phone: &str| {
+        let mut value: serde_json::Value =
+            serde_json::from_slice(&json_of(&iti_transaction())).unwrap();
+        value["user_email"] = email.into();
+        value["user_phone"] = phone.into();
+        let decoded = crate::decode::decode_json_value(value).unwrap();
+        match accept(decoded, test_now(), &crate::validate::ValidationRules::default()) {
+            Ok(CleanRecord::Transaction(clean)) => clean,
+            other => panic!("expected a clean transaction, got {other:?}"),
+        }
+    };
+    let c = owned("no-at-sign.x", "555-CALL-NOW");
+    assert_eq!(c.user_email, NOT_PROVIDED);
+    assert_eq!(c.user_phone, NOT_PROVIDED);
+    // An owned value that is already normal stays as it is.
+    let c = owned("ana@mail.com", "+14155550100");
+    assert_eq!((&*c.user_email, &*c.user_phone), ("ana@mail.com", "+14155550100"));
+}
+
 #[test]
 fn marketing_nulls_get_defaults_and_coupon_flag_follows_the_code() {
     let c = clean(&with(|t| {
