@@ -18,9 +18,9 @@
 //! # }
 //! ```
 
+use crate::http::{read_request, Request};
 use anyhow::{Context, Result};
 use std::sync::{Arc, Mutex};
-use crate::http::{read_request, Request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;

@@ -44,7 +44,8 @@ pub use fault_proxy::{Fault, FaultProxy, ProxiedRequest, ProxyLogEntry};
 pub use moto::{MotoServer, MOTO_BIN_ENV, MOTO_REGION};
 pub use port::{free_port, LOOPBACK};
 pub use postgres::{
-    PostgresServer, Psql, Row as PostgresRow, PG_BINDIR_ENV, PG_DATABASE, PG_OS_USER_ENV, PG_SUPERUSER,
+    PostgresServer, Psql, Row as PostgresRow, PG_BINDIR_ENV, PG_DATABASE, PG_OS_USER_ENV,
+    PG_SUPERUSER,
 };
 pub use python::{venv_python, PYTHON_ENV};
 pub use redshift_data::{RedshiftDataApi, StatementRecord, StatementStatus};

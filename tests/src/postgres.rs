@@ -251,7 +251,13 @@ impl Psql {
             command.env_remove(key);
         }
         command
-            .args(["--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1", "--dbname"])
+            .args([
+                "--no-psqlrc",
+                "--quiet",
+                "--set",
+                "ON_ERROR_STOP=1",
+                "--dbname",
+            ])
             .arg(&self.uri)
             .args(extra_args)
             .env("PGCONNECT_TIMEOUT", "10")

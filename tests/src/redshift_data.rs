@@ -246,10 +246,13 @@ impl State {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.with_context(|| {
-                format!("COPY: listing s3://{}/{}", copy.bucket, copy.prefix)
-            })?;
-            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+            let page = page
+                .with_context(|| format!("COPY: listing s3://{}/{}", copy.bucket, copy.prefix))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
         }
         keys.sort();
         let _ = writeln!(script, "COPY {} FROM STDIN WITH (FORMAT csv);", copy.table);
@@ -274,8 +277,8 @@ impl State {
                 .with_context(|| format!("COPY: s3://{}/{key} is not Parquet", copy.bucket))?;
             for batch in reader {
                 let batch = batch.with_context(|| format!("COPY: decoding {key}"))?;
-                rows += csv_rows(&batch, script)
-                    .with_context(|| format!("COPY: a value of {key}"))?;
+                rows +=
+                    csv_rows(&batch, script).with_context(|| format!("COPY: a value of {key}"))?;
             }
         }
         script.push_str("\\.\n");
@@ -466,7 +469,9 @@ fn answer(state: &Arc<State>, request: &Request) -> Result<Value, Refusal> {
                 .collect();
             Ok(json!({"Records": records, "TotalNumRows": record.rows.len()}))
         }
-        other => Err(validation(format!("{other} is not served by the local Data API"))),
+        other => Err(validation(format!(
+            "{other} is not served by the local Data API"
+        ))),
     }
 }
 

@@ -407,11 +407,7 @@ impl fmt::Display for BaselineComparison {
                 baseline.rejected
             )?;
         }
-        writeln!(
-            f,
-            "  ratio (median / median): {:.2}x per core",
-            self.ratio
-        )
+        writeln!(f, "  ratio (median / median): {:.2}x per core", self.ratio)
     }
 }
 

@@ -159,9 +159,7 @@ pub fn payloads_of(bytes: &[u8], format: InputFormat) -> Result<Vec<Vec<u8>>> {
                     value.with_context(|| format!("record {index}: unreadable Avro block"))?;
                 let mut json = shopstream::decode::avro::avro_to_json(value);
                 if let Some(object) = json.as_object_mut() {
-                    object
-                        .entry("record_type")
-                        .or_insert_with(|| entity.into());
+                    object.entry("record_type").or_insert_with(|| entity.into());
                 }
                 payloads.push(serde_json::to_vec(&json)?);
             }

@@ -7,11 +7,11 @@ use shopstream::config::{CoreConfig, Env};
 use shopstream::record::Entity;
 use shopstream_cli::generate::anomaly::AnomalyRates;
 use shopstream_cli::generate::{generate, Generator, GeneratorConfig, OutputFormat};
+use shopstream_cli::run::batch::BatchOptions;
 use shopstream_cli::run::faults::FaultSpec;
 use shopstream_cli::run::live::{default_live_shards, LiveOptions, LIVE_FRAUD_RATE};
-use shopstream_cli::run::{default_shards, run_pipeline, Endpoints, RunOptions};
-use shopstream_cli::run::batch::BatchOptions;
 use shopstream_cli::run::warehouse::WarehouseTarget;
+use shopstream_cli::run::{default_shards, run_pipeline, Endpoints, RunOptions};
 use shopstream_cli::send::{
     load_aws_config, parse_header, send_generated, HttpSender, KafkaSender, KinesisSender,
     PayloadEncoding, SendOptions, Target,
@@ -745,7 +745,10 @@ fn run_report(args: ReportArgs) -> Result<ExitCode> {
     };
     let title = match &args.summary {
         Some(path) => format!("shopstream report — {}", path.display()),
-        None => format!("shopstream report — {}", args.gold.as_deref().unwrap_or_default()),
+        None => format!(
+            "shopstream report — {}",
+            args.gold.as_deref().unwrap_or_default()
+        ),
     };
     let html = shopstream_cli::report::render(&shopstream_cli::report::ReportData {
         title,
@@ -800,7 +803,8 @@ fn run_bench(args: BenchArgs) -> Result<ExitCode> {
             }
         };
         if let Some(path) = &args.json {
-            std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(path, json)
+                .with_context(|| format!("cannot write {}", path.display()))?;
         }
         return Ok(ExitCode::SUCCESS);
     }

@@ -52,7 +52,11 @@ fn records() -> Vec<Vec<u8>> {
 }
 
 fn jsonl_file(records: &[Vec<u8>]) -> Vec<u8> {
-    records.iter().flat_map(|r| r.iter().chain(b"\n")).copied().collect()
+    records
+        .iter()
+        .flat_map(|r| r.iter().chain(b"\n"))
+        .copied()
+        .collect()
 }
 
 fn avro_file(records: &[Vec<u8>]) -> Vec<u8> {

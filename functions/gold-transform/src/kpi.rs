@@ -179,7 +179,10 @@ pub async fn gold_session(gold: &Lake) -> Result<SessionContext, KpiError> {
                 .flatten()
                 .find(|(name, _)| name == table)
             {
-                ctx.register_table(table, Arc::new(MemTable::try_new(schema.clone(), vec![vec![]])?))?;
+                ctx.register_table(
+                    table,
+                    Arc::new(MemTable::try_new(schema.clone(), vec![vec![]])?),
+                )?;
             }
             continue;
         };

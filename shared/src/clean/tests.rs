@@ -100,7 +100,11 @@ fn owned_contacts_of_twelve_characters_that_cannot_be_normalised_are_not_provide
         value["user_email"] = email.into();
         value["user_phone"] = phone.into();
         let decoded = crate::decode::decode_json_value(value).unwrap();
-        match accept(decoded, test_now(), &crate::validate::ValidationRules::default()) {
+        match accept(
+            decoded,
+            test_now(),
+            &crate::validate::ValidationRules::default(),
+        ) {
             Ok(CleanRecord::Transaction(clean)) => clean,
             other => panic!("expected a clean transaction, got {other:?}"),
         }
@@ -110,7 +114,10 @@ fn owned_contacts_of_twelve_characters_that_cannot_be_normalised_are_not_provide
     assert_eq!(c.user_phone, NOT_PROVIDED);
     // An owned value that is already normal stays as it is.
     let c = owned("ana@mail.com", "+14155550100");
-    assert_eq!((&*c.user_email, &*c.user_phone), ("ana@mail.com", "+14155550100"));
+    assert_eq!(
+        (&*c.user_email, &*c.user_phone),
+        ("ana@mail.com", "+14155550100")
+    );
 }
 
 #[test]

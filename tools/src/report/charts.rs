@@ -152,17 +152,14 @@ pub fn heat_map(
     let (rows, columns) = (row_labels.len().max(1), column_labels.len().max(1));
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, 60 + 34 * rows as u32))
-            .into_drawing_area();
+        let root =
+            SVGBackend::with_string(&mut svg, (WIDTH, 60 + 34 * rows as u32)).into_drawing_area();
         root.fill(&WHITE).map_err(drawing)?;
         let mut chart = ChartBuilder::on(&root)
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(100)
-            .build_cartesian_2d(
-                (0..columns).into_segmented(),
-                (0..rows).into_segmented(),
-            )
+            .build_cartesian_2d((0..columns).into_segmented(), (0..rows).into_segmented())
             .map_err(drawing)?;
         chart
             .configure_mesh()
@@ -182,7 +179,10 @@ pub fn heat_map(
                 let mut cell = Rectangle::new(
                     [
                         (SegmentValue::Exact(column), SegmentValue::Exact(row)),
-                        (SegmentValue::Exact(column + 1), SegmentValue::Exact(row + 1)),
+                        (
+                            SegmentValue::Exact(column + 1),
+                            SegmentValue::Exact(row + 1),
+                        ),
                     ],
                     RGBColor(mix(BAR.0), mix(BAR.1), mix(BAR.2)).filled(),
                 );
@@ -224,7 +224,10 @@ mod tests {
             assert!(svg.contains("France") && svg.contains("Germany"));
             // The background is a rect too; one more per bar.
             assert!(svg.matches("<rect").count() >= 3, "{svg}");
-            assert!(svg.contains("#C0392B") || svg.contains("#c0392b"), "negative bar colour");
+            assert!(
+                svg.contains("#C0392B") || svg.contains("#c0392b"),
+                "negative bar colour"
+            );
         }
     }
 

@@ -232,7 +232,8 @@ pub fn render(data: &ReportData) -> Result<String> {
         "Orders by device and browser",
         "",
         &top(
-            kpi("orders_by_device").map(|k| labelled(k, &["device_type", "browser"], "transactions")),
+            kpi("orders_by_device")
+                .map(|k| labelled(k, &["device_type", "browser"], "transactions")),
             20,
         ),
         charts::horizontal_bars,
@@ -337,15 +338,24 @@ fn funnel(s: &Value) -> Vec<(String, f64)> {
     }
     let mut stages = vec![
         ("generated".to_owned(), number(&s["generate"]["events"])),
-        ("accepted by ingest-api".to_owned(), number(&s["ingest"]["accepted"])),
-        ("accepted into silver".to_owned(), number(&s["totals"]["accepted"])),
+        (
+            "accepted by ingest-api".to_owned(),
+            number(&s["ingest"]["accepted"]),
+        ),
+        (
+            "accepted into silver".to_owned(),
+            number(&s["totals"]["accepted"]),
+        ),
         (
             "silver transactions".to_owned(),
             number(&s["lake"]["silver_rows_by_entity"]["transaction"]),
         ),
     ];
     if !s["batch"].is_null() {
-        stages.push(("gold fact rows".to_owned(), number(&s["batch"]["gold"]["fact_rows"])));
+        stages.push((
+            "gold fact rows".to_owned(),
+            number(&s["batch"]["gold"]["fact_rows"]),
+        ));
         if !s["batch"]["warehouse"].is_null() {
             stages.push((
                 "warehouse fact rows".to_owned(),
@@ -387,7 +397,12 @@ fn labelled(kpi: &KpiAnswer, label_columns: &[&str], value_column: &str) -> Vec<
         .map(|row| {
             let label = labels
                 .iter()
-                .map(|i| row.get(*i).cloned().flatten().unwrap_or_else(|| "none".into()))
+                .map(|i| {
+                    row.get(*i)
+                        .cloned()
+                        .flatten()
+                        .unwrap_or_else(|| "none".into())
+                })
                 .collect::<Vec<_>>()
                 .join(" · ");
             let value = row
@@ -443,11 +458,18 @@ fn heat_map(kpi: Option<&KpiAnswer>) -> Result<Chart> {
     let mut points = 0;
     if let Some(kpi) = kpi {
         let index = |name: &str| kpi.columns.iter().position(|c| c == name);
-        if let (Some(day), Some(hour), Some(count)) =
-            (index("iso_day_of_week"), index("hour"), index("transactions"))
-        {
+        if let (Some(day), Some(hour), Some(count)) = (
+            index("iso_day_of_week"),
+            index("hour"),
+            index("transactions"),
+        ) {
             for row in &kpi.rows {
-                let cell = |i: usize| row.get(i).cloned().flatten().and_then(|v| v.parse::<f64>().ok());
+                let cell = |i: usize| {
+                    row.get(i)
+                        .cloned()
+                        .flatten()
+                        .and_then(|v| v.parse::<f64>().ok())
+                };
                 if let (Some(d), Some(h), Some(n)) = (cell(day), cell(hour), cell(count)) {
                     let (d, h) = (d as usize, h as usize);
                     if (1..=7).contains(&d) && h < 24 {
@@ -481,7 +503,11 @@ fn write_overview(html: &mut String, s: &Value) {
     let t = &s["totals"];
     let disagreements: Vec<String> = t["disagreements"]
         .as_array()
-        .map(|list| list.iter().filter_map(|d| d.as_str().map(str::to_owned)).collect())
+        .map(|list| {
+            list.iter()
+                .filter_map(|d| d.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     html.push_str("<section id=\"overview\">\n<h2>Stages</h2>\n<table>\n<tr><th>stage</th><th>records in</th><th>out</th><th>rejected</th><th>seconds</th></tr>\n");
     let mut row = |stage: &str, records_in: f64, out: f64, rejected: f64, seconds: f64| {
@@ -634,7 +660,11 @@ mod tests {
         let by_country = kpi(
             "revenue_by_country",
             &["country_name", "revenue", "transactions"],
-            &[&["France", "171.00", "2"], &["Germany", "-40.00", "1"], &["Spain", "500", "3"]],
+            &[
+                &["France", "171.00", "2"],
+                &["Germany", "-40.00", "1"],
+                &["Spain", "500", "3"],
+            ],
         );
         let items = labelled(&by_country, &["country_name"], "revenue");
         assert_eq!(items[1], ("Germany".to_owned(), -40.0));
@@ -662,7 +692,13 @@ mod tests {
             }),
             kpis: vec![kpi(
                 "hour_of_day_by_day_of_week",
-                &["iso_day_of_week", "day_name", "hour", "transactions", "revenue"],
+                &[
+                    "iso_day_of_week",
+                    "day_name",
+                    "hour",
+                    "transactions",
+                    "revenue",
+                ],
                 &[&["2", "Tuesday", "10", "4", "159.99"]],
             )],
             fraud_scores: vec![("0.0–0.1".into(), 8.0)],
@@ -681,7 +717,10 @@ mod tests {
                 html.contains(&format!("data-chart=\"{id}\" data-points=\"")),
                 "{id}"
             );
-            assert!(!html.contains(&format!("data-chart=\"{id}\" data-points=\"0\"")), "{id} has no data");
+            assert!(
+                !html.contains(&format!("data-chart=\"{id}\" data-points=\"0\"")),
+                "{id} has no data"
+            );
         }
         // A KPI the data lacks is drawn as "no data", not left out.
         assert!(html.contains("data-chart=\"revenue_by_day\" data-points=\"0\""));

@@ -147,8 +147,11 @@ pub async fn run_batch_half(
         gold.duplicates_dropped,
         gold.seconds
     );
-    let gold_lake = Lake::s3(&resources.bucket, &env_for(resources, &endpoints.services, &[]))
-        .context("opening the gold lake")?;
+    let gold_lake = Lake::s3(
+        &resources.bucket,
+        &env_for(resources, &endpoints.services, &[]),
+    )
+    .context("opening the gold lake")?;
     let kpi_started = Instant::now();
     let (kpis, fraud_scores) = crate::report::gold_answers(&gold_lake).await?;
     let kpi_seconds = kpi_started.elapsed().as_secs_f64();
@@ -218,10 +221,9 @@ async fn transform_all(
     let mut stage = GoldStage::default();
     for _ in 0..MAX_TRANSFORM_INVOCATIONS {
         stage.invocations += 1;
-        let outcome =
-            gold_transform::handler(&deps, LambdaEvent::new(schedule.clone(), context()))
-                .await
-                .context("gold-transform")?;
+        let outcome = gold_transform::handler(&deps, LambdaEvent::new(schedule.clone(), context()))
+            .await
+            .context("gold-transform")?;
         match outcome {
             Outcome::Transformed {
                 batch_id,

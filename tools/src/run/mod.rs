@@ -251,7 +251,10 @@ mod tests {
         assert_eq!(histogram[0].count, 2, "0 and 5 ms are ≤ 5 ms");
         assert_eq!(histogram[1].count, 1);
         assert_eq!(histogram[6].count, 1, "499 ms is ≤ 500 ms");
-        assert_eq!(histogram.last().map(|b| (b.upper_ms, b.count)), Some((None, 1)));
+        assert_eq!(
+            histogram.last().map(|b| (b.upper_ms, b.count)),
+            Some((None, 1))
+        );
         assert_eq!(histogram.iter().map(|b| b.count).sum::<u64>(), 5);
         assert_eq!(format_ms(50.0), "50 ms");
         assert_eq!(format_ms(2_000.0), "2 s");

@@ -68,12 +68,7 @@ pub struct RecordAccount {
 }
 
 impl RecordAccount {
-    fn new(
-        generated: u64,
-        ingest: &IngestStage,
-        lake: &LakeContents,
-        batch: &BatchHalf,
-    ) -> Self {
+    fn new(generated: u64, ingest: &IngestStage, lake: &LakeContents, batch: &BatchHalf) -> Self {
         let transactions = lake
             .silver_rows_by_entity
             .get("transaction")
@@ -155,7 +150,10 @@ fn batch_disagreements(lake: &LakeContents, batch: &BatchHalf) -> Vec<String> {
     }
     if let Some(cleanup) = &batch.cleanup {
         if cleanup.failed > 0 {
-            found.push(format!("s3-cleanup could not delete {} keys", cleanup.failed));
+            found.push(format!(
+                "s3-cleanup could not delete {} keys",
+                cleanup.failed
+            ));
         }
         if cleanup.deleted_objects != cleanup.dry_run_objects {
             found.push(format!(

@@ -48,9 +48,7 @@ impl std::str::FromStr for WarehouseTarget {
             uri if uri.starts_with("postgres://") || uri.starts_with("postgresql://") => {
                 Ok(WarehouseTarget::Existing(uri.to_owned()))
             }
-            other => Err(format!(
-                "{other:?} is not none, local or a postgres:// URI"
-            )),
+            other => Err(format!("{other:?} is not none, local or a postgres:// URI")),
         }
     }
 }
@@ -109,7 +107,11 @@ pub async fn datafusion_kpis(gold: &Lake) -> Result<Vec<KpiAnswer>> {
             .map(|f| f.name().clone())
             .collect();
         let mut rows = Vec::new();
-        for batch in frame.collect().await.with_context(|| format!("KPI {name}"))? {
+        for batch in frame
+            .collect()
+            .await
+            .with_context(|| format!("KPI {name}"))?
+        {
             for row in 0..batch.num_rows() {
                 rows.push(
                     batch
