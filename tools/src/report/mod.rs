@@ -77,6 +77,9 @@ pub async fn fraud_score_distribution(gold: &Lake) -> Result<Vec<(String, f64)>>
         .collect())
 }
 
+/// A chart drawing: labelled values and the value axis's label to an `<svg>`.
+type Draw = fn(&[(String, f64)], &str) -> Result<String, charts::ChartError>;
+
 /// One chart of the report.
 struct Chart {
     id: &'static str,
@@ -91,7 +94,7 @@ fn chart(
     title: impl Into<String>,
     note: impl Into<String>,
     items: &[(String, f64)],
-    draw: fn(&[(String, f64)], &str) -> Result<String, charts::ChartError>,
+    draw: Draw,
     unit: &str,
 ) -> Result<Chart> {
     let points = items.len();

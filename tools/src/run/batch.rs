@@ -209,7 +209,7 @@ async fn transform_all(
     let env = env_for(
         resources,
         &endpoints.services,
-        &[("MAX_BATCH_ROWS".into(), options.max_batch_rows.to_string())],
+        &[("MAX_BATCH_ROWS", options.max_batch_rows.to_string())],
     );
     let deps = gold_transform::Deps {
         ledger: ledger(endpoints, resources),
@@ -283,8 +283,8 @@ async fn clean_loaded(
         resources,
         &endpoints.services,
         &[
-            ("GOLD_RETENTION_DAYS".into(), days.clone()),
-            ("SILVER_RETENTION_DAYS".into(), days),
+            ("GOLD_RETENTION_DAYS", days.clone()),
+            ("SILVER_RETENTION_DAYS", days),
         ],
     );
     let deps = s3_cleanup::Deps::new(
