@@ -4,6 +4,7 @@
 //! ([`super::warehouse`]), and s3-cleanup on each `BatchLoaded` event the bus delivers, once
 //! as a dry run and once for real.
 
+use super::progress::StageProgress;
 use super::warehouse::{self, KpiAnswer, WarehouseStage, WarehouseTarget};
 use super::{Endpoints, Resources};
 use anyhow::{bail, Context, Result};
@@ -133,13 +134,15 @@ pub(super) fn ledger(endpoints: &Endpoints, resources: &Resources) -> Ledger {
     )
 }
 
-/// Runs the batch half after the streaming stages have filled silver and quarantine.
+/// Runs the batch half after the streaming stages have filled silver and quarantine
+/// (`silver_transaction_rows` of them read back: what gold-transform's progress counts to).
 pub async fn run_batch_half(
     endpoints: &Endpoints,
     resources: &Resources,
     options: &BatchOptions,
+    silver_transaction_rows: u64,
 ) -> Result<BatchHalf> {
-    let gold = transform_all(endpoints, resources, options).await?;
+    let gold = transform_all(endpoints, resources, options, silver_transaction_rows).await?;
     eprintln!(
         "  gold-transform: {} batches, {} fact rows, {} duplicates dropped, in {:.1} s",
         gold.batches.len(),
@@ -204,6 +207,7 @@ async fn transform_all(
     endpoints: &Endpoints,
     resources: &Resources,
     options: &BatchOptions,
+    silver_transaction_rows: u64,
 ) -> Result<GoldStage> {
     let started = Instant::now();
     let env = env_for(
@@ -219,6 +223,9 @@ async fn transform_all(
     };
     let schedule: Value = serde_json::from_str(TRANSFORM_DUE)?;
     let mut stage = GoldStage::default();
+    // The number of batches is known only when the schedule finds nothing left: the bar
+    // counts silver rows against those read back.
+    let progress = StageProgress::new("gold-transform", silver_transaction_rows, "rows");
     for _ in 0..MAX_TRANSFORM_INVOCATIONS {
         stage.invocations += 1;
         let outcome = gold_transform::handler(&deps, LambdaEvent::new(schedule.clone(), context()))
@@ -234,6 +241,7 @@ async fn transform_all(
                 bad_inputs,
             } => {
                 stage.silver_rows += silver_rows;
+                progress.inc(silver_rows);
                 stage.fact_rows += table_rows.get("final_fact").copied().unwrap_or_default();
                 stage.duplicates_dropped += duplicates_dropped;
                 stage.bad_inputs += bad_inputs;
@@ -251,6 +259,7 @@ async fn transform_all(
             }
             Outcome::TooLarge { batch_id, .. } => stage.too_large.push(batch_id),
             Outcome::NothingToDo => {
+                progress.finish();
                 stage.seconds = started.elapsed().as_secs_f64();
                 return Ok(stage);
             }

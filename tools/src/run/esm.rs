@@ -162,6 +162,7 @@ pub async fn drain_stream(
     concurrency: usize,
     faults: &Arc<Faults>,
     follow: Option<&Follow<'_>>,
+    progress: &super::progress::StageProgress,
 ) -> Result<EnrichStage> {
     // S3 faults are injected by a proxy in front of the lake's emulator.
     let proxy = match (faults.spec.touches_s3(), endpoints.services.endpoint_url()) {
@@ -202,6 +203,7 @@ pub async fn drain_stream(
                 shard_id: shard.shard_id(),
                 stream_arn: &stream_arn,
                 faults,
+                progress,
             };
             drain_shard(&kinesis, target, &resources.stream, batch_size, follow)
         })
@@ -385,6 +387,7 @@ struct ShardTarget<'a> {
     shard_id: &'a str,
     stream_arn: &'a str,
     faults: &'a Faults,
+    progress: &'a super::progress::StageProgress,
 }
 
 impl ShardTarget<'_> {
@@ -434,6 +437,7 @@ impl ShardTarget<'_> {
                 };
                 if processed {
                     stage.records_in += 1;
+                    self.progress.inc(1);
                     if let Some(arrival) = record.approximate_arrival_timestamp() {
                         let arrival_ms = arrival.secs() as f64 * 1000.0
                             + f64::from(arrival.subsec_nanos()) / 1e6;

@@ -91,6 +91,7 @@ pub async fn send_all(
     concurrency: usize,
     pace: Option<Pace>,
     turn: &StreamTurn,
+    progress: &super::progress::StageProgress,
 ) -> Result<IngestStage> {
     let stream = resources.stream.clone();
     let sink = SerialSink {
@@ -139,6 +140,7 @@ pub async fn send_all(
         .buffered(concurrency);
     while let Some(answered) = responses.next().await {
         let (number, sent, response, latency_ms, lag_ms) = answered?;
+        progress.inc(sent as u64);
         latencies.push(latency_ms);
         stage.schedule_lag_ms_max = stage.schedule_lag_ms_max.max(lag_ms);
         let status = response.status();

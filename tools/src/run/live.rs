@@ -8,6 +8,7 @@
 use super::esm::{drain_stream, EnrichStage, Follow};
 use super::faults::Faults;
 use super::ingest::{percentiles, send_all, IngestStage, Pace, StreamTurn};
+use super::progress::StageProgress;
 use super::{Endpoints, Resources, RunOptions};
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -101,6 +102,7 @@ pub async fn ingest_and_enrich(
                 records_per_second: f64::from(live.rate),
             }),
             &turn,
+            &StageProgress::hidden(),
         )
         .await;
         producer_done.store(true, Ordering::Release);
@@ -114,6 +116,7 @@ pub async fn ingest_and_enrich(
             options.shard_concurrency,
             faults,
             Some(&follow),
+            &StageProgress::hidden(),
         )
         .await;
         consumer_done.store(true, Ordering::Release);

@@ -12,6 +12,7 @@ mod esm;
 pub mod faults;
 mod ingest;
 pub mod live;
+mod progress;
 mod readback;
 mod setup;
 mod summary;
@@ -120,6 +121,7 @@ pub async fn run_pipeline(endpoints: &Endpoints, options: &RunOptions) -> Result
     let (ingest, enrich, live) = match options.live {
         None => {
             let turn = ingest::StreamTurn::new(());
+            let sending = progress::StageProgress::new("ingest-api", generated.events, "records");
             let ingest = ingest::send_all(
                 &endpoints.stream,
                 &resources,
@@ -128,12 +130,16 @@ pub async fn run_pipeline(endpoints: &Endpoints, options: &RunOptions) -> Result
                 options.api_concurrency,
                 None,
                 &turn,
+                &sending,
             )
             .await?;
+            sending.finish();
             eprintln!(
                 "  ingest-api: {} accepted onto {} shards, {} refused, in {:.1} s; draining the stream ...",
                 ingest.accepted, options.shards, ingest.rejected, ingest.seconds
             );
+            let draining =
+                progress::StageProgress::new("stream-enrich", ingest.accepted, "records");
             let enrich = esm::drain_stream(
                 endpoints,
                 &resources,
@@ -141,8 +147,10 @@ pub async fn run_pipeline(endpoints: &Endpoints, options: &RunOptions) -> Result
                 options.shard_concurrency,
                 &faults,
                 None,
+                &draining,
             )
             .await?;
+            draining.finish();
             (ingest, enrich, None)
         }
         Some(live) => {
@@ -174,7 +182,12 @@ pub async fn run_pipeline(endpoints: &Endpoints, options: &RunOptions) -> Result
     lake.seconds = reading.elapsed().as_secs_f64();
     let batch = match &options.batch {
         Some(batch_options) => {
-            Some(batch::run_batch_half(endpoints, &resources, batch_options).await?)
+            let transactions = lake
+                .silver_rows_by_entity
+                .get("transaction")
+                .copied()
+                .unwrap_or_default();
+            Some(batch::run_batch_half(endpoints, &resources, batch_options, transactions).await?)
         }
         None => None,
     };

@@ -4,6 +4,7 @@
 //! the warehouse and compared with the same KPI answered by DataFusion over gold.
 
 use super::batch::{context, env_for, ledger, manifest_created, GoldStage};
+use super::progress::StageProgress;
 use super::{Endpoints, Resources};
 use anyhow::{Context, Result};
 use arrow::array::Array;
@@ -208,7 +209,9 @@ pub async fn load_and_compare(
         schema: schema.clone(),
         ..WarehouseStage::default()
     };
+    let progress = StageProgress::new("redshift-copy", gold.batches.len() as u64, "batches");
     for batch in &gold.batches {
+        progress.inc(1);
         let event = manifest_created(&resources.bucket, &batch.manifest_key)?;
         let mut outcome = invoke(&deps, event).await?;
         // A load still running when the handler's polling budget ended: the Data API's
@@ -236,6 +239,7 @@ pub async fn load_and_compare(
             BatchOutcome::Pending { .. } => unreachable!("waited for above"),
         }
     }
+    progress.finish();
     stage.statements = api.statements().len() as u64;
     for table in redshift_copy::warehouse::tables() {
         let rows = psql
