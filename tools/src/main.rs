@@ -7,7 +7,7 @@ use shopstream::config::{CoreConfig, Env};
 use shopstream::record::Entity;
 use shopstream_cli::generate::anomaly::AnomalyRates;
 use shopstream_cli::generate::{generate, Generator, GeneratorConfig, OutputFormat};
-use shopstream_cli::run::batch::BatchOptions;
+use shopstream_cli::run::batch::{BatchOptions, Engine};
 use shopstream_cli::run::faults::FaultSpec;
 use shopstream_cli::run::live::{default_live_shards, LiveOptions, LIVE_FRAUD_RATE};
 use shopstream_cli::run::warehouse::WarehouseTarget;
@@ -217,6 +217,10 @@ struct RunArgs {
     /// of their own), or `none` (gold and its KPIs only). A live run stops after the stream.
     #[arg(long, default_value = "local")]
     warehouse: WarehouseTarget,
+    /// The transform stage's engine: gold-transform's DataFusion, or the EMR path
+    /// (emr-launch, and jobs/spark/run_models.py on local PySpark with the machine's Java).
+    #[arg(long, value_enum, default_value_t = Engine::Datafusion)]
+    engine: Engine,
     /// gold-transform's MAX_BATCH_ROWS for the run (a batch over it is routed to EMR, which a
     /// local run does not start, and fails the accounting).
     #[arg(long, default_value_t = 2_000_000)]
@@ -646,6 +650,7 @@ fn run_run(args: RunArgs) -> Result<ExitCode> {
             faults: args.faults.unwrap_or_default(),
             live,
             batch: live.is_none().then(|| BatchOptions {
+                engine: args.engine,
                 warehouse: args.warehouse.clone(),
                 max_batch_rows: args.max_batch_rows,
                 cleanup_retention_days: args.cleanup_retention_days,

@@ -324,6 +324,20 @@ fn twenty_thousand_events_through_every_stage_to_the_warehouse_and_the_report() 
     assert!(count(&totals["fraud_alerts"]) > 0);
 }
 
+/// The transform stage on the EMR path: gold-transform routes every batch to EMR, the real
+/// emr-launch handler launches it (on moto, whose steps never run), jobs/spark/run_models.py
+/// runs on local PySpark as the step, and emr-launch settles the batch on the step's
+/// COMPLETED event; then the warehouse, the KPIs and cleanup as usual.
+#[test]
+fn the_emr_path_with_spark_carries_a_run_to_the_warehouse() {
+    let summary = run(&["--events", "3000", "--engine", "spark", "--no-report"]);
+    assert_accounted(&summary, 3_000);
+    assert_accounted_to_the_warehouse(&summary);
+    let gold = &summary["batch"]["gold"];
+    assert_eq!(gold["engine"], "spark");
+    assert_eq!(gold["too_large"], serde_json::json!([]));
+}
+
 /// One shard holding every record: GetRecords pages of 10,000 whose events would pass 6 MB,
 /// so a page is cut into several invocations, in order, and still nothing is lost.
 #[test]

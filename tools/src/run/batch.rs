@@ -28,8 +28,19 @@ const MAX_TRANSFORM_INVOCATIONS: usize = 1_000;
 /// The Lambda deadline the handlers see (their polling budgets stop short of it).
 const INVOCATION_SECONDS: u64 = 900;
 
+/// Which engine runs the transform stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Engine {
+    /// gold-transform's DataFusion, inside the Lambda handler.
+    Datafusion,
+    /// The EMR path: emr-launch and jobs/spark/run_models.py on local PySpark.
+    Spark,
+}
+
 #[derive(Debug, Clone)]
 pub struct BatchOptions {
+    pub engine: Engine,
     pub warehouse: WarehouseTarget,
     /// gold-transform's `MAX_BATCH_ROWS` (a bigger batch is routed to EMR, which the local run
     /// does not start: it is reported and fails the accounting).
@@ -50,8 +61,9 @@ pub struct GoldBatch {
     pub table_rows: BTreeMap<String, u64>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct GoldStage {
+    pub engine: Engine,
     pub invocations: u64,
     pub batches: Vec<GoldBatch>,
     /// Silver transaction rows read by every batch.
@@ -66,6 +78,23 @@ pub struct GoldStage {
     /// Batches over `MAX_BATCH_ROWS` / `MAX_BATCH_BYTES`, routed to EMR.
     pub too_large: Vec<String>,
     pub seconds: f64,
+}
+
+impl GoldStage {
+    fn add(&mut self, batch: GoldBatch) {
+        self.silver_rows += batch.silver_rows;
+        self.fact_rows += batch
+            .table_rows
+            .get("final_fact")
+            .copied()
+            .unwrap_or_default();
+        self.duplicates_dropped += batch.duplicates_dropped;
+        self.bad_inputs += batch.bad_inputs;
+        for (table, rows) in &batch.table_rows {
+            *self.table_rows.entry(table.clone()).or_default() += rows;
+        }
+        self.batches.push(batch);
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -210,10 +239,15 @@ async fn transform_all(
     silver_transaction_rows: u64,
 ) -> Result<GoldStage> {
     let started = Instant::now();
+    // On the EMR path every batch (of more than one row) is too large for the Lambda.
+    let max_batch_rows = match options.engine {
+        Engine::Datafusion => options.max_batch_rows,
+        Engine::Spark => 1,
+    };
     let env = env_for(
         resources,
         &endpoints.services,
-        &[("MAX_BATCH_ROWS", options.max_batch_rows.to_string())],
+        &[("MAX_BATCH_ROWS", max_batch_rows.to_string())],
     );
     let deps = gold_transform::Deps {
         ledger: ledger(endpoints, resources),
@@ -222,11 +256,31 @@ async fn transform_all(
         config: gold_transform::Config::from_env(&env)?,
     };
     let schedule: Value = serde_json::from_str(TRANSFORM_DUE)?;
-    let mut stage = GoldStage::default();
+    let spark = match options.engine {
+        Engine::Datafusion => None,
+        Engine::Spark => Some((
+            shopstream_emulators::PySpark::locate()
+                .context("PySpark for --engine spark (scripts/install-emulators.sh spark)")?,
+            super::spark::emr_launch_deps(endpoints, resources, ledger(endpoints, resources))?,
+        )),
+    };
+    let mut stage = GoldStage {
+        engine: options.engine,
+        invocations: 0,
+        batches: Vec::new(),
+        silver_rows: 0,
+        fact_rows: 0,
+        duplicates_dropped: 0,
+        bad_inputs: 0,
+        table_rows: BTreeMap::new(),
+        too_large: Vec::new(),
+        seconds: 0.0,
+    };
     // The number of batches is known only when the schedule finds nothing left: the bar
     // counts silver rows against those read back.
     let progress = StageProgress::new("gold-transform", silver_transaction_rows, "rows");
     for _ in 0..MAX_TRANSFORM_INVOCATIONS {
+        progress.set(stage.silver_rows);
         stage.invocations += 1;
         let outcome = gold_transform::handler(&deps, LambdaEvent::new(schedule.clone(), context()))
             .await
@@ -239,25 +293,37 @@ async fn transform_all(
                 silver_rows,
                 duplicates_dropped,
                 bad_inputs,
-            } => {
-                stage.silver_rows += silver_rows;
-                progress.inc(silver_rows);
-                stage.fact_rows += table_rows.get("final_fact").copied().unwrap_or_default();
-                stage.duplicates_dropped += duplicates_dropped;
-                stage.bad_inputs += bad_inputs;
-                for (table, rows) in &table_rows {
-                    *stage.table_rows.entry(table.clone()).or_default() += rows;
+            } => stage.add(GoldBatch {
+                batch_id,
+                manifest_key,
+                silver_rows,
+                duplicates_dropped,
+                bad_inputs,
+                table_rows,
+            }),
+            Outcome::TooLarge { batch_id, .. } => match &spark {
+                None => stage.too_large.push(batch_id),
+                Some((pyspark, emr)) => {
+                    // The event gold-transform published, as the bus delivers it to
+                    // emr-launch.
+                    let too_large =
+                        super::setup::drain_batch_events(&endpoints.services, resources)
+                            .await?
+                            .into_iter()
+                            .find(|e| {
+                                e["detail-type"] == "TransformTooLarge"
+                                    && e["detail"]["batch_id"] == batch_id.as_str()
+                            })
+                            .with_context(|| {
+                                format!("no TransformTooLarge event for {batch_id}")
+                            })?;
+                    let batch = super::spark::transform_on_spark(
+                        endpoints, resources, emr, pyspark, too_large,
+                    )
+                    .await?;
+                    stage.add(batch);
                 }
-                stage.batches.push(GoldBatch {
-                    batch_id,
-                    manifest_key,
-                    silver_rows,
-                    duplicates_dropped,
-                    bad_inputs,
-                    table_rows,
-                });
-            }
-            Outcome::TooLarge { batch_id, .. } => stage.too_large.push(batch_id),
+            },
             Outcome::NothingToDo => {
                 progress.finish();
                 stage.seconds = started.elapsed().as_secs_f64();

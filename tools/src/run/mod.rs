@@ -15,6 +15,7 @@ pub mod live;
 mod progress;
 mod readback;
 mod setup;
+mod spark;
 mod summary;
 pub mod warehouse;
 

@@ -34,6 +34,12 @@ impl StageProgress {
         }
     }
 
+    pub fn set(&self, done: u64) {
+        if let Some(bar) = &self.0 {
+            bar.set_position(done);
+        }
+    }
+
     /// Removes the bar, so the stage's summary line takes its place.
     pub fn finish(&self) {
         if let Some(bar) = &self.0 {

@@ -540,7 +540,11 @@ fn write_batch_half(f: &mut fmt::Formatter<'_>, batch: &BatchHalf) -> fmt::Resul
     let g = &batch.gold;
     writeln!(
         f,
-        "  gold-transform: {} batches in {} invocations, {} silver transaction rows → {} fact rows, {} duplicates dropped, {} bad inputs, in {:.1} s; rows per table {:?}",
+        "  gold-transform ({}): {} batches in {} invocations, {} silver transaction rows → {} fact rows, {} duplicates dropped, {} bad inputs, in {:.1} s; rows per table {:?}",
+        match g.engine {
+            super::batch::Engine::Datafusion => "DataFusion in the handler",
+            super::batch::Engine::Spark => "routed to EMR: emr-launch, run_models.py on local PySpark",
+        },
         g.batches.len(), g.invocations, g.silver_rows, g.fact_rows, g.duplicates_dropped, g.bad_inputs, g.seconds, g.table_rows
     )?;
     writeln!(
