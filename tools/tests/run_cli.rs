@@ -135,7 +135,6 @@ fn assert_accounted_to_the_warehouse(summary: &Value) {
     assert_eq!(kpis.len(), 17);
     for kpi in kpis {
         assert_eq!(kpi["identical"], true, "{kpi}");
-        assert!(count(&kpi["rows"]) > 0, "{kpi}");
     }
     let cleanup = &batch["cleanup"];
     assert!(count(&cleanup["deleted_objects"]) > 0);
@@ -240,6 +239,9 @@ fn twenty_thousand_events_through_every_stage_to_the_warehouse_and_the_report() 
     );
     assert_accounted(&summary, 20_000);
     assert_accounted_to_the_warehouse(&summary);
+    for kpi in summary["batch"]["warehouse"]["kpis"].as_array().unwrap() {
+        assert!(count(&kpi["rows"]) > 0, "every KPI has an answer: {kpi}");
+    }
 
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     for id in REPORT_CHARTS {
