@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use stream_enrich::enrich::{enrich, Profiles};
 use stream_enrich::objects::plan;
 use stream_enrich::pipeline::triage;
-use stream_enrich::source::parse_event;
+use stream_enrich::source::{parse_event, Slice};
 
 /// One measured path.
 #[derive(Debug, Clone, Serialize)]
@@ -220,19 +220,7 @@ pub fn run_benchmarks(budget: Duration) -> Result<BenchReport> {
         batch_bytes as u64,
         budget,
         || {
-            let triaged = triage(slice, &core);
-            let mut accepted = triaged.accepted;
-            enrich(&mut accepted, &profiles, &core.fraud);
-            let written: usize = plan(
-                &slice.range,
-                slice.first_arrival(),
-                accepted,
-                triaged.refused,
-            )
-            .iter()
-            .map(|o| o.encode(&slice.records).map(|b| b.len()).unwrap_or(0))
-            .sum();
-            black_box(written);
+            black_box(record_path(slice, &core, &profiles));
         },
     ));
     Ok(BenchReport {
@@ -270,26 +258,31 @@ pub fn bench_input(
         bytes.len() as u64,
         budget,
         || {
-            let mut written = 0;
-            for batch in &batches {
-                for slice in &batch.slices {
-                    let triaged = triage(slice, &core);
-                    let mut accepted = triaged.accepted;
-                    enrich(&mut accepted, &profiles, &core.fraud);
-                    written += plan(
-                        &slice.range,
-                        slice.first_arrival(),
-                        accepted,
-                        triaged.refused,
-                    )
-                    .iter()
-                    .map(|o| o.encode(&slice.records).map(|b| b.len()).unwrap_or(0))
-                    .sum::<usize>();
-                }
-            }
+            let written: usize = batches
+                .iter()
+                .flat_map(|batch| &batch.slices)
+                .map(|slice| record_path(slice, &core, &profiles))
+                .sum();
             black_box(written);
         },
     ))
+}
+
+/// stream-enrich's record path on one slice: triage (decode, validate, clean, deduplicate),
+/// enrich and score, then every object encoded; returns the bytes written.
+fn record_path(slice: &Slice, core: &CoreConfig, profiles: &Profiles) -> usize {
+    let triaged = triage(slice, core);
+    let mut accepted = triaged.accepted;
+    enrich(&mut accepted, profiles, &core.fraud);
+    plan(
+        &slice.range,
+        slice.first_arrival(),
+        accepted,
+        triaged.refused,
+    )
+    .iter()
+    .map(|o| o.encode(&slice.records).map(|b| b.len()).unwrap_or(0))
+    .sum()
 }
 
 /// One run of the Python baseline (its own JSON line).

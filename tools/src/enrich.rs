@@ -145,14 +145,7 @@ pub fn payloads_of(bytes: &[u8], format: InputFormat) -> Result<Vec<Vec<u8>>> {
         InputFormat::Avro => {
             let container =
                 apache_avro::Reader::new(bytes).context("not an Avro object container file")?;
-            let entity = match container.writer_schema() {
-                apache_avro::Schema::Record(record) => match record.name.name() {
-                    "ClickstreamEvent" => "clickstream",
-                    "InventoryEvent" => "inventory",
-                    _ => "transaction",
-                },
-                _ => "transaction",
-            };
+            let entity = crate::validate::container_entity(container.writer_schema());
             let mut payloads = Vec::new();
             for (index, value) in container.enumerate() {
                 let value =

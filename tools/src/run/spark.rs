@@ -147,7 +147,12 @@ async fn run_step(
         serde_json::from_slice(&plan_bytes).with_context(|| format!("{plan_key} is not a plan"))?;
     write(local.path(), &plan_key, &plan_bytes)?;
     let mut keys: Vec<String> = plan.inputs.iter().map(|i| i.key.clone()).collect();
-    keys.extend(list(&s3, bucket, "gold/_event_index/").await?);
+    keys.extend(
+        super::readback::list(&s3, bucket, "gold/_event_index/")
+            .await?
+            .into_iter()
+            .map(|(key, _)| key),
+    );
     for key in &keys {
         write(local.path(), key, &get(&s3, bucket, key).await?)?;
     }
@@ -219,23 +224,4 @@ async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, bytes: Vec<u8>) -
         .await
         .with_context(|| format!("writing s3://{bucket}/{key}"))?;
     Ok(())
-}
-
-async fn list(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<Vec<String>> {
-    let mut keys = Vec::new();
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.with_context(|| format!("listing s3://{bucket}/{prefix}"))?;
-        keys.extend(
-            page.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_owned)),
-        );
-    }
-    Ok(keys)
 }

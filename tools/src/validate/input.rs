@@ -19,6 +19,19 @@ pub enum InputFormat {
     Confluent,
 }
 
+/// The `record_type` of an Avro container's records, from its writer schema's record name
+/// (the bundled schemas' names; anything else is read as a transaction).
+pub fn container_entity(schema: &apache_avro::Schema) -> &'static str {
+    match schema {
+        apache_avro::Schema::Record(record) => match record.name.name() {
+            "ClickstreamEvent" => "clickstream",
+            "InventoryEvent" => "inventory",
+            _ => "transaction",
+        },
+        _ => "transaction",
+    }
+}
+
 /// Calls `visit(position, decode result)` for each record; position is the 0-based record index.
 pub fn for_each_record(
     path: &Path,
@@ -71,14 +84,7 @@ pub fn for_each_record(
         InputFormat::Avro => {
             let container =
                 apache_avro::Reader::new(reader).context("not an Avro object container file")?;
-            let entity = match container.writer_schema() {
-                apache_avro::Schema::Record(record) => match record.name.name() {
-                    "ClickstreamEvent" => "clickstream",
-                    "InventoryEvent" => "inventory",
-                    _ => "transaction",
-                },
-                _ => "transaction",
-            };
+            let entity = container_entity(container.writer_schema());
             for (position, value) in container.enumerate() {
                 match value {
                     Ok(value) => {

@@ -4,7 +4,7 @@
 mod input;
 mod report;
 
-pub use input::InputFormat;
+pub use input::{container_entity, InputFormat};
 pub use report::{QualityReport, RejectLine};
 
 use anyhow::Result;
