@@ -258,6 +258,21 @@ fn twenty_thousand_events_through_every_stage_to_the_warehouse_and_the_report() 
     assert!(html.contains("lost 0</span>"));
     assert!(!html.contains("<script") && !html.contains(" src=") && !html.contains(" href="));
 
+    // `shopstream report` draws the same report again from the summary alone.
+    let again = out.join("again.html");
+    let status = Command::new(env!("CARGO_BIN_EXE_shopstream"))
+        .args(["report", "--summary"])
+        .arg(out.join("summary.json"))
+        .arg("--out")
+        .arg(&again)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let redrawn = std::fs::read_to_string(&again).unwrap();
+    for id in REPORT_CHARTS {
+        assert_eq!(chart_points(&redrawn, id), chart_points(&html, id), "{id}");
+    }
+
     let screenshot = out.join("report.png");
     let console = open_in_chromium(&out.join("report.html"), &screenshot);
     assert!(console.is_empty(), "console messages: {console}");
