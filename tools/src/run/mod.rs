@@ -1,10 +1,12 @@
-//! `shopstream run`: the streaming half of the pipeline on local emulators, driven the way AWS
-//! drives it. Generated events go to the real ingest-api handler as API Gateway v2 requests
-//! (up to 500 records each), land on a Kinesis stream, are read back shard by shard in
+//! `shopstream run`: the whole pipeline on local emulators, driven the way AWS drives it.
+//! Generated events go to the real ingest-api handler as API Gateway v2 requests (up to 500
+//! records each), land on a Kinesis stream, are read back shard by shard in
 //! event-source-mapping-style batches and handed to the real stream-enrich handler (honouring
 //! its partial batch response), and end up as silver Parquet and quarantine JSONL in S3, which
-//! are read back to check that nothing was lost. With [`LiveOptions`] the events are sent at
-//! a rate while the stream is followed, and the alert latency is measured ([`live`]).
+//! are read back to check that nothing was lost. Then the batch half ([`batch`]):
+//! gold-transform, redshift-copy into a local warehouse ([`warehouse`]), the KPIs on both
+//! engines, and s3-cleanup. With [`LiveOptions`] the events are sent at a rate while the stream
+//! is followed, and the alert latency is measured ([`live`]); a live run stops at silver.
 
 mod alerts;
 pub mod batch;
