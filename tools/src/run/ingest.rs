@@ -83,16 +83,28 @@ impl Sink for SerialSink<'_> {
 
 /// Sends every line through ingest-api, `concurrency` requests at a time; with a `pace`, each
 /// request waits for its turn in the schedule (a live producer) instead of going at once.
+/// How the records are sent: `request_size` records per API request, `concurrency` requests
+/// at a time, on `pace`'s schedule if given.
+#[derive(Debug, Clone, Copy)]
+pub struct Sending {
+    pub request_size: usize,
+    pub concurrency: usize,
+    pub pace: Option<Pace>,
+}
+
 pub async fn send_all(
     sdk: &SdkConfig,
     resources: &Resources,
     ndjson: &[u8],
-    request_size: usize,
-    concurrency: usize,
-    pace: Option<Pace>,
+    sending: Sending,
     turn: &StreamTurn,
     progress: &super::progress::StageProgress,
 ) -> Result<IngestStage> {
+    let Sending {
+        request_size,
+        concurrency,
+        pace,
+    } = sending;
     let stream = resources.stream.clone();
     let sink = SerialSink {
         inner: KinesisSink::new(aws_sdk_kinesis::Client::new(sdk), stream.clone()),

@@ -7,7 +7,7 @@
 
 use super::esm::{drain_stream, EnrichStage, Follow};
 use super::faults::Faults;
-use super::ingest::{percentiles, send_all, IngestStage, Pace, StreamTurn};
+use super::ingest::{percentiles, send_all, IngestStage, Pace, Sending, StreamTurn};
 use super::progress::StageProgress;
 use super::{Endpoints, Resources, RunOptions};
 use anyhow::{Context, Result};
@@ -96,11 +96,13 @@ pub async fn ingest_and_enrich(
             &endpoints.stream,
             resources,
             lines,
-            options.request_size,
-            options.api_concurrency,
-            Some(Pace {
-                records_per_second: f64::from(live.rate),
-            }),
+            Sending {
+                request_size: options.request_size,
+                concurrency: options.api_concurrency,
+                pace: Some(Pace {
+                    records_per_second: f64::from(live.rate),
+                }),
+            },
             &turn,
             &StageProgress::hidden(),
         )

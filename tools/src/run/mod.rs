@@ -129,9 +129,11 @@ pub async fn run_pipeline(endpoints: &Endpoints, options: &RunOptions) -> Result
                 &endpoints.stream,
                 &resources,
                 &lines,
-                options.request_size,
-                options.api_concurrency,
-                None,
+                ingest::Sending {
+                    request_size: options.request_size,
+                    concurrency: options.api_concurrency,
+                    pace: None,
+                },
                 &turn,
                 &sending,
             )
