@@ -13,6 +13,7 @@ mod charts;
 use crate::run::warehouse::{datafusion_kpis, KpiAnswer};
 use anyhow::{Context, Result};
 use arrow::array::{Array, Int64Array};
+use datafusion::prelude::SessionContext;
 use gold_transform::lake::Lake;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -29,39 +30,40 @@ pub struct ReportData {
 }
 
 /// The answers over gold the report needs: every KPI and the fraud-score distribution.
+/// Gold is read once, into one session, for both.
 pub async fn gold_answers(gold: &Lake) -> Result<(Vec<KpiAnswer>, Vec<(String, f64)>)> {
-    let kpis = datafusion_kpis(gold).await?;
-    Ok((kpis, fraud_score_distribution(gold).await?))
+    let ctx = gold_transform::kpi::gold_session(gold)
+        .await
+        .context("registering the gold tables")?;
+    let kpis = datafusion_kpis(&ctx).await?;
+    Ok((kpis, fraud_score_distribution(&ctx).await?))
 }
 
-/// Fact rows per tenth of the fraud score, over gold (every tenth present, 0 when empty).
-pub async fn fraud_score_distribution(gold: &Lake) -> Result<Vec<(String, f64)>> {
-    let ctx = gold_transform::kpi::gold_session(gold).await?;
+/// Fact rows per tenth of the fraud score, over the gold session (every tenth present, 0
+/// when empty; a lake without facts has an empty `final_fact`).
+pub async fn fraud_score_distribution(ctx: &SessionContext) -> Result<Vec<(String, f64)>> {
     let mut counts = [0_i64; 10];
-    // No fact table yet: every tenth is 0.
-    if ctx.table_exist("final_fact")? {
-        let frame = ctx
-            .sql(
-                "SELECT LEAST(CAST(FLOOR(CAST(fraud_score AS DOUBLE) * 10) AS BIGINT), 9) AS tenth, \
-                 COUNT(*) AS n FROM final_fact GROUP BY 1",
-            )
-            .await?;
-        for batch in frame.collect().await? {
-            let tenths = batch
-                .column(0)
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .context("fraud-score tenth is not BIGINT")?;
-            let rows = batch
-                .column(1)
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .context("fraud-score count is not BIGINT")?;
-            for i in 0..batch.num_rows() {
-                if tenths.is_valid(i) {
-                    let tenth = tenths.value(i).clamp(0, 9) as usize;
-                    counts[tenth] += rows.value(i);
-                }
+    let frame = ctx
+        .sql(
+            "SELECT LEAST(CAST(FLOOR(CAST(fraud_score AS DOUBLE) * 10) AS BIGINT), 9) AS tenth, \
+             COUNT(*) AS n FROM final_fact GROUP BY 1",
+        )
+        .await?;
+    for batch in frame.collect().await? {
+        let tenths = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .context("fraud-score tenth is not BIGINT")?;
+        let rows = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .context("fraud-score count is not BIGINT")?;
+        for i in 0..batch.num_rows() {
+            if tenths.is_valid(i) {
+                let tenth = tenths.value(i).clamp(0, 9) as usize;
+                counts[tenth] += rows.value(i);
             }
         }
     }
@@ -371,13 +373,12 @@ fn funnel(s: &Value) -> Vec<(String, f64)> {
 
 fn rejection_reasons(s: &Value) -> Vec<(String, f64)> {
     let mut reasons: BTreeMap<String, f64> = BTreeMap::new();
-    for (source, path) in [("API", "ingest"), ("quarantine", "lake")] {
-        let field = if path == "ingest" {
-            &s[path]["rejected_by_reason"]
-        } else {
-            &s[path]["quarantine_by_reason"]
-        };
-        if let Some(map) = field.as_object() {
+    let counts = [
+        ("API", &s["ingest"]["rejected_by_reason"]),
+        ("quarantine", &s["lake"]["quarantine_by_reason"]),
+    ];
+    for (source, counts) in counts {
+        if let Some(map) = counts.as_object() {
             for (reason, count) in map {
                 *reasons.entry(format!("{reason} ({source})")).or_default() += number(count);
             }

@@ -317,10 +317,9 @@ async fn transform_all(
                             .with_context(|| {
                                 format!("no TransformTooLarge event for {batch_id}")
                             })?;
-                    let batch = super::spark::transform_on_spark(
-                        endpoints, resources, emr, pyspark, too_large,
-                    )
-                    .await?;
+                    let batch =
+                        super::spark::transform_on_spark(&deps.lake, emr, pyspark, too_large)
+                            .await?;
                     stage.add(batch);
                 }
             },

@@ -41,12 +41,7 @@ pub struct LakeContents {
     pub seconds: f64,
 }
 
-/// Every key under `prefix`, with its size.
-pub(super) async fn list(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    prefix: &str,
-) -> Result<Vec<(String, i64)>> {
+async fn list(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<Vec<(String, i64)>> {
     let mut keys = Vec::new();
     let mut pages = s3
         .list_objects_v2()

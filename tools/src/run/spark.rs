@@ -13,9 +13,11 @@ use super::{Endpoints, Resources};
 use anyhow::{bail, Context, Result};
 use emr_launch::handler::Outcome as EmrOutcome;
 use emr_launch::launch::{Clients, Launch};
+use gold_transform::lake::Lake;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use shopstream::ledger::Ledger;
+use shopstream::manifest::Manifest;
 use shopstream_emulators::PySpark;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -70,11 +72,10 @@ async fn invoke(deps: &emr_launch::handler::Deps, event: Value) -> Result<Vec<Em
     )
 }
 
-/// Runs the batch of `too_large` (a `TransformTooLarge` event from the bus) on the EMR path;
-/// returns what gold holds for it.
+/// Runs the batch of `too_large` (a `TransformTooLarge` event from the bus) on the EMR path
+/// over `lake` (the run's bucket); returns what gold holds for it.
 pub(super) async fn transform_on_spark(
-    endpoints: &Endpoints,
-    resources: &Resources,
+    lake: &Lake,
     deps: &emr_launch::handler::Deps,
     pyspark: &PySpark,
     too_large: Value,
@@ -96,7 +97,7 @@ pub(super) async fn transform_on_spark(
     else {
         bail!("emr-launch started {launch:?}, not a cluster step");
     };
-    run_step(endpoints, resources, pyspark, &batch_id).await?;
+    let manifest = run_step(lake, pyspark, &batch_id).await?;
 
     let mut completed: Value = serde_json::from_str(STEP_COMPLETED)?;
     completed["detail"]["clusterId"] = Value::from(cluster_id.as_str());
@@ -105,11 +106,7 @@ pub(super) async fn transform_on_spark(
     completed["time"] = Value::from(chrono::Utc::now().to_rfc3339());
     match &invoke(deps, completed).await?[..] {
         [EmrOutcome::Transformed { manifest_key, .. }] => {
-            let s3 = shopstream::aws::s3_client(&endpoints.services);
-            let manifest =
-                shopstream::manifest::read_manifest(&s3, &resources.bucket, manifest_key)
-                    .await
-                    .with_context(|| format!("reading {manifest_key}"))?;
+            // emr-launch verified the manifest the step wrote: that one is what gold holds.
             Ok(GoldBatch {
                 batch_id,
                 manifest_key: manifest_key.clone(),
@@ -128,33 +125,27 @@ pub(super) async fn transform_on_spark(
 }
 
 /// What the EMR step does, on this machine: the batch's inputs copied out of the lake,
-/// run_models.py on local PySpark, its gold put back (the manifest last).
-async fn run_step(
-    endpoints: &Endpoints,
-    resources: &Resources,
-    pyspark: &PySpark,
-    batch_id: &str,
-) -> Result<()> {
-    let s3 = shopstream::aws::s3_client(&endpoints.services);
-    let bucket = &resources.bucket;
+/// run_models.py on local PySpark, its gold put back (the manifest last). Returns the
+/// manifest.
+async fn run_step(lake: &Lake, pyspark: &PySpark, batch_id: &str) -> Result<Manifest> {
     let local = tempfile::Builder::new()
         .prefix("shopstream-spark-")
         .tempdir()
         .context("a directory for the Spark step")?;
     let plan_key = format!("gold/_plans/{batch_id}.json");
-    let plan_bytes = get(&s3, bucket, &plan_key).await?;
+    let plan_bytes = lake.get(&plan_key).await?;
     let plan: shopstream::ledger::Plan =
         serde_json::from_slice(&plan_bytes).with_context(|| format!("{plan_key} is not a plan"))?;
     write(local.path(), &plan_key, &plan_bytes)?;
     let mut keys: Vec<String> = plan.inputs.iter().map(|i| i.key.clone()).collect();
     keys.extend(
-        super::readback::list(&s3, bucket, "gold/_event_index/")
+        lake.list("gold/_event_index/")
             .await?
             .into_iter()
-            .map(|(key, _)| key),
+            .map(|listed| listed.key),
     );
     for key in &keys {
-        write(local.path(), key, &get(&s3, bucket, key).await?)?;
+        write(local.path(), key, &lake.get(key).await?)?;
     }
     let path = |p: PathBuf| p.into_os_string();
     let args: Vec<OsString> = vec![
@@ -181,7 +172,7 @@ async fn run_step(
     let manifest_key = shopstream::lake::manifest_key(batch_id);
     let manifest_bytes = std::fs::read(local.path().join(&manifest_key))
         .with_context(|| format!("run_models.py wrote no {manifest_key}"))?;
-    let manifest = shopstream::manifest::Manifest::from_json(&manifest_bytes)
+    let manifest = Manifest::from_json(&manifest_bytes)
         .with_context(|| format!("{manifest_key} from run_models.py"))?;
     let files = manifest
         .tables
@@ -191,9 +182,10 @@ async fn run_step(
     for file in files {
         let bytes = std::fs::read(local.path().join(&file.key))
             .with_context(|| format!("the manifest lists {}, which is not there", file.key))?;
-        put(&s3, bucket, &file.key, bytes).await?;
+        lake.put(&file.key, bytes).await?;
     }
-    put(&s3, bucket, &manifest_key, manifest_bytes).await
+    lake.put(&manifest_key, manifest_bytes).await?;
+    Ok(manifest)
 }
 
 fn write(root: &Path, key: &str, bytes: &[u8]) -> Result<()> {
@@ -202,26 +194,4 @@ fn write(root: &Path, key: &str, bytes: &[u8]) -> Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))
-}
-
-async fn get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Vec<u8>> {
-    let object = s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .with_context(|| format!("reading s3://{bucket}/{key}"))?;
-    Ok(object.body.collect().await?.into_bytes().to_vec())
-}
-
-async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<()> {
-    s3.put_object()
-        .bucket(bucket)
-        .key(key)
-        .body(bytes.into())
-        .send()
-        .await
-        .with_context(|| format!("writing s3://{bucket}/{key}"))?;
-    Ok(())
 }

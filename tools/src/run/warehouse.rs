@@ -9,7 +9,7 @@ use super::{Endpoints, Resources};
 use anyhow::{Context, Result};
 use arrow::array::Array;
 use arrow::util::display::array_value_to_string;
-use gold_transform::lake::Lake;
+use datafusion::prelude::SessionContext;
 use lambda_runtime::LambdaEvent;
 use redshift_copy::data_api::{DataApi, STATEMENT_NAME_PREFIX};
 use redshift_copy::{BatchOutcome, Config};
@@ -92,11 +92,9 @@ pub struct WarehouseStage {
     pub kpi_seconds: f64,
 }
 
-/// Every KPI of `jobs/sql/kpi` over `gold` with DataFusion, in one session.
-pub async fn datafusion_kpis(gold: &Lake) -> Result<Vec<KpiAnswer>> {
-    let ctx = gold_transform::kpi::gold_session(gold)
-        .await
-        .context("registering the gold tables")?;
+/// Every KPI of `jobs/sql/kpi` with DataFusion, over a gold session
+/// (`gold_transform::kpi::gold_session`).
+pub async fn datafusion_kpis(ctx: &SessionContext) -> Result<Vec<KpiAnswer>> {
     let mut answers = Vec::new();
     for (name, _) in gold_transform::kpi::KPIS {
         let sql = gold_transform::kpi::kpi_sql(name)?;
