@@ -172,6 +172,34 @@ fn decode_problems_are_reported_once() {
 }
 
 #[test]
+fn a_decode_problem_on_one_field_leaves_the_other_fields_checked() {
+    // quantity has the wrong type (a decode problem); event_id is missing and the timestamp
+    // is absent: those are refused by validation all the same.
+    let decoded = decode_json(br#"{"user_id":"u-1","quantity":"x"}"#).unwrap();
+    let rejections = validate(&decoded, test_now(), &ValidationRules::default());
+    let fields: Vec<(RejectReason, Option<&str>)> = rejections
+        .iter()
+        .map(|r| (r.reason, r.field.as_deref()))
+        .collect();
+    assert!(
+        fields.contains(&(RejectReason::MissingEventId, Some("event_id"))),
+        "{fields:?}"
+    );
+    assert!(
+        fields.contains(&(RejectReason::NullTimestamp, Some("event_timestamp"))),
+        "{fields:?}"
+    );
+    assert_eq!(
+        fields
+            .iter()
+            .filter(|(_, field)| *field == Some("quantity"))
+            .count(),
+        1,
+        "{fields:?}"
+    );
+}
+
+#[test]
 fn thresholds_are_configurable() {
     let half_hour_ahead = with(|t| t.event_timestamp = Some("2024-11-05T08:45:00Z".into()));
     assert_eq!(
