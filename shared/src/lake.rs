@@ -42,11 +42,21 @@ pub enum SourceRange {
         first_sequence: String,
         last_sequence: String,
     },
+    /// Records `first_index..=last_index` (0-based, in file order) of a file a backfill read;
+    /// `digest` names its contents, so two different files with the same name never share
+    /// object keys, and the same file read twice rewrites its own objects.
+    File {
+        name: String,
+        digest: String,
+        first_index: u64,
+        last_index: u64,
+    },
 }
 
 impl SourceRange {
     /// The object name stem: Kinesis `<shardId>-<firstSeq>-<lastSeq>`, Kafka
-    /// `<topic>-<partition>-<firstOffset>-<lastOffset>`, DynamoDB `<stream>-<firstSeq>-<lastSeq>`.
+    /// `<topic>-<partition>-<firstOffset>-<lastOffset>`, DynamoDB `<stream>-<firstSeq>-<lastSeq>`,
+    /// file `file-<name>-<digest>-<firstIndex>-<lastIndex>`.
     pub fn object_stem(&self) -> String {
         match self {
             SourceRange::Kinesis {
@@ -77,6 +87,16 @@ impl SourceRange {
                 safe_segment(shard_id),
                 safe_segment(first_sequence),
                 safe_segment(last_sequence)
+            ),
+            SourceRange::File {
+                name,
+                digest,
+                first_index,
+                last_index,
+            } => format!(
+                "file-{}-{}-{first_index}-{last_index}",
+                safe_segment(name),
+                safe_segment(digest)
             ),
         }
     }

@@ -1,33 +1,29 @@
 //! `shopstream enrich`: files of records (JSON lines, an Avro object container, or
 //! Confluent-framed Avro) through stream-enrich's own steps (decode → validate → clean →
 //! deduplicate → enrich → score → objects) into a lake, without a stream. Each run of
-//! `slice_records` records is one Kinesis slice of a pseudo-shard, handed to the same
-//! functions the handler calls, so the objects carry the keys, partitions, provenance and
-//! quarantine entries the stream path writes for the same records.
+//! `slice_records` records of a file is one slice whose source is the file, handed to the same
+//! functions the handler calls, so the objects carry the partitions, schemas and quarantine
+//! entries the stream path writes for the same records, with the file and the record's index
+//! in it as their provenance.
 //!
 //! Each record becomes the payload a stream would carry: a JSON line as it is, a Confluent
 //! frame as it is (magic byte, schema id, Avro body), an Avro container's record as JSON (its
 //! fields converted as the decoder converts Avro, with `record_type` from the writer schema).
 
-use crate::run::kinesis_record;
 use crate::validate::InputFormat;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use clap::Args;
 use gold_transform::lake::Lake;
-use serde_json::{json, Value};
 use shopstream::config::{CoreConfig, Env};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use stream_enrich::enrich::{enrich, Profiles};
 use stream_enrich::objects::{encode_objects, plan};
 use stream_enrich::pipeline::triage;
-use stream_enrich::source::parse_event;
+use stream_enrich::source::file_slice;
 
-/// The pseudo-shard of the objects `shopstream enrich` writes (their range keys name it).
-pub const FILE_SHARD: &str = "shardId-000000000000";
-const FILE_STREAM_ARN: &str = "arn:aws:kinesis:us-east-1:000000000000:stream/shopstream-files";
-/// Kinesis-like sequence numbers: line `n` of the input has `FIRST_SEQUENCE + n`.
-pub const FIRST_SEQUENCE: u128 = 49_600_000_000_000_000_000;
+/// Hex digits of the file's SHA-256 that name it in object keys.
+const DIGEST_HEX_DIGITS: usize = 16;
 
 #[derive(Args)]
 pub struct EnrichArgs {
@@ -40,12 +36,33 @@ pub struct EnrichArgs {
     /// Lake root the silver and quarantine objects go under: a directory or s3://bucket[/prefix].
     #[arg(long)]
     pub lake: String,
-    /// Lines per slice (a Kinesis batch of one shard): the unit the objects are cut by.
+    /// Records per slice: the unit the objects are cut by (a stream batch of one shard).
     #[arg(long, default_value_t = 10_000)]
     pub slice_records: usize,
     /// The records' arrival time, which validation judges timestamps against (default: now).
     #[arg(long)]
     pub arrival: Option<DateTime<Utc>>,
+}
+
+/// An input file as the lake names it: its file name (the rows' `_source`) and the first hex
+/// digits of its SHA-256 (in the object keys, so a different file of the same name never
+/// overwrites this one's objects, and the same file enriched again rewrites its own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputFile {
+    pub name: String,
+    pub digest: String,
+}
+
+impl InputFile {
+    pub fn new(path: &Path, contents: &[u8]) -> Self {
+        let name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        let mut digest = shopstream::ledger::sha256_hex(contents);
+        digest.truncate(DIGEST_HEX_DIGITS);
+        InputFile { name, digest }
+    }
 }
 
 /// One object a slice produced.
@@ -57,54 +74,33 @@ pub struct EnrichedObject {
     pub quarantine: bool,
 }
 
-/// The objects of one slice: `lines`, the records at sequence numbers
-/// `FIRST_SEQUENCE + first_line ..`, arrived at `arrival`. No customer profiles are
-/// available, so the enrichment is what the handler does for users without one.
+/// The objects of one slice: `records`, the payloads at indices `first_index..` of `file`,
+/// arrived at `arrival`. No customer profiles are available, so the enrichment is what the
+/// handler does for users without one.
 pub fn enrich_slice(
-    lines: &[&[u8]],
-    first_line: u64,
+    file: &InputFile,
+    first_index: u64,
+    records: &[&[u8]],
     arrival: DateTime<Utc>,
     core: &CoreConfig,
-) -> Result<Vec<EnrichedObject>> {
-    let records: Vec<Value> = lines
-        .iter()
-        .enumerate()
-        .map(|(i, line)| {
-            let sequence = (FIRST_SEQUENCE + u128::from(first_line) + i as u128).to_string();
-            kinesis_record(
-                FILE_SHARD,
-                FILE_STREAM_ARN,
-                "file",
-                &sequence,
-                line,
-                // Whole seconds: the Kinesis event's reader refuses some fractional values.
-                arrival.timestamp() as f64,
-            )
+) -> Vec<EnrichedObject> {
+    let Some(slice) = file_slice(&file.name, &file.digest, first_index, records, arrival) else {
+        return Vec::new();
+    };
+    let triaged = triage(&slice, core);
+    let mut accepted = triaged.accepted;
+    enrich(&mut accepted, &Profiles::default(), &core.fraud);
+    let planned = plan(&slice.range, arrival, accepted, triaged.refused);
+    encode_objects(planned, &slice.records, &slice.range, arrival)
+        .objects
+        .into_iter()
+        .map(|object| EnrichedObject {
+            rows: object.object.indices.len(),
+            quarantine: object.object.is_quarantine(),
+            key: object.object.key,
+            bytes: object.bytes,
         })
-        .collect();
-    let batch = parse_event(json!({ "Records": records })).context("building the slice")?;
-    let mut objects = Vec::new();
-    for slice in &batch.slices {
-        let triaged = triage(slice, core);
-        let mut accepted = triaged.accepted;
-        enrich(&mut accepted, &Profiles::default(), &core.fraud);
-        let planned = plan(
-            &slice.range,
-            slice.first_arrival(),
-            accepted,
-            triaged.refused,
-        );
-        let encoded = encode_objects(planned, &slice.records, &slice.range, slice.first_arrival());
-        for object in encoded.objects {
-            objects.push(EnrichedObject {
-                rows: object.object.indices.len(),
-                quarantine: object.object.is_quarantine(),
-                key: object.object.key,
-                bytes: object.bytes,
-            });
-        }
-    }
-    Ok(objects)
+        .collect()
 }
 
 /// Non-empty lines of a JSON-lines text.
@@ -170,8 +166,7 @@ pub struct EnrichCounts {
     pub objects: u64,
 }
 
-/// Enriches every file into `lake`; line numbers (and so sequence numbers) run on across
-/// the files, so each file's objects have their own keys.
+/// Enriches every file into `lake`; each file's records are indexed from 0 in file order.
 pub async fn run_enrich(args: EnrichArgs) -> Result<EnrichCounts> {
     anyhow::ensure!(args.slice_records > 0, "--slice-records must be at least 1");
     let env = Env::from_process();
@@ -183,9 +178,11 @@ pub async fn run_enrich(args: EnrichArgs) -> Result<EnrichCounts> {
         let bytes = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
         let payloads = payloads_of(&bytes, args.format)
             .with_context(|| format!("reading {}", input.display()))?;
+        let file = InputFile::new(input, &bytes);
         let records: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
-        for chunk in records.chunks(args.slice_records) {
-            for object in enrich_slice(chunk, counts.records, arrival, &core)? {
+        for (chunk_index, chunk) in records.chunks(args.slice_records).enumerate() {
+            let first_index = (chunk_index * args.slice_records) as u64;
+            for object in enrich_slice(&file, first_index, chunk, arrival, &core) {
                 if object.quarantine {
                     counts.quarantined += object.rows as u64;
                 } else {
@@ -225,8 +222,29 @@ mod tests {
         assert_eq!(lines_of(text), vec![&b"{\"a\":1}"[..], &b"{\"b\":2}"[..]]);
     }
 
+    fn text_column(bytes: &[u8], name: &str) -> Vec<String> {
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            bytes::Bytes::copy_from_slice(bytes),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+        let mut values = Vec::new();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let column = batch.column_by_name(name).unwrap();
+            for row in 0..batch.num_rows() {
+                values.push(arrow::util::display::array_value_to_string(column, row).unwrap());
+            }
+        }
+        values
+    }
+
     #[test]
-    fn every_line_ends_in_silver_or_quarantine() {
+    fn every_record_ends_in_silver_or_quarantine_with_the_file_as_its_provenance() {
+        use shopstream::quarantine::{QuarantineEntry, RecordPosition};
+        use shopstream::reason::RejectReason;
+
         let core = CoreConfig::from_env(&shopstream::config::Env::default()).unwrap();
         let arrival = Utc::now();
         let good = format!(
@@ -234,20 +252,50 @@ mod tests {
             (arrival - chrono::TimeDelta::minutes(5)).to_rfc3339()
         );
         let lines: Vec<&[u8]> = vec![good.as_bytes(), b"not json", good.as_bytes()];
-        let objects = enrich_slice(&lines, 0, arrival, &core).unwrap();
-        let silver: usize = objects
-            .iter()
-            .filter(|o| !o.quarantine)
-            .map(|o| o.rows)
-            .sum();
-        let quarantined: usize = objects
-            .iter()
-            .filter(|o| o.quarantine)
-            .map(|o| o.rows)
-            .sum();
-        assert_eq!((silver, quarantined), (1, 2), "{objects:?}");
-        assert!(objects
-            .iter()
-            .all(|o| o.key.contains(&format!("{FILE_SHARD}-{FIRST_SEQUENCE}-"))));
+        let file = InputFile::new(Path::new("/data/traffic.jsonl"), b"the file's bytes");
+        assert_eq!(file.name, "traffic.jsonl");
+        assert_eq!(file.digest.len(), DIGEST_HEX_DIGITS);
+        let objects = enrich_slice(&file, 0, &lines, arrival, &core);
+        let stem = format!("file-traffic.jsonl-{}-0-2", file.digest);
+        assert!(objects.iter().all(|o| o.key.contains(&stem)), "{objects:?}");
+
+        let silver: Vec<&EnrichedObject> = objects.iter().filter(|o| !o.quarantine).collect();
+        assert_eq!(silver.len(), 1, "{objects:?}");
+        assert_eq!(text_column(&silver[0].bytes, "_source"), ["traffic.jsonl"]);
+        assert_eq!(text_column(&silver[0].bytes, "_position"), ["0"]);
+
+        let mut quarantined = Vec::new();
+        for object in objects.iter().filter(|o| o.quarantine) {
+            for line in lines_of(&object.bytes) {
+                let entry: QuarantineEntry = serde_json::from_slice(line).unwrap();
+                let RecordPosition::File { path, index } = entry.position else {
+                    panic!("not a file position: {:?}", entry.position);
+                };
+                assert_eq!(path, "traffic.jsonl");
+                quarantined.push((index, entry.reasons));
+            }
+        }
+        quarantined.sort_by_key(|(index, _)| *index);
+        assert_eq!(quarantined.len(), 2, "{quarantined:?}");
+        assert_eq!(quarantined[0].0, 1);
+        assert!(quarantined[0].1.contains(&RejectReason::DecodeError));
+        assert_eq!(
+            quarantined[1].0, 2,
+            "the second copy of e-1 is the duplicate"
+        );
+    }
+
+    #[test]
+    fn a_later_slice_numbers_its_records_from_where_the_previous_one_ended() {
+        let core = CoreConfig::from_env(&shopstream::config::Env::default()).unwrap();
+        let file = InputFile::new(Path::new("t.jsonl"), b"x");
+        let objects = enrich_slice(&file, 10_000, &[b"not json"], Utc::now(), &core);
+        assert_eq!(objects.len(), 1);
+        assert!(
+            objects[0].key.contains("-10000-10000"),
+            "{}",
+            objects[0].key
+        );
+        assert!(enrich_slice(&file, 0, &[], Utc::now(), &core).is_empty());
     }
 }

@@ -7,6 +7,10 @@
 //! returns; a zero quantity) and generated ITI-shaped transactions. Only records an Avro
 //! writer can express are used (every field of the schema's type), since a container cannot
 //! hold the others; the JSON-only refusals have their own tests.
+//!
+//! The same records sent as one Kinesis batch through the real stream-enrich handler on moto
+//! (as JSON and as Confluent frames) must land as the same silver rows and refusals as
+//! `shopstream enrich` gives: the file path and the stream path differ only in provenance.
 
 use arrow::array::Array;
 use arrow::util::display::array_value_to_string;
@@ -17,7 +21,7 @@ use shopstream::decode::avro::{bundled_schema, json_to_avro};
 use shopstream::decode::{decode_json, AvroSchemas};
 use shopstream::record::Entity;
 use shopstream_cli::confluent::confluent_frame;
-use shopstream_cli::enrich::{enrich_slice, lines_of, payloads_of};
+use shopstream_cli::enrich::{enrich_slice, lines_of, payloads_of, InputFile};
 use shopstream_cli::generate::{Generator, GeneratorConfig};
 use shopstream_cli::validate::InputFormat;
 
@@ -82,42 +86,51 @@ fn confluent_file(records: &[Vec<u8>]) -> Vec<u8> {
     file
 }
 
-/// Silver rows (every column but provenance, as text) and the quarantined count of a file.
+/// Every row of a silver Parquet object but its provenance columns, as text.
+fn silver_rows(parquet: Vec<u8>) -> Vec<Vec<String>> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(parquet))
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut rows = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let schema = batch.schema();
+        let kept: Vec<usize> = (0..batch.num_columns())
+            .filter(|i| !PROVENANCE.contains(&schema.field(*i).name().as_str()))
+            .collect();
+        for row in 0..batch.num_rows() {
+            rows.push(
+                kept.iter()
+                    .map(|i| {
+                        let column = batch.column(*i);
+                        if column.is_null(row) {
+                            "NULL".to_owned()
+                        } else {
+                            array_value_to_string(column, row).unwrap()
+                        }
+                    })
+                    .collect(),
+            );
+        }
+    }
+    rows
+}
+
+/// Silver rows (every column but provenance, as text, sorted) and the quarantined count of
+/// a file through `shopstream enrich`'s path.
 fn enriched(file: &[u8], format: InputFormat) -> (Vec<Vec<String>>, usize) {
     let core = CoreConfig::from_env(&shopstream::config::Env::default()).unwrap();
     let payloads = payloads_of(file, format).unwrap();
     let slice: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+    let input = InputFile::new(std::path::Path::new("fixture"), file);
     let mut rows = Vec::new();
     let mut quarantined = 0;
-    for object in enrich_slice(&slice, 0, arrival(), &core).unwrap() {
+    for object in enrich_slice(&input, 0, &slice, arrival(), &core) {
         if object.quarantine {
             quarantined += object.rows;
-            continue;
-        }
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(object.bytes))
-            .unwrap()
-            .build()
-            .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
-            let schema = batch.schema();
-            let kept: Vec<usize> = (0..batch.num_columns())
-                .filter(|i| !PROVENANCE.contains(&schema.field(*i).name().as_str()))
-                .collect();
-            for row in 0..batch.num_rows() {
-                rows.push(
-                    kept.iter()
-                        .map(|i| {
-                            let column = batch.column(*i);
-                            if column.is_null(row) {
-                                "NULL".to_owned()
-                            } else {
-                                array_value_to_string(column, row).unwrap()
-                            }
-                        })
-                        .collect(),
-                );
-            }
+        } else {
+            rows.extend(silver_rows(object.bytes));
         }
     }
     rows.sort();
@@ -159,5 +172,151 @@ fn a_repaired_purchase_keeps_its_repair_in_every_format() {
             .filter(|row| row.iter().any(|cell| cell == "NEGATIVE_PURCHASE_QUANTITY"))
             .count();
         assert!(repaired >= 2, "{format:?}: {repaired} repaired purchases");
+    }
+}
+
+/// The silver rows and quarantined count the stream-enrich handler writes on moto for
+/// `payloads` delivered as one Kinesis batch of one shard, all arrived at `arrival()`.
+async fn streamed(payloads: &[Vec<u8>]) -> (Vec<Vec<String>>, usize) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    use base64::Engine;
+    use stream_enrich::alerts::FraudAlerter;
+    use stream_enrich::enrich::{DynamoProfiles, Enricher, ProfileCache};
+    use stream_enrich::writer::LakeWriter;
+
+    let moto = shopstream_emulators::MotoServer::start().await.unwrap();
+    let sdk = moto.sdk_config();
+    let s3 = moto.s3_client();
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    s3.create_bucket().bucket("lake").send().await.unwrap();
+    dynamodb
+        .create_table()
+        .table_name("profiles")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("user_id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("user_id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    aws_sdk_eventbridge::Client::new(&sdk)
+        .create_event_bus()
+        .name("alerts")
+        .send()
+        .await
+        .unwrap();
+    let config = stream_enrich::Config::from_env(&shopstream::config::Env::from_pairs([
+        ("LAKE_BUCKET", "lake"),
+        ("PROFILE_TABLE", "profiles"),
+        ("EVENT_BUS_NAME", "alerts"),
+    ]))
+    .unwrap();
+    let deps = stream_enrich::Deps {
+        writer: LakeWriter::new(s3.clone(), "lake"),
+        enricher: Enricher::new(
+            ProfileCache::new(config.cache_capacity, config.cache_ttl),
+            DynamoProfiles::new(dynamodb, "profiles", "user_id"),
+        ),
+        alerter: FraudAlerter::new(
+            aws_sdk_eventbridge::Client::new(&sdk),
+            "alerts",
+            config.alert_source.clone(),
+        ),
+        config,
+    };
+    let arrival_seconds = arrival().timestamp() as f64;
+    let records: Vec<serde_json::Value> = payloads
+        .iter()
+        .enumerate()
+        .map(|(index, payload)| {
+            serde_json::json!({
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": "k",
+                    "sequenceNumber": format!("{}", 49_600_000_000_u64 + index as u64),
+                    "data": base64::engine::general_purpose::STANDARD.encode(payload),
+                    "approximateArrivalTimestamp": arrival_seconds,
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": format!("shardId-000000000000:{}", 49_600_000_000_u64 + index as u64),
+                "eventName": "aws:kinesis:record",
+                "awsRegion": "us-east-1",
+                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/events",
+            })
+        })
+        .collect();
+    let event = serde_json::json!({ "Records": records });
+    let response = stream_enrich::handler(
+        &deps,
+        lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
+    )
+    .await
+    .unwrap();
+    assert!(response.failures().is_empty(), "{:?}", response.failures());
+
+    let mut rows = Vec::new();
+    let mut quarantined = 0;
+    let listed = s3
+        .list_objects_v2()
+        .bucket("lake")
+        .max_keys(1000)
+        .send()
+        .await
+        .unwrap();
+    for object in listed.contents() {
+        let key = object.key().unwrap();
+        let body = s3
+            .get_object()
+            .bucket("lake")
+            .key(key)
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes()
+            .to_vec();
+        if key.starts_with("silver/") {
+            rows.extend(silver_rows(body));
+        } else if key.starts_with("quarantine/") {
+            quarantined += lines_of(&body).len();
+        }
+    }
+    rows.sort();
+    (rows, quarantined)
+}
+
+#[tokio::test]
+async fn the_stream_handler_writes_the_same_silver_rows_as_enrich() {
+    let records = records();
+    let (file_rows, file_refused) = enriched(&jsonl_file(&records), InputFormat::Jsonl);
+    let schemas = AvroSchemas::bundled_defaults();
+    let frames: Vec<Vec<u8>> = records
+        .iter()
+        .map(|record| confluent_frame(record, &schemas).unwrap())
+        .collect();
+    for (carried_as, payloads) in [("JSON", records.clone()), ("Confluent frames", frames)] {
+        let (stream_rows, stream_refused) = streamed(&payloads).await;
+        assert_eq!(stream_refused, file_refused, "{carried_as}: refusals");
+        assert_eq!(stream_rows.len(), file_rows.len(), "{carried_as}: rows");
+        for (streamed_row, file_row) in stream_rows.iter().zip(&file_rows) {
+            assert_eq!(streamed_row, file_row, "{carried_as}");
+        }
     }
 }

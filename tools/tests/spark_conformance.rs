@@ -20,7 +20,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use shopstream::config::CoreConfig;
 use shopstream::ledger::{InputObject, Plan};
 use shopstream::manifest::{verify_file, Manifest};
-use shopstream_cli::enrich::{enrich_slice, lines_of};
+use shopstream_cli::enrich::{enrich_slice, lines_of, InputFile};
 use shopstream_cli::generate::{Generator, GeneratorConfig};
 use shopstream_emulators::PySpark;
 use std::ffi::OsString;
@@ -302,19 +302,21 @@ fn generated_transactions(seed: u64, events: u64, start: DateTime<Utc>) -> Vec<u
     out
 }
 
-/// The objects of `lines` as stream-enrich writes them, sliced every `slice` records from
-/// sequence offset `first_line`.
+/// The objects of `lines`, records `first_line..` of the file `name`, as `shopstream enrich`
+/// writes them, sliced every `slice` records.
 fn enriched(
+    name: &str,
     lines: &[&[u8]],
     first_line: u64,
     slice: usize,
     arrival: DateTime<Utc>,
 ) -> Vec<(String, Vec<u8>)> {
     let core = CoreConfig::from_env(&shopstream::config::Env::default()).unwrap();
+    let file = InputFile::new(std::path::Path::new(name), name.as_bytes());
     let mut objects = Vec::new();
     for (n, chunk) in lines.chunks(slice).enumerate() {
         let offset = first_line + (n * slice) as u64;
-        for object in enrich_slice(chunk, offset, arrival, &core).unwrap() {
+        for object in enrich_slice(&file, offset, chunk, arrival, &core) {
             objects.push((object.key, object.bytes));
         }
     }
@@ -336,9 +338,10 @@ async fn a_generated_batch_of_100k_transactions_gives_the_same_gold_on_both_engi
     // Batch 1: every line once in slices of 10,000, and a redelivered range (the middle
     // 10 %) under its own object keys, as a retried or bisected batch writes it: the same
     // records twice in silver, in different objects.
-    let mut first = enriched(&lines, 0, 10_000, arrival);
+    let mut first = enriched("traffic.jsonl", &lines, 0, 10_000, arrival);
     let middle = lines.len() * 45 / 100..lines.len() * 55 / 100;
     first.extend(enriched(
+        "traffic.jsonl",
         &lines[middle.clone()],
         middle.start as u64,
         7_000,
@@ -347,11 +350,18 @@ async fn a_generated_batch_of_100k_transactions_gives_the_same_gold_on_both_engi
     // Batch 2: a producer resend of the first 5 % (new positions, same event ids) and new
     // records.
     let resend = &lines[..lines.len() / 20];
-    let mut second = enriched(resend, events * 2, 10_000, arrival + TimeDelta::minutes(5));
+    let mut second = enriched(
+        "resend.jsonl",
+        resend,
+        0,
+        10_000,
+        arrival + TimeDelta::minutes(5),
+    );
     let fresh = generated_transactions(7, events / 20, arrival - TimeDelta::minutes(30));
     second.extend(enriched(
+        "fresh.jsonl",
         &lines_of(&fresh),
-        events * 3,
+        0,
         10_000,
         arrival + TimeDelta::minutes(5),
     ));

@@ -268,6 +268,42 @@ fn kafka_batch(event: KafkaEvent) -> Batch {
     }
 }
 
+/// Records `first_index..` of a file (a backfill's input) as one slice: each payload at its
+/// 0-based index in the file, all arrived at `arrival`. `name` is the file's name (the silver
+/// `_source`), `digest` names its contents in the object keys. `None` when there are no
+/// payloads.
+pub fn file_slice(
+    name: &str,
+    digest: &str,
+    first_index: u64,
+    payloads: &[&[u8]],
+    arrival: DateTime<Utc>,
+) -> Option<Slice> {
+    let last_index = first_index + (payloads.len() as u64).checked_sub(1)?;
+    let records = payloads
+        .iter()
+        .zip(first_index..)
+        .map(|(payload, index)| SourceRecord {
+            payload: Ok(payload.to_vec()),
+            raw: payload.to_vec(),
+            position: RecordPosition::File {
+                path: name.to_owned(),
+                index: index as usize,
+            },
+            arrival,
+        })
+        .collect();
+    Some(Slice {
+        range: SourceRange::File {
+            name: name.to_owned(),
+            digest: digest.to_owned(),
+            first_index,
+            last_index,
+        },
+        records,
+    })
+}
+
 /// "orders.v1-3" with partition 3 → "orders.v1".
 fn topic_from_key(key: &str, partition: i64) -> String {
     key.strip_suffix(&format!("-{partition}"))

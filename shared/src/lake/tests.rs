@@ -42,6 +42,16 @@ fn keys_follow_the_design_layout() {
         bronze_key("orders", day(), 9, &dynamo),
         "bronze/orders/dt=2024-11-05/hour=09/shardId-00000001700000000000-abcdef01-300000000000000499659-300000000000000499700.jsonl.gz"
     );
+    let file = SourceRange::File {
+        name: "traffic 2024-11-05.jsonl".into(),
+        digest: "9f86d081884c7d65".into(),
+        first_index: 0,
+        last_index: 9_999,
+    };
+    assert_eq!(
+        silver_key(Entity::Transaction, day(), 7, &file),
+        "silver/transaction/dt=2024-11-05/hour=07/file-traffic_2024-11-05.jsonl-9f86d081884c7d65-0-9999.parquet"
+    );
     assert_eq!(
         gold_key("final_fact", "20241105T0700", 3),
         "gold/final_fact/batch_id=20241105T0700/part-00003.parquet"
