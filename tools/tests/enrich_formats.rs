@@ -320,3 +320,57 @@ async fn the_stream_handler_writes_the_same_silver_rows_as_enrich() {
         }
     }
 }
+
+/// Every file under `dir`, path relative to it → bytes.
+fn files_under(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        for entry in std::fs::read_dir(&path).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(dir).unwrap().display().to_string();
+                files.insert(relative, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+#[tokio::test]
+async fn enriching_a_file_twice_rewrites_the_same_objects_and_accounts_for_every_record() {
+    use shopstream_cli::enrich::{run_enrich, EnrichArgs};
+    let dir = tempfile::tempdir().unwrap();
+    let mut records = records();
+    records.push(b"not json".to_vec());
+    let input = dir.path().join("backfill 2025-11-05.jsonl");
+    std::fs::write(&input, jsonl_file(&records)).unwrap();
+    let lake = dir.path().join("lake");
+    let args = || EnrichArgs {
+        inputs: vec![input.clone()],
+        format: InputFormat::Jsonl,
+        lake: lake.display().to_string(),
+        slice_records: 100,
+        arrival: Some(arrival()),
+    };
+    let counts = run_enrich(args()).await.unwrap();
+    assert_eq!(counts.records, records.len() as u64);
+    assert_eq!(counts.silver_rows + counts.quarantined, counts.records);
+    let first = files_under(&lake);
+    assert_eq!(first.len() as u64, counts.objects);
+    assert!(
+        first
+            .keys()
+            .all(|key| key.contains("file-backfill_2025-11-05.jsonl-")),
+        "{:?}",
+        first.keys()
+    );
+    run_enrich(args()).await.unwrap();
+    assert_eq!(
+        files_under(&lake),
+        first,
+        "a second run writes the same objects"
+    );
+}
